@@ -1,0 +1,57 @@
+"""The one exception hierarchy of sasim.
+
+Every error a user can cause derives from :class:`SasimError`. Messages name the
+parameter, show the bad value with ``!r``, state the rule and say where (a field
+path such as ``architecture.buffers[0].capacity``). The CLI prints ``str(error)`` as
+one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SasimError",
+    "SpecError",
+    "WorkloadError",
+    "ArchitectureError",
+    "MappingError",
+    "ElaborationError",
+    "CapacityError",
+    "SimulationError",
+    "ToolNotFoundError",
+]
+
+
+class SasimError(Exception):
+    """Base class of every error sasim raises for bad input or an impossible request."""
+
+
+class SpecError(SasimError):
+    """A specification file or object is malformed (unknown key, wrong type, bad value)."""
+
+
+class WorkloadError(SpecError):
+    """A workload is inconsistent (unknown dimension, bad projection, bad datatype)."""
+
+
+class ArchitectureError(SpecError):
+    """An architecture is inconsistent (bad level, unknown tensor, impossible size)."""
+
+
+class MappingError(SpecError):
+    """A mapping does not fit its workload or architecture."""
+
+
+class ElaborationError(SasimError):
+    """Lowering a valid spec to a Design found an impossible combination."""
+
+
+class CapacityError(ElaborationError):
+    """A tile does not fit the storage that must hold it."""
+
+
+class SimulationError(SasimError):
+    """The simulator refused or could not complete a run."""
+
+
+class ToolNotFoundError(SasimError):
+    """An external tool (simulator, synthesizer) is not installed."""
