@@ -161,8 +161,10 @@ class Design:
             if tag != current:
                 lines.append("  " * depth + f"# {tag}")
                 current = tag
-            kw = f"parallel_for {lp.dim.lower()}{i} in [0:{lp.factor}) @ {lp.axis.value}" if lp.is_spatial else (
-                f"for {lp.dim.lower()}{i} in [0:{lp.factor})")
+            if lp.axis is not None:
+                kw = f"parallel_for {lp.dim.lower()}{i} in [0:{lp.factor}) @ {lp.axis.value}"
+            else:
+                kw = f"for {lp.dim.lower()}{i} in [0:{lp.factor})"
             lines.append("  " * depth + kw)
             depth += 1
         lines.append("  " * depth + "MAC")

@@ -39,14 +39,14 @@ def _levels(workload: Workload, arch: Architecture, mapping: Mapping) -> list[tu
                 raise MappingError(f"mapping.bypass.{lvl}: unknown tensor {t!r}; the tensors are {tensors}")
     out = [("DRAM", LevelKind.DRAM, frozenset(tensors))]
     for buf in arch.buffers:
-        bypassed = set(mapping.bypass.get(buf.name, ()))
-        for t in bypassed:
+        skipped = set(mapping.bypass.get(buf.name, ()))
+        for t in sorted(skipped):
             if workload.tensors[t].role not in buf.holds:
                 raise MappingError(
                     f"mapping.bypass.{buf.name}: {buf.name} does not hold {t!r} (it holds "
                     f"{[r.value for r in buf.holds]}), so there is nothing to bypass"
                 )
-        keeps = frozenset(t for t in tensors if workload.tensors[t].role in buf.holds and t not in bypassed)
+        keeps = frozenset(t for t in tensors if workload.tensors[t].role in buf.holds and t not in skipped)
         out.append((buf.name, LevelKind.BUFFER, keeps))
     out.append(("PE", LevelKind.PE, frozenset(tensors)))
     return out

@@ -1,0 +1,185 @@
+"""Closed-form counting over a loop nest, vectorized over a batch of factor choices.
+
+Everything here works on a fixed *structure* (which loops exist, their dimension,
+level and axis: taken from a template Design) and a factor matrix ``F`` of shape
+``(B, L)``: one row per mapping. A single Design is a batch of one.
+
+Two primitives carry all of docs/model.md:
+
+* :meth:`Nest.count` -- how many tuples of a chosen subset of a dimension's loops
+  are non-empty under clipping (a mixed-radix digit count with at most one partial
+  branch per digit);
+* :meth:`Nest.event_sum` -- the sum, over the events of a level, of the number of
+  distinct elements of a tensor's tile, factored per dimension (irrelevant
+  dimensions only count events; relevant ones contribute their extent
+  distribution: ``size // T`` full tiles of extent ``T`` and one partial).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sasim.design.design import Design
+from sasim.workload.projection import IndexExpr
+
+__all__ = ["Nest"]
+
+Array = np.ndarray
+
+
+def _ceil_div(a: Array, b: Array) -> Array:
+    return np.asarray(-(-a // b))
+
+
+def _distinct(expr: IndexExpr, extents: list[Array]) -> Array:
+    """Vectorized :func:`sasim.workload.projection.distinct_values`."""
+    if len(expr.terms) == 1:
+        return extents[0]
+    t1, t2 = expr.terms
+    g = math.gcd(t1.coef, t2.coef)
+    a, b = t1.coef // g, t2.coef // g
+    e1, e2 = extents
+    return np.asarray(e1 * e2 - np.maximum(0, e1 - b) * np.maximum(0, e2 - a))
+
+
+@dataclass(frozen=True)
+class Nest:
+    """A loop-nest structure from ``template`` with a batch of factor rows."""
+
+    template: Design
+    factors: Array  # (B, L) int64
+
+    @classmethod
+    def of(cls, design: Design, factors: Array | None = None) -> Nest:
+        f = design.factors[None, :] if factors is None else np.asarray(factors, dtype=np.int64)
+        if f.ndim != 2 or f.shape[1] != len(design.loops):
+            raise ValueError(f"factors must have shape (B, {len(design.loops)}), not {f.shape}")
+        return cls(design, f)
+
+    @property
+    def batch(self) -> int:
+        return int(self.factors.shape[0])
+
+    # --- per-dimension structure ------------------------------------------------------
+
+    def loops_of(self, dim: str) -> list[int]:
+        return [j for j, lp in enumerate(self.template.loops) if lp.dim == dim]
+
+    def strides(self, dim: str) -> Array:
+        """(B, n) strides of ``dim``'s loops: the product of the factors inside each."""
+        js = self.loops_of(dim)
+        if not js:
+            return np.ones((self.batch, 0), dtype=np.int64)
+        f = self.factors[:, js]
+        inner = np.cumprod(f[:, ::-1], axis=1)[:, ::-1]
+        return np.concatenate([inner[:, 1:], np.ones((self.batch, 1), dtype=np.int64)], axis=1)
+
+    def tile(self, dim: str, boundary: int) -> Array:
+        """Unclipped extent of ``dim`` over ``loops[boundary:]``."""
+        js = [j for j in self.loops_of(dim) if j >= boundary]
+        if not js:
+            return np.ones(self.batch, dtype=np.int64)
+        return np.asarray(np.prod(self.factors[:, js], axis=1))
+
+    def count(self, dim: str, include: Array) -> Array:
+        """Number of non-empty tuples of the included loops of ``dim``.
+
+        ``include`` is a (B, L) boolean mask over the whole nest; excluded loops of
+        ``dim`` sit at index 0 (their stride still counts). Loops inside the last
+        included one form the tile and are not counted.
+        """
+        size = self.template.workload.dims[dim]
+        js = self.loops_of(dim)
+        if not js:
+            return np.ones(self.batch, dtype=np.int64)
+        f = np.where(include[:, js], self.factors[:, js], 1)
+        s = self.strides(dim)
+        n = len(js)
+        # span[i] = largest index reachable by loops i.. plus one; suffix[i] = prod f[i+1..]
+        span = np.ones((self.batch, n + 1), dtype=np.int64)
+        suffix = np.ones((self.batch, n + 1), dtype=np.int64)
+        for i in range(n - 1, -1, -1):
+            span[:, i] = span[:, i + 1] + (f[:, i] - 1) * s[:, i]
+            suffix[:, i] = suffix[:, i + 1] * f[:, i]
+        remaining = np.full(self.batch, size, dtype=np.int64)
+        alive = np.ones(self.batch, dtype=bool)
+        total = np.zeros(self.batch, dtype=np.int64)
+        for i in range(n):
+            valid = np.minimum(f[:, i], _ceil_div(remaining, s[:, i]))
+            full = np.clip((remaining - span[:, i + 1]) // s[:, i] + 1, 0, valid)
+            total += np.where(alive, full * suffix[:, i + 1], 0)
+            alive &= valid > full
+            remaining = remaining - full * s[:, i]
+        total += (alive & (remaining > 0)).astype(np.int64)
+        return total
+
+    def extent_distribution(self, dim: str, boundary: int) -> list[tuple[Array, Array]]:
+        """[(extent, count), ...] of ``dim``'s tiles at ``boundary`` over all its outer loops."""
+        size = self.template.workload.dims[dim]
+        t = self.tile(dim, boundary)
+        covered = t >= size
+        full_extent = np.minimum(t, size)
+        full_count = np.where(covered, 1, size // t)
+        part = np.where(covered, 0, size % t)
+        return [(full_extent, full_count), (part, (part > 0).astype(np.int64))]
+
+    # --- events -----------------------------------------------------------------------
+
+    def refill_loop(self, tensor: str, boundary: int) -> Array:
+        """Position of r*: the innermost temporal loop before ``boundary`` relevant to
+        ``tensor`` with a factor above 1, or -1 (per batch row)."""
+        wl = self.template.workload
+        pos = np.full(self.batch, -1, dtype=np.int64)
+        for j, lp in enumerate(self.template.loops[:boundary]):
+            if not lp.is_spatial and wl.is_relevant(tensor, lp.dim):
+                pos = np.where(self.factors[:, j] > 1, j, pos)
+        return pos
+
+    def event_mask(self, refill: Array, spatial: bool) -> Array:
+        """(B, L) mask: temporal loops at or outside r* (and spatial loops if instanced)."""
+        positions = np.arange(len(self.template.loops))[None, :]
+        temporal = np.array([not lp.is_spatial for lp in self.template.loops])[None, :]
+        mask = temporal & (positions <= refill[:, None])
+        if spatial:
+            mask = mask | ~temporal
+        return np.broadcast_to(mask, self.factors.shape)
+
+    def event_sum(self, tensor: str, boundary: int, include: Array) -> Array:
+        """Σ over the non-empty tuples of the included loops of |tile of tensor at boundary|."""
+        wl = self.template.workload
+        total = np.ones(self.batch, dtype=np.int64)
+        relevant = set(wl.tensor_dims(tensor))
+        for d in wl.dims:
+            if d not in relevant:
+                total = total * self.count(d, include)
+        for expr in wl.indices(tensor):
+            dists = [self.extent_distribution(t.dim, boundary) for t in expr.terms]
+            acc = np.zeros(self.batch, dtype=np.int64)
+            if len(dists) == 1:
+                for e, c in dists[0]:
+                    acc += c * e
+            else:
+                for e1, c1 in dists[0]:
+                    for e2, c2 in dists[1]:
+                        acc += c1 * c2 * _distinct(expr, [e1, e2])
+            total = total * acc
+        return total
+
+    def events(self, include: Array) -> Array:
+        """Number of non-empty tuples of the included loops over every dimension."""
+        total = np.ones(self.batch, dtype=np.int64)
+        for d in self.template.workload.dims:
+            total = total * self.count(d, include)
+        return total
+
+    def tile_elements(self, tensor: str, boundary: int) -> Array:
+        """Elements of the largest tile of ``tensor`` at ``boundary`` (for capacity)."""
+        wl = self.template.workload
+        total = np.ones(self.batch, dtype=np.int64)
+        for expr in wl.indices(tensor):
+            ext = [np.minimum(self.tile(t.dim, boundary), wl.dims[t.dim]) for t in expr.terms]
+            total = total * _distinct(expr, ext)
+        return total
