@@ -21,7 +21,7 @@ from sasim.mapping.spec import Axis, Mapping
 from sasim.workload.projection import distinct_values
 from sasim.workload.workload import Role, Workload
 
-__all__ = ["Design", "Level", "LevelKind", "Loop", "Tile"]
+__all__ = ["Design", "Level", "LevelKind", "Loop", "Tile", "Transfer", "refill_positions"]
 
 
 class LevelKind(StrEnum):
@@ -69,6 +69,34 @@ class Tile:
     elements: int
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Movement of one tensor between adjacent keepers (docs/model.md).
+
+    ``down`` transfers fill ``child`` from ``parent``; ``up`` transfers drain
+    partial sums from ``child`` into ``parent``. ``refill`` is the position of the
+    loop r* in the nest: the child takes (or leaves) a tile at the start of each
+    iteration of ``loops[: refill + 1]``; ``None`` means once.
+    """
+
+    tensor: str
+    parent: str
+    child: str
+    direction: str  # "down" or "up"
+    refill: int | None
+
+
+def refill_positions(loops: tuple[Loop, ...], workload: Workload, tensor: str, boundary: int,
+                     factors: np.ndarray) -> np.ndarray:
+    """Position of r* for each factor row: the innermost temporal loop before
+    ``boundary`` relevant to ``tensor`` with a factor above 1, or -1."""
+    pos = np.full(factors.shape[0], -1, dtype=np.int64)
+    for j, lp in enumerate(loops[:boundary]):
+        if not lp.is_spatial and workload.is_relevant(tensor, lp.dim):
+            pos = np.where(factors[:, j] > 1, j, pos)
+    return pos
+
+
 @dataclass(frozen=True)
 class Design:
     """A checked, lowered accelerator configuration (build it with :func:`sasim.design.lower`)."""
@@ -81,6 +109,8 @@ class Design:
     array_boundary: int
     access: dict[str, AccessEntry]
     tiles: dict[tuple[str, str], Tile] = field(repr=False)
+    transfers: tuple[Transfer, ...] = ()
+    stationary: str | None = None
 
     # --- nest structure -------------------------------------------------------------
 

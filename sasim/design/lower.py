@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from sasim.arch.architecture import Architecture, BufferSemantics
 from sasim.design.dataflow import choose_entry
-from sasim.design.design import Design, Level, LevelKind, Loop, Tile
+from sasim.design.design import Design, Level, LevelKind, Loop, Tile, Transfer, refill_positions
 from sasim.errors import CapacityError, MappingError
 from sasim.mapping.spec import Axis, LoopSpec, Mapping
 from sasim.workload.workload import Role, Workload
@@ -152,6 +152,8 @@ def lower(workload: Workload, architecture: Architecture, mapping: Mapping) -> D
             rel = workload.tensor_dims(t)
             tiles[(lvl.name, t)] = Tile(tuple((d, ext[d]) for d in rel), design.tile_elements(t, lvl.boundary))
     object.__setattr__(design, "tiles", tiles)
+    object.__setattr__(design, "transfers", _transfers(design))
+    object.__setattr__(design, "stationary", _stationary(design))
     _check_capacity(design)
     return design
 
@@ -179,3 +181,24 @@ def _check_capacity(design: Design) -> None:
                 f"mapping.temporal.PE: the PE tile of {t!r} has {elems} elements but a PE has {regs} "
                 f"{role.value} register(s) (architecture.pe.{role.value}_registers); move PE loops outward"
             )
+
+
+def _transfers(design: Design) -> tuple[Transfer, ...]:
+    out = []
+    factors = design.factors[None, :]
+    for t, spec in design.workload.tensors.items():
+        keepers = design.keepers(t)
+        direction = "up" if spec.role is Role.OUTPUT else "down"
+        for parent, child in zip(keepers[:-1], keepers[1:]):
+            pos = int(refill_positions(design.loops, design.workload, t, child.boundary, factors)[0])
+            out.append(Transfer(t, parent.name, child.name, direction, pos if pos >= 0 else None))
+    return tuple(out)
+
+
+def _stationary(design: Design) -> str | None:
+    """The tensor that stays in the PEs for a fold: the output if it is stationary, else an input."""
+    wl = design.workload
+    for t in (wl.output, *wl.operands):
+        if design.access[t].is_stationary:
+            return t
+    return None

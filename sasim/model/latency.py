@@ -36,17 +36,6 @@ def _axis_used(nest: Nest, axis: Axis) -> Array:
     return np.asarray(np.prod(nest.factors[:, js], axis=1))
 
 
-def _stationary(nest: Nest) -> str | None:
-    design = nest.template
-    out = design.workload.output
-    if design.access[out].is_stationary:
-        return out
-    for t in design.workload.operands:
-        if design.access[t].is_stationary:
-            return t
-    return None
-
-
 def traffic_bits(nest: Nest, counts: BatchCounts, level: str) -> Array:
     """Bits moved through ``level``'s ports by every action."""
     design = nest.template
@@ -67,7 +56,7 @@ def estimate_latency(nest: Nest, counts: BatchCounts) -> BatchLatency:
                 dx, dy = link.direction
                 skew = np.maximum(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
     overhead = skew + arch.pe.mac_latency
-    stationary = _stationary(nest)
+    stationary = design.stationary
     if stationary is None:
         folds = np.ones(nest.batch, dtype=np.int64)
     else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sasim.design.design import Design
+from sasim.design.design import Design, refill_positions
 from sasim.workload.projection import IndexExpr
 
 __all__ = ["Nest"]
@@ -131,12 +131,7 @@ class Nest:
     def refill_loop(self, tensor: str, boundary: int) -> Array:
         """Position of r*: the innermost temporal loop before ``boundary`` relevant to
         ``tensor`` with a factor above 1, or -1 (per batch row)."""
-        wl = self.template.workload
-        pos = np.full(self.batch, -1, dtype=np.int64)
-        for j, lp in enumerate(self.template.loops[:boundary]):
-            if not lp.is_spatial and wl.is_relevant(tensor, lp.dim):
-                pos = np.where(self.factors[:, j] > 1, j, pos)
-        return pos
+        return refill_positions(self.template.loops, self.template.workload, tensor, boundary, self.factors)
 
     def event_mask(self, refill: Array, spatial: bool) -> Array:
         """(B, L) mask: temporal loops at or outside r* (and spatial loops if instanced)."""
