@@ -37,13 +37,16 @@ def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part.startswith(("function-", "tagged-union", "literal[")) or part in {
-            "list[...]",
-        }:
-            continue
+        elif part == "[key]":
+            path += " (the key)"
+        elif part in _TYPE_TAGS or part.startswith(("function-", "tagged-union", "literal[", "constrained-")):
+            continue  # pydantic names the union member it tried; users do not care
         else:
             path += f".{part}" if path else part
     return path
+
+
+_TYPE_TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "tuple", "list[...]", "is-instance"})
 
 
 def _describe(err: Any) -> str:
@@ -56,9 +59,12 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     value = err.get("input")
-    if kind in {"value_error", "assertion_error"} or value is None or isinstance(value, dict):
+    if kind in {"value_error", "assertion_error"} or value is None or isinstance(value, dict) or ", not " in msg:
         return msg
-    return f"{msg}, not {value!r}"
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"{msg}, not {shown}"
 
 
 def parse_model(model: type[M], data: Any, where: str) -> M:

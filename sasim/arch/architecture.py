@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from sasim.arch.energy import DRAM_PJ_PER_BIT, HOP_PJ_PER_BIT, REGISTER_PJ_PER_BIT, mac_pj, sram_pj_per_bit
 from sasim.workload.workload import Identifier, Role
@@ -44,7 +44,9 @@ def parse_bytes(value: Any) -> Any:
     return value
 
 
-Bytes = Annotated[int, BeforeValidator(parse_bytes)]
+Bytes = Annotated[int, BeforeValidator(parse_bytes), Strict()]
+#: An integer that is not a bool or a float (YAML `true` is not a row count).
+Int = Annotated[int, Strict()]
 
 
 class BufferSemantics(StrEnum):
@@ -75,9 +77,9 @@ class _Spec(BaseModel):
 class DRAM(_Spec):
     """Off-chip memory: one channel with a first-word latency and a streaming bandwidth."""
 
-    latency: int = Field(default=100, ge=0, le=100_000, description="cycles from request to first word")
-    words_per_cycle: int = Field(default=4, ge=1, le=4096)
-    word_bits: int = Field(default=64, ge=8, le=1024)
+    latency: Int = Field(default=100, ge=0, le=100_000, description="cycles from request to first word")
+    words_per_cycle: Int = Field(default=4, ge=1, le=4096)
+    word_bits: Int = Field(default=64, ge=8, le=1024)
     read_pj_per_bit: float = Field(default=DRAM_PJ_PER_BIT, ge=0)
     write_pj_per_bit: float = Field(default=DRAM_PJ_PER_BIT, ge=0)
 
@@ -91,10 +93,10 @@ class Buffer(_Spec):
 
     name: Identifier
     capacity: Bytes = Field(ge=1, le=MAX_CAPACITY, description="bytes")
-    banks: int = Field(default=1, ge=1, le=1024)
-    ports: int = Field(default=1, ge=1, le=4, description="read/write ports per bank")
-    word_bits: int = Field(default=64, ge=8, le=4096)
-    read_latency: int = Field(default=1, ge=1, le=16)
+    banks: Int = Field(default=1, ge=1, le=1024)
+    ports: Int = Field(default=1, ge=1, le=4, description="read/write ports per bank")
+    word_bits: Int = Field(default=64, ge=8, le=4096)
+    read_latency: Int = Field(default=1, ge=1, le=16)
     holds: tuple[Role, ...] = Field(default=(Role.INPUT, Role.WEIGHT, Role.OUTPUT), min_length=1)
     semantics: BufferSemantics = BufferSemantics.BUFFET
     read_pj_per_bit: float | None = Field(default=None, ge=0, description="default: from capacity")
@@ -129,8 +131,8 @@ class Buffer(_Spec):
 class PEArray(_Spec):
     """The spatial fanout: ``rows`` x ``cols`` PEs and the links each tensor role may use."""
 
-    rows: int = Field(ge=1, le=1024)
-    cols: int = Field(ge=1, le=1024)
+    rows: Int = Field(ge=1, le=1024)
+    cols: Int = Field(ge=1, le=1024)
     input_links: tuple[LinkKind, ...] = (LinkKind.SYSTOLIC, LinkKind.MULTICAST, LinkKind.STATIONARY)
     weight_links: tuple[LinkKind, ...] = (LinkKind.SYSTOLIC, LinkKind.MULTICAST, LinkKind.STATIONARY)
     output_links: tuple[LinkKind, ...] = (LinkKind.CHAIN, LinkKind.TREE, LinkKind.STATIONARY)
@@ -138,7 +140,8 @@ class PEArray(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> PEArray:
-        for name, allowed in (("input_links", _INPUT_LINKS), ("weight_links", _INPUT_LINKS), ("output_links", _OUTPUT_LINKS)):
+        checks = (("input_links", _INPUT_LINKS), ("weight_links", _INPUT_LINKS), ("output_links", _OUTPUT_LINKS))
+        for name, allowed in checks:
             links = getattr(self, name)
             bad = [k.value for k in links if k not in allowed]
             if bad:
@@ -155,15 +158,17 @@ class PEArray(_Spec):
 class PE(_Spec):
     """A processing element: per-role register files (in words) and a pipelined MAC."""
 
-    input_registers: int = Field(default=1, ge=1, le=1 << 20)
-    weight_registers: int = Field(default=1, ge=1, le=1 << 20)
-    output_registers: int = Field(default=1, ge=1, le=1 << 20)
-    mac_latency: int = Field(default=1, ge=1, le=16, description="MAC pipeline depth in cycles")
+    input_registers: Int = Field(default=1, ge=1, le=1 << 20)
+    weight_registers: Int = Field(default=1, ge=1, le=1 << 20)
+    output_registers: Int = Field(default=1, ge=1, le=1 << 20)
+    mac_latency: Int = Field(default=1, ge=1, le=16, description="MAC pipeline depth in cycles")
     register_pj_per_bit: float = Field(default=REGISTER_PJ_PER_BIT, ge=0)
     mac_pj: float | None = Field(default=None, ge=0, description="default: from the datatypes")
 
     def registers(self, role: Role) -> int:
-        return {Role.INPUT: self.input_registers, Role.WEIGHT: self.weight_registers, Role.OUTPUT: self.output_registers}[role]
+        if role is Role.INPUT:
+            return self.input_registers
+        return self.weight_registers if role is Role.WEIGHT else self.output_registers
 
     def mac_energy(self, input_bits: int, weight_bits: int, acc_bits: int) -> float:
         return self.mac_pj if self.mac_pj is not None else mac_pj(input_bits, weight_bits, acc_bits)

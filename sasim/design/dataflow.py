@@ -37,13 +37,17 @@ def _axis_relation(workload: Workload, tensor: str, dims: list[str]) -> str:
 
 
 def _diagonal(workload: Workload, tensor: str, x_dims: list[str], y_dims: list[str]) -> bool:
-    if len(x_dims) != 1 or len(y_dims) != 1:
+    if len(x_dims) != 1 or len(y_dims) != 1 or x_dims[0] == y_dims[0]:
         return False
     for expr in workload.indices(tensor):
         coefs = {t.dim: t.coef for t in expr.terms}
         if x_dims[0] in coefs and y_dims[0] in coefs:
             return coefs[x_dims[0]] == coefs[y_dims[0]]
     return False
+
+
+def _link_order(link: Link) -> tuple[bool, tuple[int, int]]:
+    return (link.direction == (0, 0), link.direction)
 
 
 def legal_entries(
@@ -58,9 +62,13 @@ def legal_entries(
     role = workload.tensors[tensor].role
     moves = _OUTPUT_MOVES if role is Role.OUTPUT else _INPUT_MOVES
     move_kinds = [k for k in allowed if k in moves]
-    stationary = stream_dim is None or not workload.is_relevant(tensor, stream_dim)
-    if stationary and LinkKind.STATIONARY not in allowed:
-        return []
+    if stream_dim is None:
+        # A single step: nothing needs to stay; keep the tensor in place if the PEs can.
+        stationary = LinkKind.STATIONARY in allowed
+    else:
+        stationary = not workload.is_relevant(tensor, stream_dim)
+        if stationary and LinkKind.STATIONARY not in allowed:
+            return []
     x, y = spatial_dims.get(Axis.X, []), spatial_dims.get(Axis.Y, [])
     rel = {Axis.X: _axis_relation(workload, tensor, x), Axis.Y: _axis_relation(workload, tensor, y)}
     per_axis: list[list[Link | None]] = []
@@ -75,7 +83,7 @@ def legal_entries(
     time = [Link(LinkKind.STATIONARY, (0, 0))] if stationary else [None]
     entries: list[AccessEntry] = []
     for combo in itertools.product(*per_axis, time):
-        links = tuple(sorted((lk for lk in combo if lk is not None), key=lambda lk: (lk.direction == (0, 0), lk.direction)))
+        links = tuple(sorted((lk for lk in combo if lk is not None), key=_link_order))
         entries.append(AccessEntry(links))
     if not stationary and rel[Axis.X] == "distinct" and rel[Axis.Y] == "distinct":
         # Every PE needs its own value every step: only a diagonal reuse can feed that.
@@ -97,6 +105,12 @@ def choose_entry(
     legal = legal_entries(workload, tensor, spatial_dims, stream_dim, allowed)
     where = f"mapping.access.{tensor}"
     if not legal:
+        if stream_dim is not None and not workload.is_relevant(tensor, stream_dim):
+            raise MappingError(
+                f"{where}: tensor {tensor!r} does not use the stream loop {stream_dim}, so it must stay "
+                f"in the PEs (stationary), but the architecture allows only {[k.value for k in allowed]} "
+                f"for it; make a dimension {tensor} uses the innermost loop"
+            )
         stream = f"the stream loop {stream_dim}" if stream_dim else "no stream loop"
         raise MappingError(
             f"{where}: no access entry can feed tensor {tensor!r}: with X={spatial_dims.get(Axis.X, [])}, "

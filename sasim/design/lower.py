@@ -125,7 +125,9 @@ def lower(workload: Workload, architecture: Architecture, mapping: Mapping) -> D
                 f"{limit} {what}"
             )
 
-    levels = tuple(Level(index=i, name=n, kind=k, keeps=keeps, boundary=starts[i]) for i, (n, k, keeps) in enumerate(level_defs))
+    levels = tuple(
+        Level(index=i, name=n, kind=k, keeps=keeps, boundary=starts[i]) for i, (n, k, keeps) in enumerate(level_defs)
+    )
 
     # Access entries first: they decide nothing about tiles but a bad one must be reported early.
     stream = next((lp for lp in reversed(loops) if not lp.is_spatial and lp.factor > 1), None)

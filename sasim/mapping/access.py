@@ -72,7 +72,8 @@ _WHERE = {"x": AXIS_VECTOR[Axis.X], "y": AXIS_VECTOR[Axis.Y], "diagonal": DIAGON
 
 def parse_access_entry(text: str) -> AccessEntry:
     """Parse ``"systolic-x+stationary"``; raise ``ValueError`` with the allowed forms."""
-    if text.strip() == "direct":
+    text = text.strip().lower()
+    if text == "direct":
         return AccessEntry(())
     links: list[Link] = []
     for part in text.split("+"):

@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sasim.workload.workload import Identifier
 
@@ -30,13 +30,21 @@ class Axis(StrEnum):
 _TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\d+|\*)$")
 
 
+def _check_factor(value: Any) -> Any:
+    if value == "*" and isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"a loop factor is a positive integer or '*' (the rest of the dimension), not {value!r}")
+    return value
+
+
 class LoopSpec(BaseModel):
     """One loop: a dimension and its factor (``"*"``: the rest of the dimension)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dim: Identifier
-    factor: int | Literal["*"]
+    factor: Annotated[int | Literal["*"], BeforeValidator(_check_factor)]
 
 
 def parse_loops(value: Any) -> Any:
@@ -75,6 +83,14 @@ class Mapping(BaseModel):
         default_factory=dict, description="buffer name -> tensors that skip it"
     )
     access: dict[Identifier, str] = Field(default_factory=dict, description="tensor -> access entry, e.g. 'systolic-x'")
+
+    @model_validator(mode="after")
+    def _check(self) -> Mapping:
+        for level, tensors in self.bypass.items():
+            repeated = sorted({t for t in tensors if tensors.count(t) > 1})
+            if repeated:
+                raise ValueError(f"bypass.{level} lists {repeated} more than once")
+        return self
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """A plain dict that reads back as this mapping (loops in string form)."""

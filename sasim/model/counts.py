@@ -46,7 +46,8 @@ def count_accesses(nest: Nest) -> BatchCounts:
         own = {}
         for lvl in keepers:
             if lvl.kind is LevelKind.BUFFER:
-                own[lvl.name] = nest.event_sum(t, lvl.boundary, nest.event_mask(nest.refill_loop(t, lvl.boundary), False))
+                refill = nest.refill_loop(t, lvl.boundary)
+                own[lvl.name] = nest.event_sum(t, lvl.boundary, nest.event_mask(refill, spatial=False))
         if wl.tensors[t].role is Role.OUTPUT:
             per[pe.name]["updates"] += macs
             per[pe.name]["drains"] += pe_events

@@ -24,8 +24,20 @@ def _check_positive(**values: int) -> None:
             raise WorkloadError(f"{name} must be a positive integer, not {value!r}")
 
 
+def _check_padding(padding: int) -> None:
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise WorkloadError(f"padding must be a non-negative integer, not {padding!r}")
+
+
+def _check_bits(bits: int, acc_bits: int) -> None:
+    for name, value, lo, hi in (("bits", bits, 4, 16), ("acc_bits", acc_bits, 8, 64)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise WorkloadError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+
+
 def _tensors(i: list[str], w: list[str], o: list[str], bits: int, acc_bits: int,
              weight_bits: int | None = None, i_padding: list[tuple[int, int]] | None = None) -> dict[str, TensorSpec]:
+    _check_bits(bits, acc_bits)
     pad = tuple(i_padding) if i_padding and any(p != (0, 0) for p in i_padding) else None
     try:
         return {
@@ -95,8 +107,7 @@ def conv2d(
     ``padding`` zeros on each side. ``P`` and ``Q`` follow from them.
     """
     _check_positive(K=K, C=C, H=H, W=W, R=R, S=S, N=N, stride=stride, dilation=dilation)
-    if padding < 0:
-        raise WorkloadError(f"padding must be non-negative, not {padding!r}")
+    _check_padding(padding)
     P = _out_size(H, padding, R, stride, dilation, "conv2d rows")
     Q = _out_size(W, padding, S, stride, dilation, "conv2d columns")
     # Rows of the padded input beyond what the outputs touch are never read: drop them.
@@ -118,8 +129,7 @@ def depthwise_conv2d(
 ) -> Workload:
     """Depthwise convolution ``O[N,C,P,Q] = sum_{R,S} I[N,C,P*s+R*d,Q*s+S*d] * W[C,R,S]``."""
     _check_positive(C=C, H=H, W=W, R=R, S=S, N=N, stride=stride, dilation=dilation)
-    if padding < 0:
-        raise WorkloadError(f"padding must be non-negative, not {padding!r}")
+    _check_padding(padding)
     P = _out_size(H, padding, R, stride, dilation, "depthwise rows")
     Q = _out_size(W, padding, S, stride, dilation, "depthwise columns")
     hp = (P - 1) * stride + (R - 1) * dilation + 1
@@ -139,6 +149,7 @@ def einsum(equation: str, sizes: dict[str, int], bits: int = 8, acc_bits: int = 
     """A general two-input Einsum such as ``"mk,kn->mn"``; each letter is one dimension.
 
     Dimension names are the letters upper-cased; ``sizes`` is keyed by letter (either case).
+    The tensors are ``I``, ``W``, ``O``, or ``In``, ``Wt``, ``Out`` when a letter is i, w or o.
     """
     m = _EINSUM.match(equation) if isinstance(equation, str) else None
     if m is None:
@@ -149,7 +160,12 @@ def einsum(equation: str, sizes: dict[str, int], bits: int = 8, acc_bits: int = 
             raise WorkloadError(f"einsum {equation!r}: a letter repeats within {part!r} (traces are not supported)")
     if not out:
         raise WorkloadError(f"einsum {equation!r}: the output needs at least one index")
-    norm = {str(k).upper(): v for k, v in sizes.items()}
+    norm: dict[str, int] = {}
+    for key, value in sizes.items():
+        letter = str(key).upper()
+        if letter in norm:
+            raise WorkloadError(f"einsum {equation!r}: size of {letter} given twice ({key!r} and its other case)")
+        norm[letter] = value
     letters = sorted(set((a + b + out).upper()), key=(a + b + out).upper().index)
     missing = [ch for ch in letters if ch not in norm]
     if missing:
@@ -159,7 +175,11 @@ def einsum(equation: str, sizes: dict[str, int], bits: int = 8, acc_bits: int = 
         raise WorkloadError(f"einsum {equation!r}: sizes given for letters not in the equation: {extra}")
     _check_positive(**{f"sizes[{k}]": v for k, v in norm.items()})
     dims = {ch: norm[ch] for ch in letters}
-    return _make(name, dims, _tensors(list(a.upper()), list(b.upper()), list(out.upper()), bits, acc_bits))
+    tensors = _tensors(list(a.upper()), list(b.upper()), list(out.upper()), bits, acc_bits)
+    if set(tensors) & set(dims):
+        # Dimension letters I, W or O would shadow the usual tensor names: use longer ones.
+        tensors = dict(zip(("In", "Wt", "Out"), tensors.values()))
+    return _make(name, dims, tensors)
 
 
 WORKLOAD_BUILDERS: dict[str, Callable[..., Workload]] = {

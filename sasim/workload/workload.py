@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
 from sasim.errors import WorkloadError
 from sasim.validation import check_identifier
@@ -42,7 +42,7 @@ class TensorSpec(BaseModel):
 
     role: Role
     index: tuple[str, ...] = Field(min_length=1, max_length=8)
-    bits: int = Field(ge=2, le=64)
+    bits: Annotated[int, Strict()] = Field(ge=2, le=64)
     padding: tuple[tuple[int, int], ...] | None = Field(
         default=None,
         description="per index, (low, high) zero padding materialized in the stored tensor",
@@ -96,7 +96,7 @@ class Workload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Identifier = "workload"
-    dims: dict[Identifier, int] = Field(min_length=1)
+    dims: dict[Identifier, Annotated[int, Strict()]] = Field(min_length=1)
     tensors: dict[Identifier, TensorSpec]
 
     _indices: dict[str, tuple[IndexExpr, ...]] = PrivateAttr(default_factory=dict)
@@ -114,7 +114,8 @@ class Workload(BaseModel):
                     f"(roles given: {[r.value for r in roles]})"
                 )
         if set(self.tensors) & set(self.dims):
-            raise ValueError(f"tensors and dims must have distinct names; shared: {sorted(set(self.tensors) & set(self.dims))}")
+            shared = sorted(set(self.tensors) & set(self.dims))
+            raise ValueError(f"tensors and dims must have distinct names; shared: {shared}")
         used: set[str] = set()
         for name, tensor in self.tensors.items():
             seen: set[str] = set()
@@ -140,9 +141,10 @@ class Workload(BaseModel):
         missing = sorted(set(self.tensor_dims(out)) - in_dims)
         if missing:
             raise ValueError(f"output {out!r} is indexed by {missing}, which no input uses")
-        for name, tensor in self.tensors.items():
-            if math.prod(self.shape(name)) > MAX_TENSOR_ELEMENTS:
-                raise ValueError(f"tensor {name!r} would have {math.prod(self.shape(name))} elements; the limit is {MAX_TENSOR_ELEMENTS}")
+        for name in self.tensors:
+            elements = math.prod(self.shape(name))
+            if elements > MAX_TENSOR_ELEMENTS:
+                raise ValueError(f"tensor {name!r} would have {elements} elements; the limit is {MAX_TENSOR_ELEMENTS}")
         return self
 
     # --- structure ------------------------------------------------------------------

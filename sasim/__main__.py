@@ -1,0 +1,5 @@
+"""``python -m sasim``: the same as the ``sasim`` command."""
+
+from sasim.cli import main
+
+raise SystemExit(main())
