@@ -25,11 +25,11 @@ import sasim
 from sasim.design import Design
 from sasim.errors import SasimError, SpecError
 from sasim.examples import example_names, example_path
-from sasim.mapping.spec import Axis, LoopSpec, Mapping, format_loops
+from sasim.mapping.spec import format_loops
 from sasim.model import ModelResult, evaluate
 from sasim.spec import Spec, load_spec, read_yaml
 
-__all__ = ["main", "build_parser", "model_json", "resolved_mapping"]
+__all__ = ["main", "build_parser", "model_json"]
 
 PROG = "sasim"
 EXIT_OK = 0
@@ -189,28 +189,6 @@ def _one_line(message: str) -> str:
 # --- sasim model -----------------------------------------------------------------------
 
 
-def resolved_mapping(design: Design) -> Mapping:
-    """The mapping as the Design resolved it: every ``*`` replaced by its factor and every
-    access entry made explicit. It reads back as the same Design."""
-    temporal: dict[str, tuple[LoopSpec, ...]] = {}
-    for level in design.levels:
-        loops = tuple(LoopSpec(dim=lp.dim, factor=lp.factor) for lp in design.loops
-                      if not lp.is_spatial and lp.level == level.index)
-        if loops:
-            temporal[level.name] = loops
-    spatial: dict[Axis, tuple[LoopSpec, ...]] = {}
-    for axis in (Axis.Y, Axis.X):
-        loops = tuple(LoopSpec(dim=lp.dim, factor=lp.factor) for lp in design.spatial_loops(axis))
-        if loops:
-            spatial[axis] = loops
-    return Mapping(
-        temporal=temporal,
-        spatial=spatial,
-        bypass=dict(design.mapping.bypass),
-        access={t: entry.name for t, entry in design.access.items()},
-    )
-
-
 def model_json(spec: Spec, design: Design, result: ModelResult) -> dict[str, Any]:
     """The object ``sasim model --json`` prints (schema: docs/cli.md)."""
     out = result.to_dict()
@@ -222,7 +200,7 @@ def model_json(spec: Spec, design: Design, result: ModelResult) -> dict[str, Any
         "origins": dict(spec.origins),
         "workload": spec.workload.model_dump(mode="json"),
         "architecture": spec.architecture.model_dump(mode="json"),
-        "mapping": resolved_mapping(design).to_yaml_dict(),
+        "mapping": design.resolved_mapping().to_yaml_dict(),
         "levels": [{"name": lv.name, "kind": lv.kind.value, "keeps": sorted(lv.keeps)} for lv in design.levels],
         "loops": [
             {"dim": lp.dim, "factor": lp.factor, "level": design.levels[lp.level].name,
@@ -287,7 +265,7 @@ def _render_report(console: Console, spec: Spec, design: Design, result: ModelRe
         "architecture", f"{arch.name}: {arch.array.rows}x{arch.array.cols} PEs, {buffers}",
         spec.origins.get("architecture", ""),
     )
-    resolved = resolved_mapping(design)
+    resolved = design.resolved_mapping()
     loops = [f"{level}[{format_loops(lps)}]" for level, lps in resolved.temporal.items()]
     loops += [f"{axis.value}[{format_loops(lps)}]" for axis, lps in resolved.spatial.items()]
     sections.add_row("mapping", " ".join(loops), spec.origins.get("mapping", ""))

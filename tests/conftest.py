@@ -12,19 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import assume, event
 from hypothesis import strategies as st
-
-# sasim need not be installed: make ``import sasim`` work under plain ``pytest`` from the repository root.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 from oracle import MAX_NEST_ITERATIONS  # noqa: E402
 
 from sasim.arch.architecture import PE, Architecture, Buffer, BufferSemantics, PEArray  # noqa: E402

@@ -17,7 +17,7 @@ import numpy as np
 
 from sasim.arch.architecture import Architecture
 from sasim.mapping.access import AccessEntry
-from sasim.mapping.spec import Axis, Mapping
+from sasim.mapping.spec import Axis, LoopSpec, Mapping
 from sasim.workload.projection import distinct_values
 from sasim.workload.workload import Role, Workload
 
@@ -179,6 +179,30 @@ class Design:
         ext = self.tile_extents(boundary)
         return math.prod(
             distinct_values(expr, tuple(ext[t.dim] for t in expr.terms)) for expr in self.workload.indices(tensor)
+        )
+
+    def resolved_mapping(self) -> Mapping:
+        """The mapping as lowering resolved it: every ``*`` replaced by its factor and
+        every access entry explicit. It lowers back to the same Design."""
+        temporal: dict[str, tuple[LoopSpec, ...]] = {}
+        for level in self.levels:
+            loops = tuple(
+                LoopSpec(dim=lp.dim, factor=lp.factor)
+                for lp in self.loops
+                if not lp.is_spatial and lp.level == level.index
+            )
+            if loops:
+                temporal[level.name] = loops
+        spatial: dict[Axis, tuple[LoopSpec, ...]] = {}
+        for axis in (Axis.Y, Axis.X):
+            loops = tuple(LoopSpec(dim=lp.dim, factor=lp.factor) for lp in self.spatial_loops(axis))
+            if loops:
+                spatial[axis] = loops
+        return Mapping(
+            temporal=temporal,
+            spatial=spatial,
+            bypass=dict(self.mapping.bypass),
+            access={t: entry.name for t, entry in self.access.items()},
         )
 
     def describe_nest(self) -> str:
