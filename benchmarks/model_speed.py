@@ -72,9 +72,19 @@ def main() -> None:
         evaluate(design)
     single = (time.perf_counter() - start) / n_single
 
+    sweep = []
+    for size in (1, 16, 256, 4096):
+        rows = random_factors(design, rng, size)
+        reps = max(1, 20000 // size)
+        start = time.perf_counter()
+        for _ in range(reps):
+            evaluate_batch(design, rows)
+        sweep.append((size, size * reps / (time.perf_counter() - start)))
+
     print(f"workload: GEMM 1024^3; architecture: DRAM -> GLB 256 KiB -> 16x16 PEs; loops: {len(design.loops)}")
     print(f"batched:  {total} mappings in {elapsed:.3f} s = {total / elapsed:,.0f} mappings/s "
           f"(batch {args.batch}, {valid / total:.0%} valid)")
+    print("by batch size: " + ", ".join(f"{b}: {r:,.0f}/s" for b, r in sweep))
     print(f"single:   evaluate(design) {single * 1e3:.3f} ms = {1 / single:,.0f} designs/s")
 
 
