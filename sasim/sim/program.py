@@ -1,0 +1,165 @@
+"""The program a Design runs: steps, events and tiles, enumerated explicitly.
+
+Used by the per-cycle (golden) simulator, which is meant for small designs: the
+whole iteration space is materialized as arrays. Every quantity follows
+docs/model.md and docs/timing.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sasim.design.design import Design, LevelKind
+from sasim.errors import SimulationError
+
+__all__ = ["Program", "TileSeq", "build_program", "MAX_GOLDEN_POINTS"]
+
+#: The golden simulator materializes every iteration point; beyond this it refuses.
+MAX_GOLDEN_POINTS = 2_000_000
+
+
+@dataclass(frozen=True)
+class TileSeq:
+    """The tiles of one tensor at one level (or at the array edge), in order.
+
+    ``first[e]``/``last[e]``: the first and last step of event ``e``; ``tiles[e]``:
+    sorted flat element indices (canonical order); ``parent_event[e]``: the event of
+    the parent level that contains it (``-1`` for DRAM).
+    """
+
+    level: str
+    tensor: str
+    first: np.ndarray
+    last: np.ndarray
+    tiles: list[np.ndarray]
+    parent_event: np.ndarray
+
+    @property
+    def events(self) -> int:
+        return len(self.tiles)
+
+
+@dataclass(frozen=True)
+class Program:
+    design: Design
+    #: (S, P, D): each step's iteration point in every PE slot; ``valid`` (S, P) masks idle PEs
+    points: np.ndarray
+    valid: np.ndarray
+    #: flat element index of each tensor at every (step, PE): (S, P), -1 where idle
+    element: dict[str, np.ndarray]
+    #: events of each keeper below DRAM; the PE level's entries are the array tiles
+    seqs: dict[tuple[str, str], TileSeq]
+    #: per input tensor: sum over PEs of the PE tile sizes for each PE event (fills of PE)
+    pe_fills: dict[str, np.ndarray]
+    #: for the output: sum over PEs of the PE tile sizes for each PE drain event
+    pe_drains: np.ndarray
+    fold_start: np.ndarray  # (S,) bool
+
+    @property
+    def steps(self) -> int:
+        return int(self.points.shape[0])
+
+
+def _strides(design: Design) -> list[int]:
+    out = []
+    for j, lp in enumerate(design.loops):
+        out.append(math.prod(q.factor for q in design.loops[j + 1 :] if q.dim == lp.dim))
+    return out
+
+
+def _event_ids(keys: np.ndarray) -> np.ndarray:
+    """Number consecutive runs of equal rows of ``keys`` (S, k) from 0."""
+    if keys.shape[1] == 0 or keys.shape[0] == 0:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    change = np.any(keys[1:] != keys[:-1], axis=1)
+    return np.concatenate([[0], np.cumsum(change)]).astype(np.int64)
+
+
+def build_program(design: Design) -> Program:
+    wl = design.workload
+    dims = list(wl.dims)
+    loops = design.loops
+    temporal = [j for j, lp in enumerate(loops) if not lp.is_spatial]
+    spatial = [j for j, lp in enumerate(loops) if lp.is_spatial]
+    t_count = math.prod(loops[j].factor for j in temporal)
+    s_count = math.prod(loops[j].factor for j in spatial)
+    if t_count * s_count > MAX_GOLDEN_POINTS:
+        raise SimulationError(
+            f"the golden simulator walks every iteration point and this design has {t_count * s_count:,} "
+            f"(limit {MAX_GOLDEN_POINTS:,}); use the fast mode for designs this large"
+        )
+    strides = _strides(design)
+    t_idx = np.array(list(itertools.product(*(range(loops[j].factor) for j in temporal))), dtype=np.int64)
+    t_idx = t_idx.reshape(t_count, len(temporal))
+    s_idx = np.array(list(itertools.product(*(range(loops[j].factor) for j in spatial))), dtype=np.int64)
+    s_idx = s_idx.reshape(s_count, len(spatial))
+    sizes = np.array([wl.dims[d] for d in dims], dtype=np.int64)
+    base_t = np.zeros((t_count, len(dims)), dtype=np.int64)
+    for col, j in enumerate(temporal):
+        base_t[:, dims.index(loops[j].dim)] += t_idx[:, col] * strides[j]
+    base_s = np.zeros((s_count, len(dims)), dtype=np.int64)
+    for col, j in enumerate(spatial):
+        base_s[:, dims.index(loops[j].dim)] += s_idx[:, col] * strides[j]
+    keep = np.all(base_t < sizes, axis=1)  # non-empty steps: valid with every spatial index at 0
+    t_idx, base_t = t_idx[keep], base_t[keep]
+    points = base_t[:, None, :] + base_s[None, :, :]
+    valid = np.all(points < sizes, axis=2)
+
+    element: dict[str, np.ndarray] = {}
+    for t in wl.tensors:
+        shape = wl.shape(t)
+        coords = []
+        for expr in wl.indices(t):
+            coords.append(sum(term.coef * points[:, :, dims.index(term.dim)] for term in expr.terms))
+        flat = np.ravel_multi_index(tuple(np.where(valid, c, 0) for c in coords), shape)
+        element[t] = np.where(valid, flat, -1)
+
+    def event_ids(refill: int | None) -> np.ndarray:
+        cols = [col for col, j in enumerate(temporal) if refill is not None and j <= refill]
+        return _event_ids(t_idx[:, cols])
+
+    seqs: dict[tuple[str, str], TileSeq] = {}
+    pe_fills: dict[str, np.ndarray] = {}
+    pe_drains = np.zeros(0, dtype=np.int64)
+    n_pe = points.shape[1]
+    for tr in design.transfers:
+        ids = event_ids(tr.refill)
+        count = int(ids[-1]) + 1 if len(ids) else 0
+        first = np.searchsorted(ids, np.arange(count), side="left")
+        last = np.searchsorted(ids, np.arange(count), side="right") - 1
+        el = element[tr.tensor]
+        tiles = []
+        pe_sizes = np.zeros(count, dtype=np.int64)
+        for e in range(count):
+            block = el[first[e] : last[e] + 1]
+            tiles.append(np.unique(block[block >= 0]))
+            if design.level(tr.child).kind is LevelKind.PE:
+                pe_slot = np.broadcast_to(np.arange(n_pe), block.shape)
+                pairs = block.astype(np.int64) * n_pe + pe_slot
+                pe_sizes[e] = len(np.unique(pairs[block >= 0]))
+        parent = design.level(tr.parent)
+        if parent.kind is LevelKind.DRAM:
+            parent_event = np.full(count, -1, dtype=np.int64)
+        else:
+            up = next(x for x in design.transfers if x.tensor == tr.tensor and x.child == tr.parent)
+            parent_ids = event_ids(up.refill)
+            parent_event = parent_ids[first]
+        seqs[(tr.child, tr.tensor)] = TileSeq(tr.child, tr.tensor, first, last, tiles, parent_event)
+        if design.level(tr.child).kind is LevelKind.PE:
+            if tr.direction == "down":
+                pe_fills[tr.tensor] = pe_sizes
+            else:
+                pe_drains = pe_sizes
+
+    fold_start = np.zeros(len(t_idx), dtype=bool)
+    if len(t_idx):
+        fold_start[0] = True
+        if design.stationary is not None:
+            pe_tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == design.pe_level.name)
+            ids = event_ids(pe_tr.refill)
+            fold_start[1:] = ids[1:] != ids[:-1]
+    return Program(design, points, valid, element, seqs, pe_fills, pe_drains, fold_start)

@@ -1,0 +1,91 @@
+"""A buffer region: the buffet (or double buffer) that holds one tensor at one level.
+
+Tiles enter in order, each reserved whole (credits) before its first element is
+filled; elements carry the cycle they were filled and their values; the consumer
+shrinks the oldest tile. docs/timing.md, "Buffers: regions, bandwidth, buffets".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Region", "TileSlot", "NOT_FILLED"]
+
+NOT_FILLED = np.iinfo(np.int64).max
+
+
+@dataclass
+class TileSlot:
+    """One tile resident in a region: its elements (canonical order), fill cycles and values."""
+
+    event: int
+    elements: np.ndarray
+    fill: np.ndarray = field(init=False)
+    values: np.ndarray = field(init=False)
+    written: np.ndarray = field(init=False)  # outputs: has this element received a partial sum
+    complete: int = NOT_FILLED  # outputs and double buffers: cycle the tile became whole
+
+    def __post_init__(self) -> None:
+        n = len(self.elements)
+        self.fill = np.full(n, NOT_FILLED, dtype=np.int64)
+        self.values = np.zeros(n, dtype=np.int64)
+        self.written = np.zeros(n, dtype=bool)
+
+    def position(self, elements: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.elements, elements)
+
+
+class Region:
+    """A buffet of ``capacity`` elements; ``double`` makes a tile readable only when whole."""
+
+    def __init__(self, name: str, tensor: str, capacity: int, *, double: bool = False) -> None:
+        self.name = name
+        self.tensor = tensor
+        self.capacity = capacity
+        self.double = double
+        self.tiles: deque[TileSlot] = deque()
+        self.reserved = 0
+        self.freed = 0
+        self._pending: list[tuple[int, int]] = []  # (cycle, elements) shrinks not yet usable
+        self.peak = 0
+
+    def _settle(self, now: int) -> None:
+        keep = []
+        for cycle, n in self._pending:
+            if cycle < now:
+                self.freed += n
+            else:
+                keep.append((cycle, n))
+        self._pending = keep
+
+    def has_room(self, now: int, n: int) -> bool:
+        self._settle(now)
+        return self.reserved - self.freed + n <= self.capacity
+
+    def open(self, event: int, elements: np.ndarray) -> TileSlot:
+        slot = TileSlot(event, elements)
+        self.tiles.append(slot)
+        self.reserved += len(elements)
+        self.peak = max(self.peak, self.reserved - self.freed)
+        return slot
+
+    def tile(self, event: int) -> TileSlot | None:
+        for slot in self.tiles:
+            if slot.event == event:
+                return slot
+        return None
+
+    def readable(self, slot: TileSlot, now: int) -> np.ndarray:
+        """Mask of the tile's elements a consumer may read in cycle ``now``."""
+        if self.double:
+            return np.full(len(slot.elements), bool(np.all(slot.fill < now)))
+        return slot.fill < now
+
+    def shrink(self, now: int) -> TileSlot:
+        """Free the oldest tile; its space is usable from the next cycle."""
+        slot = self.tiles.popleft()
+        self._pending.append((now, len(slot.elements)))
+        return slot
