@@ -144,8 +144,10 @@ class _Machine:
         )
 
     def _nothing_in_flight(self, now: int) -> bool:
-        pending = [r for r in self.regions.values() for s in r.tiles if np.any((s.fill >= now) & (s.fill != NOT_FILLED))]
-        return not pending and self.dram.free <= now
+        in_flight = any(
+            np.any((slot.fill >= now) & (slot.fill != NOT_FILLED)) for r in self.regions.values() for slot in r.tiles
+        )
+        return not in_flight and self.dram.free <= now
 
     def _deadlock_reason(self, now: int) -> str:
         waiting = [e.describe() for e in self.engines if not e.done]
@@ -219,7 +221,8 @@ class _DownEngine:
         return progressed
 
     def _finish_tile(self, now: int) -> None:
-        last_in_parent = self.e + 1 >= self.seq.events or self.seq.parent_event[self.e + 1] != self.seq.parent_event[self.e]
+        seq = self.seq
+        last_in_parent = self.e + 1 >= seq.events or seq.parent_event[self.e + 1] != seq.parent_event[self.e]
         if self.src is not None and last_in_parent:
             self.src.shrink(now)
         if self.slot is not None and self.dst.double:
@@ -319,7 +322,8 @@ class _UpEngine:
                 return False
             write = self.m.dram.request(DramOp.WRITE, now, len(elements), bits)
             mem = self.m.memory[self.t]
-            mem[elements] = wrap(np.where(self.m.written_once[elements], mem[elements], 0) + slot.values, self.m.acc_bits)
+            old = np.where(self.m.written_once[elements], mem[elements], 0)
+            mem[elements] = wrap(old + slot.values, self.m.acc_bits)
             self.m.written_once[elements] = True
             self.m.count(self.parent, self.t, "updates", len(elements))
             if not self.child_is_edge:
@@ -417,15 +421,14 @@ class _Array:
         m.count(EDGE, self.out, "updates", active)
         out_seq = self.seq[self.out]
         if starts_out:
-            slot = m.regions[("edge", self.out)].open(oe, out_seq.tiles[oe])
+            m.regions[("edge", self.out)].open(oe, out_seq.tiles[oe])
             self.psum = np.zeros(len(out_seq.tiles[oe]), dtype=np.int64)
-            del slot
         values = []
         for t in self.inputs:
             e = int(self.event_of[t][s])
-            slot = m.regions[("edge", t)].tile(e)
-            assert slot is not None
-            values.append(slot.values[slot.position(p.element[t][s][valid])])
+            operand = m.regions[("edge", t)].tile(e)
+            assert operand is not None
+            values.append(operand.values[operand.position(p.element[t][s][valid])])
         o_pos = np.searchsorted(out_seq.tiles[oe], p.element[self.out][s][valid])
         np.add.at(self.psum, o_pos, values[0] * values[1])
         self.cycles.append(now)
@@ -438,11 +441,11 @@ class _Array:
                 m.regions[("edge", t)].shrink(now)
         if out_seq.last[oe] == s:
             m.count(EDGE, self.out, "drains", int(p.pe_drains[oe]))
-            slot = m.regions[("edge", self.out)].tile(oe)
-            assert slot is not None
-            slot.values[:] = wrap(self.psum, m.acc_bits)
-            slot.fill[:] = now + self.sigma + self.depth
-            slot.complete = now + self.sigma + self.depth
+            result = m.regions[("edge", self.out)].tile(oe)
+            assert result is not None
+            result.values[:] = wrap(self.psum, m.acc_bits)
+            result.fill[:] = now + self.sigma + self.depth
+            result.complete = now + self.sigma + self.depth
         self.s += 1
 
 

@@ -159,7 +159,8 @@ def build_program(design: Design) -> Program:
     if len(t_idx):
         fold_start[0] = True
         if design.stationary is not None:
-            pe_tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == design.pe_level.name)
+            pe_name = design.pe_level.name
+            pe_tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == pe_name)
             ids = event_ids(pe_tr.refill)
             fold_start[1:] = ids[1:] != ids[:-1]
     return Program(design, points, valid, element, seqs, pe_fills, pe_drains, fold_start)
