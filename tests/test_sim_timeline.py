@@ -41,15 +41,16 @@ def test_dram_requests_must_come_in_order_wrong() -> None:
 
 def test_region_credits_and_readability() -> None:
     buffet = Region("GLB", "I", capacity=4)
-    tile = buffet.open(0, np.array([3, 5, 7]))
+    tile = buffet.open(0, np.array([3, 5, 7]), 9)
     tile.fill[:] = [10, 11, 12]
     assert buffet.readable(tile, 12).tolist() == [True, True, False]  # filled in 12: visible from 13
     assert not buffet.has_room(12, 2)  # 3 reserved + 2 > 4
     buffet.shrink(20)
     assert not buffet.has_room(20, 4)  # a shrink frees space from the next cycle
     assert buffet.has_room(21, 4)
+    assert buffet.peak == 3
     double = Region("GLB", "I", capacity=8, double=True)
-    tile = double.open(0, np.array([1, 2]))
+    tile = double.open(0, np.array([1, 2]), 9)
     tile.fill[:] = [10, 11]
     assert double.readable(tile, 11).tolist() == [False, False]  # whole tile or nothing
     assert double.readable(tile, 12).tolist() == [True, True]

@@ -22,7 +22,7 @@ from sasim.sim.program import Program, TileSeq, build_program
 from sasim.sim.region import NOT_FILLED, Region, TileSlot
 from sasim.workload.workload import wrap
 
-__all__ = ["GoldenRun", "run_golden", "array_skew"]
+__all__ = ["GoldenRun", "run_golden", "array_skew", "edge_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,18 @@ def array_skew(design: Design) -> int:
                 dx, dy = link.direction
                 skew = max(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
     return skew
+
+
+def edge_tiles(design: Design, tensor: str) -> int:
+    """How many array tiles a tensor's edge buffer holds (docs/timing.md): enough to cover
+    the loop from a credit's return to the data's arrival, so a steady stream never stalls."""
+    if tensor == design.workload.output:
+        return array_skew(design) + design.architecture.pe.mac_latency + 2
+    keepers = design.keepers(tensor)
+    parent = keepers[-2]
+    if parent.kind is LevelKind.BUFFER:
+        return next(b for b in design.architecture.buffers if b.name == parent.name).read_latency + 1
+    return 2
 
 
 @dataclass
@@ -84,7 +96,7 @@ class _Machine:
         for t in wl.tensors:
             seq = program.seqs[(EDGE, t)]
             biggest = max((len(x) for x in seq.tiles), default=1)
-            self.regions[("edge", t)] = Region("edge", t, 2 * biggest)
+            self.regions[("edge", t)] = Region("edge", t, edge_tiles(design, t) * biggest)
         self.engines: list[_DownEngine | _UpEngine] = []
         for t in wl.operands:
             keepers = design.keepers(t)
@@ -188,7 +200,7 @@ class _DownEngine:
         if self.slot is None:
             if not self.dst.has_room(now, len(elements)):
                 return False
-            self.slot = self.dst.open(self.e, elements)
+            self.slot = self.dst.open(self.e, elements, now)
             self.k = 0
             progressed = True
             if self.from_dram:
@@ -280,7 +292,7 @@ class _UpEngine:
             tile = self.parent_seq.tiles[pe]
             if not self.dst.has_room(now, len(tile)):
                 return False
-            target = self.dst.open(pe, tile)
+            target = self.dst.open(pe, tile, now)
             target.fill[:] = now  # a new output tile starts at zero
             progressed = True
         n = min(self.bw, len(slot.elements) - self.k)
@@ -421,7 +433,7 @@ class _Array:
         m.count(EDGE, self.out, "updates", active)
         out_seq = self.seq[self.out]
         if starts_out:
-            m.regions[("edge", self.out)].open(oe, out_seq.tiles[oe])
+            m.regions[("edge", self.out)].open(oe, out_seq.tiles[oe], now)
             self.psum = np.zeros(len(out_seq.tiles[oe]), dtype=np.int64)
         values = []
         for t in self.inputs:

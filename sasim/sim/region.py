@@ -12,9 +12,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Region", "TileSlot", "NOT_FILLED"]
+__all__ = ["Region", "TileSlot", "NOT_FILLED", "peak_occupancy"]
 
 NOT_FILLED = np.iinfo(np.int64).max
+
+
+def peak_occupancy(opens: list[tuple[int, int]], shrinks: list[tuple[int, int]]) -> int:
+    """Largest number of elements reserved at once: at each tile's opening cycle ``c``, every
+    element reserved up to ``c`` minus those shrunk before ``c`` (a shrink frees space next cycle)."""
+    if not opens:
+        return 0
+    o_cycles = np.array([c for c, _ in opens], dtype=np.int64)
+    o_sizes = np.cumsum([n for _, n in opens])
+    if shrinks:
+        order = np.argsort([c for c, _ in shrinks], kind="stable")
+        s_cycles = np.array([shrinks[i][0] for i in order], dtype=np.int64)
+        s_sizes = np.concatenate([[0], np.cumsum([shrinks[i][1] for i in order])])
+    else:
+        s_cycles, s_sizes = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    reserved = o_sizes[np.searchsorted(o_cycles, o_cycles, side="right") - 1]
+    freed = s_sizes[np.searchsorted(s_cycles, o_cycles, side="left")]
+    return int((reserved - freed).max())
 
 
 @dataclass
@@ -50,7 +68,8 @@ class Region:
         self.reserved = 0
         self.freed = 0
         self._pending: list[tuple[int, int]] = []  # (cycle, elements) shrinks not yet usable
-        self.peak = 0
+        self.opens: list[tuple[int, int]] = []
+        self.shrinks: list[tuple[int, int]] = []
 
     def _settle(self, now: int) -> None:
         keep = []
@@ -61,15 +80,20 @@ class Region:
                 keep.append((cycle, n))
         self._pending = keep
 
+    @property
+    def peak(self) -> int:
+        return peak_occupancy(self.opens, self.shrinks)
+
     def has_room(self, now: int, n: int) -> bool:
         self._settle(now)
         return self.reserved - self.freed + n <= self.capacity
 
-    def open(self, event: int, elements: np.ndarray) -> TileSlot:
+    def open(self, event: int, elements: np.ndarray, cycle: int) -> TileSlot:
+        """Reserve room for a tile in ``cycle`` (after :meth:`has_room` said yes)."""
         slot = TileSlot(event, elements)
         self.tiles.append(slot)
         self.reserved += len(elements)
-        self.peak = max(self.peak, self.reserved - self.freed)
+        self.opens.append((cycle, len(elements)))
         return slot
 
     def tile(self, event: int) -> TileSlot | None:
@@ -88,4 +112,5 @@ class Region:
         """Free the oldest tile; its space is usable from the next cycle."""
         slot = self.tiles.popleft()
         self._pending.append((now, len(slot.elements)))
+        self.shrinks.append((now, len(slot.elements)))
         return slot

@@ -1,0 +1,611 @@
+"""The fast simulator: docs/timing.md computed tile by tile, exactly as the golden one.
+
+Components (transfer engines, the array, the output engines) never poll cycles.
+Each advances as far as what it depends on is known, computes a whole tile's
+element times at once (:func:`sasim.sim.maxplus.stream_moves`) and publishes the
+cycles at which its effects happen (fills, shrinks, completions), which may lie in
+the future: a consumer compares them with its own cycles, so it sees them exactly
+when the golden simulator would. Only DRAM requests need a global order (the
+channel serves them in issue order): they wait in a heap keyed by (cycle, engine)
+and are issued earliest first once nothing else can advance; whatever an issue
+causes is visible one cycle later at the earliest, so no earlier request can appear.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sasim.arch.architecture import BufferSemantics
+from sasim.design.design import Design, LevelKind
+from sasim.errors import SimulationError
+from sasim.sim.dram import DramChannel, DramGrant, DramOp
+from sasim.sim.golden import ACTIONS, EDGE, array_skew, edge_tiles
+from sasim.sim.maxplus import stream_moves
+from sasim.sim.region import peak_occupancy
+from sasim.sim.result import EngineTrace, RegionTrace
+from sasim.sim.schedule import EventSeq, Schedule
+from sasim.workload.workload import wrap
+
+__all__ = ["FastRun", "run_fast"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Tile:
+    n: int
+    opened: int
+    elements: np.ndarray | None = None
+    fill: np.ndarray | None = None  # per element; None until known
+    values: np.ndarray | None = None
+    written: np.ndarray | None = None
+    ready_all: int = -1  # first cycle every element is readable
+    complete: int | None = None  # outputs: cycle the tile became whole
+    shrink: int | None = None
+
+
+class _Region:
+    """A region's tiles in order, with the credit rule of docs/timing.md."""
+
+    def __init__(self, capacity: int, double: bool = False) -> None:
+        self.capacity = capacity
+        self.double = double
+        self.tiles: list[_Tile] = []
+        self.sizes: list[int] = [0]  # prefix sums of reserved sizes
+        self.events: dict[int, int] = {}  # event -> index in tiles
+        self.shrunk = 0  # tiles shrunk (in order)
+
+    def room_time(self, n: int) -> int | None:
+        """Earliest cycle the next tile of ``n`` elements can be reserved; None if not yet known."""
+        need = self.sizes[-1] + n - self.capacity  # elements that must have been freed
+        if need <= 0:
+            return 0
+        j = bisect.bisect_left(self.sizes, need, lo=1) - 1
+        shrink = self.tiles[j].shrink if j < len(self.tiles) else None
+        return None if shrink is None else shrink + 1
+
+    def open(self, event: int, n: int, cycle: int) -> _Tile:
+        tile = _Tile(n=n, opened=cycle)
+        self.events[event] = len(self.tiles)
+        self.tiles.append(tile)
+        self.sizes.append(self.sizes[-1] + n)
+        return tile
+
+    @property
+    def peak(self) -> int:
+        opens = [(t.opened, t.n) for t in self.tiles]
+        shrinks = [(t.shrink, t.n) for t in self.tiles if t.shrink is not None]
+        return peak_occupancy(opens, shrinks)
+
+    def tile(self, event: int) -> _Tile | None:
+        i = self.events.get(event)
+        return None if i is None else self.tiles[i]
+
+    def shrink(self, event: int, cycle: int) -> None:
+        tile = self.tiles[self.events.pop(event)]
+        tile.shrink = cycle
+        tile.elements = tile.fill = tile.values = tile.written = None  # free memory
+        self.shrunk += 1
+
+    def publish_fills(self, tile: _Tile, fill: np.ndarray) -> None:
+        tile.fill = fill
+        tile.ready_all = int(fill.max()) + 1 if len(fill) else tile.opened
+
+
+@dataclass
+class FastRun:
+    """What a fast run measured (the same fields as :class:`sasim.sim.golden.GoldenRun`)."""
+
+    cycles: int
+    output: np.ndarray
+    counts: dict[str, dict[str, dict[str, int]]]
+    array_busy: int
+    array_stalls: dict[str, int]
+    step_cycles: np.ndarray
+    dram_busy: int
+    peak_occupancy: dict[str, int] = field(default_factory=dict)
+    engines: list[EngineTrace] = field(default_factory=list)
+    regions: list[RegionTrace] = field(default_factory=list)
+
+
+class _Machine:
+    def __init__(self, design: Design, schedule: Schedule, tensors: dict[str, np.ndarray],
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.d = design
+        self.sc = schedule
+        self.progress = progress
+        arch = design.architecture
+        wl = design.workload
+        self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
+        self.counts = {lvl.name: {t: dict.fromkeys(ACTIONS, 0) for t in sorted(lvl.keeps)} for lvl in design.levels}
+        self.memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
+        self.memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
+        self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
+        self.acc_bits = wl.tensors[wl.output].bits
+        self.regions: dict[tuple[str, str], _Region] = {}
+        buffers = {b.name: b for b in arch.buffers}
+        for lvl in design.levels:
+            if lvl.kind is not LevelKind.BUFFER:
+                continue
+            buf = buffers[lvl.name]
+            tile_bits = {t: design.tiles[(lvl.name, t)].elements * design.bits(t) for t in lvl.keeps}
+            total = sum(tile_bits.values())
+            for t in lvl.keeps:
+                share = buf.capacity * 8 * tile_bits[t] // total
+                double = buf.semantics is BufferSemantics.DOUBLE_BUFFER
+                self.regions[(lvl.name, t)] = _Region(share // design.bits(t), double)
+        for t in wl.tensors:
+            seq = schedule.seqs[(EDGE, t)]
+            biggest = max((len(seq.tile(e)) for e in _sample_events(seq)), default=1)
+            self.regions[("edge", t)] = _Region(edge_tiles(design, t) * _max_tile(design, t, seq, biggest))
+        # operand values as delivered to the array edge
+        self.edge_values = {t: np.zeros_like(self.memory[t]) for t in wl.operands}
+        self.heap: list[tuple[int, int, int, _Engine, str]] = []
+        self.heap_seq = 0
+        self.engines: list[_Engine] = []
+        for t in wl.operands:
+            keepers = design.keepers(t)
+            for parent, child in zip(keepers[:-1], keepers[1:]):
+                self.engines.append(_Down(self, len(self.engines), t, parent.name, child.name))
+        out = wl.output
+        keepers = design.keepers(out)
+        for child, parent in zip(reversed(keepers[1:]), reversed(keepers[:-1])):
+            self.engines.append(_Up(self, len(self.engines), out, child.name, parent.name))
+        self.array = _Array(self)
+
+    def region(self, level: str, tensor: str) -> _Region:
+        if self.d.level(level).kind is LevelKind.PE:
+            return self.regions[("edge", tensor)]
+        return self.regions[(level, tensor)]
+
+    def bandwidth(self, level: str, tensor: str) -> int:
+        lvl = self.d.level(level)
+        if lvl.kind is LevelKind.BUFFER:
+            buf = next(b for b in self.d.architecture.buffers if b.name == level)
+            return max(1, buf.bits_per_cycle // self.d.bits(tensor))
+        return 1 << 30
+
+    def read_latency(self, level: str) -> int:
+        if self.d.level(level).kind is LevelKind.BUFFER:
+            return next(b for b in self.d.architecture.buffers if b.name == level).read_latency
+        return 1
+
+    def count(self, level: str, tensor: str, action: str, n: int) -> None:
+        self.counts[level][tensor][action] += int(n)
+
+    def push(self, cycle: int, engine: _Engine, action: str) -> None:
+        heapq.heappush(self.heap, (cycle, engine.order, self.heap_seq, engine, action))
+        self.heap_seq += 1
+
+    def run(self) -> FastRun:
+        components: list[_Array | _Engine] = [self.array, *self.engines]
+        while True:
+            moved = True
+            while moved:
+                moved = False
+                for comp in components:
+                    moved = comp.advance() or moved
+            if not self.heap:
+                break
+            cycle, _, _, engine, action = heapq.heappop(self.heap)
+            engine.dram_action(cycle, action)
+        unfinished = [c.describe() for c in components if not c.done]
+        if unfinished:
+            raise SimulationError(
+                "the simulation cannot finish: " + "; ".join(unfinished) + " (a buffer cannot hold what the "
+                "schedule needs resident)"
+            )
+        end = max([0] + [e.finished for e in self.engines])
+        wl = self.d.workload
+        peaks = {f"{k[0]}.{k[1]}": r.peak for k, r in self.regions.items()}
+        engines = [
+            EngineTrace(e.name, np.array(e.starts, dtype=np.int64), np.array(e.finishes, dtype=np.int64))
+            for e in self.engines
+        ]
+        regions = [
+            RegionTrace(
+                f"{k[0]}.{k[1]}", r.capacity,
+                np.array([t.opened for t in r.tiles], dtype=np.int64), np.array([t.n for t in r.tiles], dtype=np.int64),
+                np.array([-1 if t.shrink is None else t.shrink for t in r.tiles], dtype=np.int64),
+            )
+            for k, r in self.regions.items()
+        ]
+        return FastRun(
+            cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
+            array_busy=self.array.s, array_stalls=dict(self.array.stalls),
+            step_cycles=self.array.cycles, dram_busy=self.dram.busy_cycles, peak_occupancy=peaks,
+            engines=engines, regions=regions,
+        )
+
+
+def _sample_events(seq: EventSeq) -> range:
+    return range(seq.events) if seq.events <= 64 else range(0, seq.events, max(1, seq.events // 64))
+
+
+def _max_tile(design: Design, tensor: str, seq: EventSeq, sampled: int) -> int:
+    """The largest array tile: the first event's tile is full-sized (partial tiles come last)."""
+    return max(sampled, len(seq.tile(0))) if seq.events else 1
+
+
+class _Engine:
+    order: int
+    finished: int = 0
+    name: str = ""
+    starts: list[int]
+    finishes: list[int]
+
+    def advance(self) -> bool:
+        raise NotImplementedError
+
+    def dram_action(self, cycle: int, action: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def done(self) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class _Down(_Engine):
+    """Input transfer P -> C (docs/timing.md, "Transfer engines")."""
+
+    def __init__(self, m: _Machine, order: int, tensor: str, parent: str, child: str) -> None:
+        self.m, self.order, self.t, self.parent, self.child = m, order, tensor, parent, child
+        self.seq = m.sc.seqs[(child, tensor)]
+        self.dst = m.region(child, tensor)
+        self.from_dram = m.d.level(parent).kind is LevelKind.DRAM
+        self.src = None if self.from_dram else m.region(parent, tensor)
+        self.bw = min(m.bandwidth(parent, tensor), m.bandwidth(child, tensor))
+        self.latency = m.read_latency(parent)
+        self.to_edge = m.d.level(child).kind is LevelKind.PE
+        self.e = 0
+        self.next_free = 0
+        self.current: _Tile | None = None
+        self.waiting_dram = False
+        self.name = f"{tensor} {parent}->{child}"
+        self.starts, self.finishes = [], []
+
+    @property
+    def done(self) -> bool:
+        return self.e >= self.seq.events
+
+    def describe(self) -> str:
+        return f"{self.t} {self.parent}->{self.child} stuck at tile {self.e} of {self.seq.events}"
+
+    def advance(self) -> bool:
+        progressed = False
+        while not self.done and not self.waiting_dram:
+            elements = self.seq.tile(self.e)
+            if self.current is None:
+                room = self.dst.room_time(len(elements))
+                if room is None:
+                    return progressed
+                start = max(self.next_free, room)
+                if self.from_dram:
+                    self.m.push(start, self, "read")
+                    self.waiting_dram = True
+                    return True
+                self.current = self.dst.open(self.e, len(elements), start)
+                progressed = True
+            assert self.src is not None
+            pe = int(self.seq.parent_event[self.e])
+            ptile = self.src.tile(pe)
+            if ptile is None or ptile.fill is None or ptile.elements is None or ptile.values is None:
+                return progressed
+            pos = np.searchsorted(ptile.elements, elements)
+            ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
+            moves = stream_moves(ready, self.bw, self.current.opened)
+            self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
+            finish = int(moves[-1])
+            self.starts.append(self.current.opened)
+            self.finishes.append(finish)
+            self.m.count(self.parent, self.t, "reads", len(elements))
+            last = self.e + 1 >= self.seq.events or self.seq.parent_event[self.e + 1] != pe
+            if last:
+                self.src.shrink(pe, finish)
+            self.next_free = finish + 1
+            self.e += 1
+            self.current = None
+            progressed = True
+        return progressed
+
+    def _deliver(self, tile: _Tile, elements: np.ndarray, fill: np.ndarray, values: np.ndarray) -> None:
+        tile.elements = elements
+        tile.values = values
+        self.dst.publish_fills(tile, fill)
+        if self.to_edge:
+            self.m.edge_values[self.t][elements] = values
+        else:
+            self.m.count(self.child, self.t, "fills", len(elements))
+
+    def dram_action(self, cycle: int, action: str) -> None:
+        elements = self.seq.tile(self.e)
+        grant = self.m.dram.request(DramOp.READ, cycle, len(elements), self.m.d.bits(self.t))
+        tile = self.dst.open(self.e, len(elements), cycle)
+        fill = grant.cycles()
+        self._deliver(tile, elements, fill, self.m.memory[self.t][elements])
+        self.starts.append(cycle)
+        self.finishes.append(int(fill[-1]))
+        self.m.count(self.parent, self.t, "reads", len(elements))
+        self.next_free = cycle + 1
+        self.e += 1
+        self.waiting_dram = False
+
+
+class _Up(_Engine):
+    """Output transfer child -> parent (docs/timing.md, "Output path")."""
+
+    def __init__(self, m: _Machine, order: int, tensor: str, child: str, parent: str) -> None:
+        self.m, self.order, self.t, self.child, self.parent = m, order, tensor, child, parent
+        self.seq = m.sc.seqs[(child, tensor)]
+        self.src = m.region(child, tensor)
+        self.to_dram = m.d.level(parent).kind is LevelKind.DRAM
+        self.dst = None if self.to_dram else m.region(parent, tensor)
+        self.parent_seq = None if self.to_dram else m.sc.seqs[(parent, tensor)]
+        self.bw = 0 if self.to_dram else m.bandwidth(parent, tensor)
+        if not self.to_dram and m.d.level(child).kind is LevelKind.BUFFER:
+            self.bw = min(self.bw, m.bandwidth(child, tensor))
+        self.from_edge = m.d.level(child).kind is LevelKind.PE
+        self.e = 0
+        self.next_free = 0
+        self.waiting_dram = False
+        self.read: DramGrant | None = None
+        self.finished = 0
+        self.name = f"{tensor} {child}->{parent}"
+        self.starts, self.finishes = [], []
+        self.began = 0
+
+    @property
+    def done(self) -> bool:
+        return self.e >= self.seq.events
+
+    def describe(self) -> str:
+        return f"{self.t} {self.child}->{self.parent} stuck at tile {self.e} of {self.seq.events}"
+
+    def advance(self) -> bool:
+        progressed = False
+        while not self.done and not self.waiting_dram:
+            src = self.src.tile(self.e)
+            if src is None or src.complete is None:
+                return progressed
+            t0 = max(self.next_free, src.complete + 1)
+            if self.to_dram:
+                assert src.elements is not None
+                revisits = int(self.m.written_once[src.elements].sum())
+                self.began = t0
+                if revisits:
+                    self.m.push(t0, self, "read")
+                else:
+                    self.m.push(t0, self, "write")
+                self.waiting_dram = True
+                return True
+            assert self.dst is not None and self.parent_seq is not None
+            pe = int(self.seq.parent_event[self.e])
+            target = self.dst.tile(pe)
+            if target is None:
+                tile_elements = self.parent_seq.tile(pe)
+                room = self.dst.room_time(len(tile_elements))
+                if room is None:
+                    return progressed
+                t0 = max(t0, room)
+                target = self.dst.open(pe, len(tile_elements), t0)
+                target.elements = tile_elements
+                target.values = np.zeros(len(tile_elements), dtype=np.int64)
+                target.written = np.zeros(len(tile_elements), dtype=bool)
+            assert src.elements is not None and src.values is not None
+            assert target.elements is not None and target.values is not None and target.written is not None
+            n = len(src.elements)
+            finish = t0 + -(-n // self.bw) - 1
+            pos = np.searchsorted(target.elements, src.elements)
+            rmw = int(target.written[pos].sum())
+            target.values[pos] = wrap(target.values[pos] + src.values, self.m.acc_bits)
+            target.written[pos] = True
+            self.m.count(self.parent, self.t, "updates", n)
+            self.m.count(self.parent, self.t, "reads", rmw)
+            if not self.from_edge:
+                self.m.count(self.child, self.t, "drains", n)
+            self.src.shrink(self.e, finish)
+            self.starts.append(t0)
+            self.finishes.append(finish)
+            last = self.e + 1 >= self.seq.events or self.seq.parent_event[self.e + 1] != pe
+            if last:
+                target.complete = finish
+            self.next_free = finish + 1
+            self.e += 1
+            progressed = True
+        return progressed
+
+    def dram_action(self, cycle: int, action: str) -> None:
+        src = self.src.tile(self.e)
+        assert src is not None and src.elements is not None and src.values is not None
+        bits = self.m.d.bits(self.t)
+        if action == "read":
+            revisits = int(self.m.written_once[src.elements].sum())
+            self.read = self.m.dram.request(DramOp.READ, cycle, revisits, bits)
+            self.m.count(self.parent, self.t, "reads", revisits)
+            self.m.push(max(cycle + 1, self.read.end), self, "write")
+            return
+        write = self.m.dram.request(DramOp.WRITE, cycle, len(src.elements), bits)
+        mem = self.m.memory[self.t]
+        old = np.where(self.m.written_once[src.elements], mem[src.elements], 0)
+        mem[src.elements] = wrap(old + src.values, self.m.acc_bits)
+        self.m.written_once[src.elements] = True
+        self.m.count(self.parent, self.t, "updates", len(src.elements))
+        if not self.from_edge:
+            self.m.count(self.child, self.t, "drains", len(src.elements))
+        done = max(cycle, write.end - 1)
+        self.src.shrink(self.e, done)
+        self.starts.append(self.began)
+        self.finishes.append(done)
+        self.finished = write.end
+        self.next_free = done + 1
+        self.e += 1
+        self.read = None
+        self.waiting_dram = False
+
+
+class _Array:
+    """Issues steps per docs/timing.md, "The array"."""
+
+    def __init__(self, m: _Machine) -> None:
+        self.m = m
+        d, sc = m.d, m.sc
+        wl = d.workload
+        self.sigma = array_skew(d)
+        self.depth = d.architecture.pe.mac_latency
+        self.rows_used = d.array_used[0]
+        self.inputs = list(wl.operands)
+        self.out = wl.output
+        self.seq = {t: sc.seqs[(EDGE, t)] for t in wl.tensors}
+        self.event_of = {}
+        self.starts = {}
+        self.ends = {}
+        for t, seq in self.seq.items():
+            ev = np.zeros(sc.steps, dtype=np.int64)
+            if seq.events:
+                ev[seq.first] = 1
+                ev[0] = 0
+                ev = np.cumsum(ev)
+            self.event_of[t] = ev
+            starts = np.zeros(sc.steps, dtype=bool)
+            starts[seq.first] = True
+            ends = np.zeros(sc.steps, dtype=bool)
+            ends[seq.last] = True
+            self.starts[t], self.ends[t] = starts, ends
+        self.active = sc.active_pes()
+        self.stationary_input = d.stationary if d.stationary in wl.operands else None
+        self.fold_boundary = sc.fold_start & (d.stationary is not None)
+        self.s = 0
+        self.last_issue: int | None = None
+        self.cycles = np.zeros(sc.steps, dtype=np.int64)
+        self.stalls: Counter[str] = Counter()
+        self.out_refill = self.seq[self.out].transfer.refill
+        self.reported = 0
+
+    @property
+    def done(self) -> bool:
+        return self.s >= self.m.sc.steps
+
+    def describe(self) -> str:
+        return f"the array stuck at step {self.s} of {self.m.sc.steps}"
+
+    def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
+        level = poll
+        for cause, t in thresholds:
+            if t > level:
+                self.stalls[cause] += t - level
+                level = t
+
+    def advance(self) -> bool:
+        m, sc = self.m, self.m.sc
+        progressed = False
+        edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors}
+        while self.s < sc.steps:
+            s = self.s
+            poll = 0 if self.last_issue is None else self.last_issue + 1
+            thresholds: list[tuple[str, int]] = []
+            ready: dict[str, int] = {}
+            for t in self.inputs:
+                if self.starts[t][s]:
+                    tile = edge[t].tile(int(self.event_of[t][s]))
+                    if tile is None or tile.fill is None:
+                        return progressed
+                    ready[t] = tile.ready_all
+            if self.fold_boundary[s]:
+                drained = 0 if self.last_issue is None else self.last_issue + self.sigma + self.depth
+                stat = ready.get(self.stationary_input, 0) if self.stationary_input else 0
+                preload = max(poll, drained, stat)
+                thresholds += [("fold drain", drained), (f"input {self.stationary_input}", stat),
+                               ("preload", preload + self.rows_used)]
+            thresholds += [(f"input {t}", ready[t]) for t in self.inputs if t in ready]
+            oe = int(self.event_of[self.out][s])
+            n_out = 0
+            if self.starts[self.out][s]:
+                n_out = len(self.seq[self.out].tile(oe))
+                room = edge[self.out].room_time(n_out)
+                if room is None:
+                    return progressed
+                thresholds.append(("output full", room))
+            issue = max([poll] + [t for _, t in thresholds])
+            self._charge(poll, thresholds)
+            self._issue(s, issue, oe, n_out, edge)
+            progressed = True
+        return progressed
+
+    def _issue(self, s: int, c: int, oe: int, n_out: int, edge: dict[str, _Region]) -> None:
+        m = self.m
+        active = int(self.active[s])
+        for t in self.inputs:
+            e = int(self.event_of[t][s])
+            if self.starts[t][s]:
+                seq = self.seq[t]
+                m.count(EDGE, t, "fills", m.sc.pe_tile_sum(t, seq.transfer.refill, s))
+            m.count(EDGE, t, "reads", active)
+            if self.ends[t][s]:
+                edge[t].shrink(e, c)
+        m.count(EDGE, self.out, "updates", active)
+        if self.starts[self.out][s]:
+            edge[self.out].open(oe, n_out, c)
+        if self.ends[self.out][s]:
+            m.count(EDGE, self.out, "drains", m.sc.pe_tile_sum(self.out, self.out_refill, s))
+            tile = edge[self.out].tile(oe)
+            assert tile is not None
+            tile.elements = self.seq[self.out].tile(oe)
+            tile.values = self._output_values(int(self.seq[self.out].first[oe]))
+            tile.fill = np.full(len(tile.elements), c + self.sigma + self.depth, dtype=np.int64)
+            tile.ready_all = c + self.sigma + self.depth + 1
+            tile.complete = c + self.sigma + self.depth
+        self.cycles[s] = c
+        self.last_issue = c
+        self.s += 1
+        if m.progress is not None and self.s - self.reported >= 65536:
+            self.reported = self.s
+            m.progress(self.s, m.sc.steps)
+
+    def _output_values(self, first_step: int) -> np.ndarray:
+        """Reduced partial sums of one drain event: Σ over its box of I x W, from the operand
+        values delivered to the array edge."""
+        m = self.m
+        wl = m.d.workload
+        base, extent = m.sc.box(self.out_refill, first_step)
+        dims = list(wl.dims)
+        operands = []
+        for t in self.inputs:
+            idx = np.zeros([1] * len(dims), dtype=np.int64)
+            shape = wl.shape(t)
+            mult = 1
+            flat = np.zeros([1] * len(dims), dtype=np.int64)
+            for axis in range(len(shape) - 1, -1, -1):
+                expr = wl.indices(t)[axis]
+                idx = np.zeros([1] * len(dims), dtype=np.int64)
+                for term in expr.terms:
+                    di = dims.index(term.dim)
+                    rng = term.coef * np.arange(base[di], base[di] + extent[di], dtype=np.int64)
+                    view = [1] * len(dims)
+                    view[di] = len(rng)
+                    idx = idx + rng.reshape(view)
+                flat = flat + idx * mult
+                mult *= shape[axis]
+            operands.append(m.edge_values[t][flat])
+        prod = operands[0] * operands[1]
+        out_axes = [dims.index(d) for d in wl.tensor_dims(self.out)]
+        summed = prod.sum(axis=tuple(i for i in range(len(dims)) if i not in out_axes), keepdims=True)
+        summed = np.broadcast_to(summed, [int(extent[i]) if i in out_axes else 1 for i in range(len(dims))])
+        ordered = np.transpose(summed, out_axes + [i for i in range(len(dims)) if i not in out_axes])
+        return wrap(np.ascontiguousarray(ordered).reshape(-1), m.acc_bits)
+
+
+def run_fast(design: Design, tensors: dict[str, np.ndarray],
+             progress: Callable[[int, int], None] | None = None) -> FastRun:
+    """Simulate ``design`` on ``tensors``; ``progress(steps_done, steps)`` is called now and then."""
+    design.workload.check_tensors(tensors)
+    return _Machine(design, Schedule(design), tensors, progress).run()

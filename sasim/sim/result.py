@@ -1,0 +1,81 @@
+"""Typed results of a simulation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sasim.model.result import Accesses, ModelResult
+
+__all__ = ["EngineTrace", "RegionTrace", "SimResult"]
+
+
+@dataclass(frozen=True)
+class EngineTrace:
+    """When a transfer engine worked on each of its tiles: ``starts[i]`` to ``finishes[i]`` (inclusive)."""
+
+    name: str
+    starts: np.ndarray
+    finishes: np.ndarray
+
+
+@dataclass(frozen=True)
+class RegionTrace:
+    """Every tile a region held: opened (reserved) in ``opened[i]``, ``sizes[i]`` elements,
+    shrunk in ``shrunk[i]`` (-1: never, i.e. still resident at the end)."""
+
+    name: str
+    capacity: int
+    opened: np.ndarray
+    sizes: np.ndarray
+    shrunk: np.ndarray
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What ``sasim run`` reports for one Design."""
+
+    mode: str
+    cycles: int
+    macs: int
+    utilization: float
+    energy_pj: float
+    energy_breakdown_pj: dict[str, float]
+    accesses: dict[str, dict[str, Accesses]]
+    stalls: dict[str, int]  # array stall cycles by cause
+    array_busy: int  # cycles in which the array issued a step
+    dram_busy: int  # cycles the DRAM channel moved data
+    peak_occupancy: dict[str, int]
+    outputs_match_reference: bool
+    model: ModelResult
+    wall_time_s: float
+    step_cycles: np.ndarray = field(repr=False)
+    output: np.ndarray = field(repr=False)
+    engines: list[EngineTrace] = field(default_factory=list, repr=False)
+    regions: list[RegionTrace] = field(default_factory=list, repr=False)
+
+    @property
+    def model_error(self) -> float:
+        """(model cycles - simulated cycles) / simulated cycles."""
+        return (self.model.cycles - self.cycles) / self.cycles if self.cycles else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by ``sasim run --json``."""
+        return {
+            "mode": self.mode,
+            "cycles": self.cycles,
+            "macs": self.macs,
+            "utilization": self.utilization,
+            "energy_pj": self.energy_pj,
+            "energy_breakdown_pj": dict(self.energy_breakdown_pj),
+            "accesses": {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in self.accesses.items()},
+            "stalls": dict(sorted(self.stalls.items())),
+            "array_busy_cycles": self.array_busy,
+            "dram_busy_cycles": self.dram_busy,
+            "peak_occupancy": dict(self.peak_occupancy),
+            "outputs_match_reference": self.outputs_match_reference,
+            "model": {**self.model.to_dict(), "error": self.model_error},
+            "wall_time_s": self.wall_time_s,
+        }

@@ -1,0 +1,230 @@
+"""The program a Design runs, computed implicitly (no iteration point is materialized).
+
+Steps are the non-empty points of the temporal loops; for every transfer the
+child's events are runs of steps sharing the loop indices at or outside r*, and an
+event's tile is the box of dimension ranges below that prefix, projected onto the
+tensor (docs/model.md, docs/timing.md). Tiles are built on demand and cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+
+from sasim.design.design import Design, LevelKind, Transfer
+from sasim.errors import SimulationError
+from sasim.workload.projection import distinct_values
+
+__all__ = ["Schedule", "EventSeq", "MAX_STEPS"]
+
+#: Steps are held as arrays; beyond this the simulator refuses rather than exhaust memory.
+MAX_STEPS = 50_000_000
+
+
+@dataclass
+class EventSeq:
+    """The events of one transfer's child, in order (see :class:`Schedule`)."""
+
+    transfer: Transfer
+    first: np.ndarray  # first step of each event
+    last: np.ndarray  # last step of each event
+    parent_event: np.ndarray  # the parent's event containing each (-1 under DRAM)
+    _schedule: Schedule = field(repr=False)
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def events(self) -> int:
+        return len(self.first)
+
+    def tile(self, e: int) -> np.ndarray:
+        """Flat element indices of event ``e``'s tile, in canonical order."""
+        got = self._cache.get(e)
+        if got is None:
+            got = self._schedule.tile_elements(self.transfer.tensor, self.transfer.refill, int(self.first[e]))
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[e] = got
+        return got
+
+
+class Schedule:
+    """Steps, folds, events and tiles of a Design."""
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        wl = design.workload
+        self.dims = list(wl.dims)
+        self.sizes = np.array([wl.dims[d] for d in self.dims], dtype=np.int64)
+        loops = design.loops
+        self.strides = [math.prod(q.factor for q in loops[j + 1 :] if q.dim == lp.dim) for j, lp in enumerate(loops)]
+        self.temporal = [j for j, lp in enumerate(loops) if not lp.is_spatial]
+        self.spatial = [j for j, lp in enumerate(loops) if lp.is_spatial]
+        unclipped = math.prod(loops[j].factor for j in self.temporal)
+        if unclipped > MAX_STEPS:
+            raise SimulationError(
+                f"this design runs {unclipped:,} array steps; the simulator holds per-step state and refuses "
+                f"more than {MAX_STEPS:,} (use a larger array or split the workload)"
+            )
+        radices = [loops[j].factor for j in self.temporal]
+        n = np.arange(unclipped, dtype=np.int64)
+        idx = np.zeros((unclipped, len(radices)), dtype=np.int64)
+        for col in range(len(radices) - 1, -1, -1):
+            idx[:, col] = n % radices[col]
+            n //= radices[col]
+        base = np.zeros((unclipped, len(self.dims)), dtype=np.int64)
+        for col, j in enumerate(self.temporal):
+            base[:, self.dims.index(loops[j].dim)] += idx[:, col] * self.strides[j]
+        keep = np.all(base < self.sizes, axis=1)
+        self.index = idx[keep]  # (S, temporal loops)
+        self.base = base[keep]  # (S, dims): each step's point in PE slot 0
+        # Spatial offsets per dimension, to count active PEs per step.
+        self._offsets: dict[int, np.ndarray] = {}
+        for di, d in enumerate(self.dims):
+            js = [j for j in self.spatial if loops[j].dim == d]
+            if js:
+                grids = np.meshgrid(*(np.arange(loops[j].factor) * self.strides[j] for j in js), indexing="ij")
+                self._offsets[di] = np.sort(sum(g.ravel() for g in grids))
+        self._tiles: dict[tuple[str, tuple[int, ...], tuple[int, ...]], np.ndarray] = {}
+        self._pe_sums: dict[tuple[str, tuple[int, ...]], int] = {}
+        self.seqs: dict[tuple[str, str], EventSeq] = {}
+        ids_cache: dict[int | None, np.ndarray] = {}
+        for tr in design.transfers:
+            ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
+            count = int(ids[-1]) + 1 if len(ids) else 0
+            first = np.searchsorted(ids, np.arange(count), side="left")
+            last = np.searchsorted(ids, np.arange(count), side="right") - 1
+            if design.level(tr.parent).kind is LevelKind.DRAM:
+                parent_event = np.full(count, -1, dtype=np.int64)
+            else:
+                up = next(x for x in design.transfers if x.tensor == tr.tensor and x.child == tr.parent)
+                pids = ids_cache.setdefault(up.refill, self._event_ids(up.refill))
+                parent_event = pids[first]
+            self.seqs[(tr.child, tr.tensor)] = EventSeq(tr, first, last, parent_event, self)
+        self.fold_start = np.zeros(self.steps, dtype=bool)
+        if self.steps:
+            self.fold_start[0] = True
+            if design.stationary is not None:
+                pe = design.pe_level.name
+                tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == pe)
+                ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
+                self.fold_start[1:] = ids[1:] != ids[:-1]
+
+    @property
+    def steps(self) -> int:
+        return int(self.index.shape[0])
+
+    def _event_ids(self, refill: int | None) -> np.ndarray:
+        cols = [c for c, j in enumerate(self.temporal) if refill is not None and j <= refill]
+        if not cols or self.steps == 0:
+            return np.zeros(self.steps, dtype=np.int64)
+        keys = self.index[:, cols]
+        change = np.any(keys[1:] != keys[:-1], axis=1)
+        return np.concatenate([[0], np.cumsum(change)]).astype(np.int64)
+
+    # --- boxes and tiles ----------------------------------------------------------------
+
+    def box(self, refill: int | None, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(base, extent) per dimension of the points sharing ``step``'s indices at or outside r*."""
+        loops = self.design.loops
+        base = np.zeros(len(self.dims), dtype=np.int64)
+        inner = np.ones(len(self.dims), dtype=np.int64)
+        for j, lp in enumerate(loops):
+            di = self.dims.index(lp.dim)
+            if refill is not None and j <= refill and not lp.is_spatial:
+                col = self.temporal.index(j)
+                base[di] += self.index[step, col] * self.strides[j]
+            elif refill is None or j > refill:  # spatial loops always sit inside r*
+                inner[di] *= lp.factor
+        extent = np.minimum(inner, self.sizes - base)
+        return base, extent
+
+    def tile_elements(self, tensor: str, refill: int | None, step: int) -> np.ndarray:
+        base, extent = self.box(refill, step)
+        key = (tensor, tuple(int(b) for b in base), tuple(int(e) for e in extent))
+        got = self._tiles.get(key)
+        if got is None:
+            got = _tile(self.design, *key)
+            if len(self._tiles) > 65536:
+                self._tiles.clear()
+            self._tiles[key] = got
+        return got
+
+    def active_pes(self) -> np.ndarray:
+        """Active PEs at every step."""
+        count = np.ones(self.steps, dtype=np.int64)
+        for di, offsets in self._offsets.items():
+            count *= np.searchsorted(offsets, self.sizes[di] - self.base[:, di], side="left")
+        return count
+
+    def pe_tile_sum(self, tensor: str, refill: int | None, step: int) -> int:
+        """Σ over active PEs of the size of each PE's tile of ``tensor`` for the event at ``step``."""
+        _, extent = self.box(refill, step)
+        key = (tensor, tuple(int(e) for e in extent))  # translation invariant: only extents matter
+        got = self._pe_sums.get(key)
+        if got is None:
+            got = self._pe_sums[key] = _pe_tile_sum(self.design, tensor, key[1])
+        return got
+
+
+def _index_values(design: Design, tensor: str, base: tuple[int, ...], extent: tuple[int, ...]) -> list[np.ndarray]:
+    dims = list(design.workload.dims)
+    out = []
+    for expr in design.workload.indices(tensor):
+        vals = np.zeros(1, dtype=np.int64)
+        for term in expr.terms:
+            di = dims.index(term.dim)
+            rng = term.coef * np.arange(base[di], base[di] + extent[di], dtype=np.int64)
+            vals = np.add.outer(vals, rng).ravel()
+        out.append(np.unique(vals))
+    return out
+
+
+def _tile(design: Design, tensor: str, base: tuple[int, ...], extent: tuple[int, ...]) -> np.ndarray:
+    coords = _index_values(design, tensor, base, extent)
+    grids = np.meshgrid(*coords, indexing="ij")
+    flat = np.ravel_multi_index(tuple(g.ravel() for g in grids), design.workload.shape(tensor))
+    return np.asarray(flat, dtype=np.int64)
+
+
+def _pe_tile_sum(design: Design, tensor: str, extent: tuple[int, ...]) -> int:
+    """Sum of per-PE tile sizes over the spatial instances of one event's box."""
+    wl = design.workload
+    dims = list(wl.dims)
+    loops = design.loops
+    pe_boundary = design.pe_level.boundary
+    inner = {d: 1 for d in dims}
+    for lp in loops[pe_boundary:]:
+        inner[lp.dim] *= lp.factor
+    spatial = [lp for lp in loops if lp.is_spatial]
+    strides = {id(lp): math.prod(q.factor for q in loops[j + 1 :] if q.dim == lp.dim) for j, lp in enumerate(loops)}
+    # per dimension: the extent of each PE's slice, for each combination of that dim's spatial indices
+    per_dim: dict[str, list[int]] = {}
+    for di, d in enumerate(dims):
+        js = [lp for lp in spatial if lp.dim == d]
+        offs = [0]
+        for lp in js:
+            offs = [o + i * strides[id(lp)] for o in offs for i in range(lp.factor)]
+        exts = []
+        for o in offs:
+            e = min(inner[d], extent[di] - o) if o < extent[di] else 0
+            exts.append(max(0, e))
+        per_dim[d] = exts
+    total = 0
+    rel = set(wl.tensor_dims(tensor))
+    irrelevant_active = 1
+    for d in dims:
+        if d not in rel:
+            irrelevant_active *= sum(1 for e in per_dim[d] if e > 0)
+    rel_dims = [d for d in dims if d in rel]
+    for combo in product(*(per_dim[d] for d in rel_dims)):
+        ext = dict(zip(rel_dims, combo))
+        if any(e <= 0 for e in combo):
+            continue
+        size = 1
+        for expr in wl.indices(tensor):
+            size *= distinct_values(expr, tuple(ext[t.dim] for t in expr.terms))
+        total += size
+    return total * irrelevant_active

@@ -1,0 +1,58 @@
+"""The fast simulator equals the golden one: cycles, every step, every counter, values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from conftest import designs
+from sasim.design.design import Design
+from sasim.model import evaluate
+from sasim.sim.fast import run_fast
+from sasim.sim.golden import run_golden
+from sasim.sim.maxplus import stream_moves
+from sasim.spec import load_spec
+
+
+def _same(design: Design, seed: int) -> None:
+    tensors = design.workload.random_tensors(seed=seed)
+    golden = run_golden(design, tensors)
+    fast = run_fast(design, tensors)
+    assert fast.cycles == golden.cycles
+    assert fast.step_cycles.tolist() == golden.step_cycles.tolist()
+    assert fast.array_stalls == golden.array_stalls
+    assert fast.counts == golden.counts
+    assert fast.dram_busy == golden.dram_busy
+    assert fast.peak_occupancy == golden.peak_occupancy
+    assert np.array_equal(fast.output, golden.output)
+    assert np.array_equal(fast.output, design.workload.reference(tensors))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(designs())
+def test_fast_equals_golden_on_random_designs(design: Design) -> None:
+    _same(design, seed=11)
+
+
+@pytest.mark.parametrize("name", ["gemm_inline", "gemm_ws", "gemm_os", "conv_multicast", "depthwise"])
+def test_fast_equals_golden_on_examples(name: str) -> None:
+    _same(load_spec(name, {}).design(), seed=5)
+
+
+@pytest.mark.parametrize("name", ["eyeriss_conv", "gemmini_gemm"])
+def test_fast_values_and_counts_on_larger_examples(name: str) -> None:
+    design = load_spec(name, {}).design()
+    tensors = design.workload.random_tensors(seed=2)
+    run = run_fast(design, tensors)
+    assert np.array_equal(run.output, design.workload.reference(tensors))
+    model = evaluate(design)
+    assert run.counts == {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in model.accesses.items()}
+    assert run.array_busy == model.latency.steps
+
+
+def test_stream_moves_one_per_cycle_after_start() -> None:
+    # four elements ready at 0, 0, 5, 5; two per cycle; engine starts at 2
+    assert stream_moves(np.array([0, 0, 5, 5]), 2, 2).tolist() == [2, 2, 5, 5]
+    assert stream_moves(np.array([0, 0, 0, 0, 0]), 2, 0).tolist() == [0, 0, 1, 1, 2]
+    assert stream_moves(np.array([3, 1, 1]), 1, 0).tolist() == [3, 4, 5]
