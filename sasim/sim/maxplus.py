@@ -35,10 +35,8 @@ def stream_moves(ready: np.ndarray, bw: int, start: int) -> np.ndarray:
     prefix = np.maximum.accumulate(u)
     blocks = -(-n // bw)
     floor = np.iinfo(np.int64).min // 4
-    grid = np.full(blocks * bw, floor, dtype=np.int64)
-    grid[:n] = u
-    grid = grid.reshape(blocks, bw)
-    grid = np.maximum.accumulate(grid, axis=1)
-    grid = np.maximum.accumulate(grid, axis=0)
+    flat = np.full(blocks * bw, floor, dtype=np.int64)
+    flat[:n] = u
+    grid = np.maximum.accumulate(np.maximum.accumulate(flat.reshape(blocks, bw), axis=1), axis=0)
     q = grid[a, alpha]
     return np.asarray(a + np.maximum(prefix - 1, q))
