@@ -113,6 +113,9 @@ class FastRun:
     peak_occupancy: dict[str, int] = field(default_factory=dict)
     engines: list[EngineTrace] = field(default_factory=list)
     regions: list[RegionTrace] = field(default_factory=list)
+    step_macs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step_wait: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step_cause: list[str] = field(default_factory=list)
 
 
 class _Machine:
@@ -221,7 +224,8 @@ class _Machine:
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
             step_cycles=self.array.cycles, dram_busy=self.dram.busy_cycles, peak_occupancy=peaks,
-            engines=engines, regions=regions,
+            engines=engines, regions=regions, step_macs=self.array.active,
+            step_wait=self.array.wait, step_cause=self.array.cause,
         )
 
 
@@ -487,6 +491,8 @@ class _Array:
         self.s = 0
         self.last_issue: int | None = None
         self.cycles = np.zeros(sc.steps, dtype=np.int64)
+        self.wait = np.zeros(sc.steps, dtype=np.int64)  # stall cycles before each step
+        self.cause: list[str] = []  # the largest cause of those stalls ("" if none)
         self.stalls: Counter[str] = Counter()
         self.out_refill = self.seq[self.out].transfer.refill
         self.reported = 0
@@ -500,10 +506,15 @@ class _Array:
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
         level = poll
+        worst, worst_cause = 0, ""
         for cause, t in thresholds:
             if t > level:
                 self.stalls[cause] += t - level
+                if t - level > worst:
+                    worst, worst_cause = t - level, cause
                 level = t
+        self.wait[self.s] = level - poll
+        self.cause.append(worst_cause)
 
     def advance(self) -> bool:
         m, sc = self.m, self.m.sc

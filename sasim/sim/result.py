@@ -55,6 +55,11 @@ class SimResult:
     output: np.ndarray = field(repr=False)
     engines: list[EngineTrace] = field(default_factory=list, repr=False)
     regions: list[RegionTrace] = field(default_factory=list, repr=False)
+    #: per step: MACs (active PEs), stall cycles just before it and their largest cause (fast mode;
+    #: empty for golden runs)
+    step_macs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    step_wait: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    step_cause: list[str] = field(default_factory=list, repr=False)
 
     @property
     def model_error(self) -> float:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -53,12 +54,13 @@ def simulate(
         tensors = wl.random_tensors(seed=seed)
     start = time.perf_counter()
     run: GoldenRun | FastRun
+    extra: dict[str, Any] = {}
     if mode is Mode.GOLDEN:
         run = run_golden(design, tensors)
-        engines, regions = [], []
     else:
         run = run_fast(design, tensors, progress=progress)
-        engines, regions = run.engines, run.regions
+        extra = {"engines": run.engines, "regions": run.regions, "step_macs": run.step_macs,
+                 "step_wait": run.step_wait, "step_cause": run.step_cause}
     wall = time.perf_counter() - start
     log.info("simulated %s steps in %.3f s (%s mode)", f"{run.array_busy:,}", wall, mode.value)
     model = evaluate(design)
@@ -81,6 +83,5 @@ def simulate(
         wall_time_s=wall,
         step_cycles=run.step_cycles,
         output=run.output,
-        engines=engines,
-        regions=regions,
+        **extra,
     )
