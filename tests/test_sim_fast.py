@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import designs
 from hypothesis import HealthCheck, given, settings
 
-from conftest import designs
 from sasim.design.design import Design
 from sasim.model import evaluate
 from sasim.sim.fast import run_fast

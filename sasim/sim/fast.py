@@ -31,6 +31,7 @@ from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace
 from sasim.sim.schedule import EventSeq, Schedule
+from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
 __all__ = ["FastRun", "run_fast"]
@@ -150,6 +151,7 @@ class _Machine:
             self.regions[("edge", t)] = _Region(edge_tiles(design, t) * _max_tile(design, t, seq, biggest))
         # operand values as delivered to the array edge
         self.edge_values = {t: np.zeros_like(self.memory[t]) for t in wl.operands}
+        self.delivered = {t: np.zeros(len(self.memory[t]), dtype=bool) for t in wl.operands}
         self.heap: list[tuple[int, int, int, _Engine, str]] = []
         self.heap_seq = 0
         self.engines: list[_Engine] = []
@@ -205,6 +207,10 @@ class _Machine:
                 "the simulation cannot finish: " + "; ".join(unfinished) + " (a buffer cannot hold what the "
                 "schedule needs resident)"
             )
+        for t in self.d.workload.operands:
+            # every operand value the array used came through the simulated data path
+            if not np.array_equal(self.edge_values[t][self.delivered[t]], self.memory[t][self.delivered[t]]):
+                raise SimulationError(f"internal error: the data path delivered wrong values of {t!r} to the array")
         end = max([0] + [e.finished for e in self.engines])
         wl = self.d.workload
         peaks = {f"{k[0]}.{k[1]}": r.peak for k, r in self.regions.items()}
@@ -328,6 +334,7 @@ class _Down(_Engine):
         self.dst.publish_fills(tile, fill)
         if self.to_edge:
             self.m.edge_values[self.t][elements] = values
+            self.m.delivered[self.t][elements] = True
         else:
             self.m.count(self.child, self.t, "fills", len(elements))
 
@@ -458,7 +465,8 @@ class _Up(_Engine):
 
 
 class _Array:
-    """Issues steps per docs/timing.md, "The array"."""
+    """Issues steps per docs/timing.md, "The array". Per-step data lives in plain lists:
+    this loop runs once per step."""
 
     def __init__(self, m: _Machine) -> None:
         self.m = m
@@ -470,32 +478,38 @@ class _Array:
         self.inputs = list(wl.operands)
         self.out = wl.output
         self.seq = {t: sc.seqs[(EDGE, t)] for t in wl.tensors}
-        self.event_of = {}
-        self.starts = {}
-        self.ends = {}
+        steps = sc.steps
+        self.event_of: dict[str, list[int]] = {}
+        self.starts: dict[str, list[bool]] = {}
+        self.ends: dict[str, list[bool]] = {}
         for t, seq in self.seq.items():
-            ev = np.zeros(sc.steps, dtype=np.int64)
+            flags = np.zeros(steps, dtype=np.int64)
             if seq.events:
-                ev[seq.first] = 1
-                ev[0] = 0
-                ev = np.cumsum(ev)
-            self.event_of[t] = ev
-            starts = np.zeros(sc.steps, dtype=bool)
+                flags[seq.first[1:]] = 1
+            self.event_of[t] = np.cumsum(flags).tolist()
+            starts = np.zeros(steps, dtype=bool)
             starts[seq.first] = True
-            ends = np.zeros(sc.steps, dtype=bool)
+            ends = np.zeros(steps, dtype=bool)
             ends[seq.last] = True
-            self.starts[t], self.ends[t] = starts, ends
+            self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
+        self.pe_sums = {t: seq.pe_tile_sums().tolist() for t, seq in self.seq.items()}
+        self.out_sizes = [len(self.seq[self.out].tile(e)) for e in range(self.seq[self.out].events)]
         self.active = sc.active_pes()
+        self.active_list = self.active.tolist()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
-        self.fold_boundary = sc.fold_start & (d.stationary is not None)
+        self.fold_boundary = (sc.fold_start & (d.stationary is not None)).tolist()
         self.s = 0
         self.last_issue: int | None = None
-        self.cycles = np.zeros(sc.steps, dtype=np.int64)
-        self.wait = np.zeros(sc.steps, dtype=np.int64)  # stall cycles before each step
+        self.cycles = np.zeros(steps, dtype=np.int64)
+        self.wait = np.zeros(steps, dtype=np.int64)  # stall cycles before each step
         self.cause: list[str] = []  # the largest cause of those stalls ("" if none)
         self.stalls: Counter[str] = Counter()
-        self.out_refill = self.seq[self.out].transfer.refill
+        self.drains = drain_values(d, sc, m.memory)
         self.reported = 0
+        # running totals, added to the machine's counts at the end
+        self.fills = dict.fromkeys(self.inputs, 0)
+        self.drained = 0
+        self.labels = {t: f"input {t}" for t in self.inputs}
 
     @property
     def done(self) -> bool:
@@ -503,6 +517,49 @@ class _Array:
 
     def describe(self) -> str:
         return f"the array stuck at step {self.s} of {self.m.sc.steps}"
+
+    def advance(self) -> bool:
+        m, sc = self.m, self.m.sc
+        progressed = False
+        edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors}
+        out_edge = edge[self.out]
+        out_starts, out_event = self.starts[self.out], self.event_of[self.out]
+        steps = sc.steps
+        while self.s < steps:
+            s = self.s
+            poll = 0 if self.last_issue is None else self.last_issue + 1
+            ready: dict[str, int] = {}
+            for t in self.inputs:
+                if self.starts[t][s]:
+                    tile = edge[t].tile(self.event_of[t][s])
+                    if tile is None or tile.fill is None:
+                        return progressed
+                    ready[t] = tile.ready_all
+            thresholds: list[tuple[str, int]] = []
+            if self.fold_boundary[s]:
+                drained = 0 if self.last_issue is None else self.last_issue + self.sigma + self.depth
+                stat = ready.get(self.stationary_input, 0) if self.stationary_input else 0
+                preload = max(poll, drained, stat)
+                thresholds += [("fold drain", drained), (f"input {self.stationary_input}", stat),
+                               ("preload", preload + self.rows_used)]
+            for t in self.inputs:
+                if t in ready:
+                    thresholds.append((self.labels[t], ready[t]))
+            oe = out_event[s]
+            if out_starts[s]:
+                room = out_edge.room_time(self.out_sizes[oe])
+                if room is None:
+                    return progressed
+                thresholds.append(("output full", room))
+            issue = max([poll] + [at for _, at in thresholds])
+            if issue > poll:
+                self._charge(poll, thresholds)
+            else:
+                self.cause.append("")
+            self._issue(s, issue, oe, edge)
+            progressed = True
+        self._flush()
+        return progressed
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
         level = poll
@@ -516,103 +573,44 @@ class _Array:
         self.wait[self.s] = level - poll
         self.cause.append(worst_cause)
 
-    def advance(self) -> bool:
-        m, sc = self.m, self.m.sc
-        progressed = False
-        edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors}
-        while self.s < sc.steps:
-            s = self.s
-            poll = 0 if self.last_issue is None else self.last_issue + 1
-            thresholds: list[tuple[str, int]] = []
-            ready: dict[str, int] = {}
-            for t in self.inputs:
-                if self.starts[t][s]:
-                    tile = edge[t].tile(int(self.event_of[t][s]))
-                    if tile is None or tile.fill is None:
-                        return progressed
-                    ready[t] = tile.ready_all
-            if self.fold_boundary[s]:
-                drained = 0 if self.last_issue is None else self.last_issue + self.sigma + self.depth
-                stat = ready.get(self.stationary_input, 0) if self.stationary_input else 0
-                preload = max(poll, drained, stat)
-                thresholds += [("fold drain", drained), (f"input {self.stationary_input}", stat),
-                               ("preload", preload + self.rows_used)]
-            thresholds += [(f"input {t}", ready[t]) for t in self.inputs if t in ready]
-            oe = int(self.event_of[self.out][s])
-            n_out = 0
-            if self.starts[self.out][s]:
-                n_out = len(self.seq[self.out].tile(oe))
-                room = edge[self.out].room_time(n_out)
-                if room is None:
-                    return progressed
-                thresholds.append(("output full", room))
-            issue = max([poll] + [t for _, t in thresholds])
-            self._charge(poll, thresholds)
-            self._issue(s, issue, oe, n_out, edge)
-            progressed = True
-        return progressed
-
-    def _issue(self, s: int, c: int, oe: int, n_out: int, edge: dict[str, _Region]) -> None:
-        m = self.m
-        active = int(self.active[s])
+    def _issue(self, s: int, c: int, oe: int, edge: dict[str, _Region]) -> None:
         for t in self.inputs:
-            e = int(self.event_of[t][s])
+            e = self.event_of[t][s]
             if self.starts[t][s]:
-                seq = self.seq[t]
-                m.count(EDGE, t, "fills", m.sc.pe_tile_sum(t, seq.transfer.refill, s))
-            m.count(EDGE, t, "reads", active)
+                self.fills[t] += self.pe_sums[t][e]
             if self.ends[t][s]:
                 edge[t].shrink(e, c)
-        m.count(EDGE, self.out, "updates", active)
         if self.starts[self.out][s]:
-            edge[self.out].open(oe, n_out, c)
+            edge[self.out].open(oe, self.out_sizes[oe], c)
         if self.ends[self.out][s]:
-            m.count(EDGE, self.out, "drains", m.sc.pe_tile_sum(self.out, self.out_refill, s))
+            self.drained += self.pe_sums[self.out][oe]
             tile = edge[self.out].tile(oe)
             assert tile is not None
+            done = c + self.sigma + self.depth
             tile.elements = self.seq[self.out].tile(oe)
-            tile.values = self._output_values(int(self.seq[self.out].first[oe]))
-            tile.fill = np.full(len(tile.elements), c + self.sigma + self.depth, dtype=np.int64)
-            tile.ready_all = c + self.sigma + self.depth + 1
-            tile.complete = c + self.sigma + self.depth
+            tile.values = self.drains[oe]
+            tile.fill = np.full(tile.n, done, dtype=np.int64)
+            tile.ready_all = done + 1
+            tile.complete = done
         self.cycles[s] = c
         self.last_issue = c
         self.s += 1
-        if m.progress is not None and self.s - self.reported >= 65536:
+        if self.m.progress is not None and self.s - self.reported >= 65536:
             self.reported = self.s
-            m.progress(self.s, m.sc.steps)
+            self.m.progress(self.s, self.m.sc.steps)
 
-    def _output_values(self, first_step: int) -> np.ndarray:
-        """Reduced partial sums of one drain event: Σ over its box of I x W, from the operand
-        values delivered to the array edge."""
+    def _flush(self) -> None:
+        """Add the running totals to the machine's counts (MACs are the active PEs of issued steps)."""
         m = self.m
-        wl = m.d.workload
-        base, extent = m.sc.box(self.out_refill, first_step)
-        dims = list(wl.dims)
-        operands = []
+        macs = int(self.active[: self.s].sum()) - getattr(self, "_counted_macs", 0)
+        self._counted_macs = int(self.active[: self.s].sum())
         for t in self.inputs:
-            idx = np.zeros([1] * len(dims), dtype=np.int64)
-            shape = wl.shape(t)
-            mult = 1
-            flat = np.zeros([1] * len(dims), dtype=np.int64)
-            for axis in range(len(shape) - 1, -1, -1):
-                expr = wl.indices(t)[axis]
-                idx = np.zeros([1] * len(dims), dtype=np.int64)
-                for term in expr.terms:
-                    di = dims.index(term.dim)
-                    rng = term.coef * np.arange(base[di], base[di] + extent[di], dtype=np.int64)
-                    view = [1] * len(dims)
-                    view[di] = len(rng)
-                    idx = idx + rng.reshape(view)
-                flat = flat + idx * mult
-                mult *= shape[axis]
-            operands.append(m.edge_values[t][flat])
-        prod = operands[0] * operands[1]
-        out_axes = [dims.index(d) for d in wl.tensor_dims(self.out)]
-        summed = prod.sum(axis=tuple(i for i in range(len(dims)) if i not in out_axes), keepdims=True)
-        summed = np.broadcast_to(summed, [int(extent[i]) if i in out_axes else 1 for i in range(len(dims))])
-        ordered = np.transpose(summed, out_axes + [i for i in range(len(dims)) if i not in out_axes])
-        return wrap(np.ascontiguousarray(ordered).reshape(-1), m.acc_bits)
+            m.count(EDGE, t, "fills", self.fills[t])
+            m.count(EDGE, t, "reads", macs)
+            self.fills[t] = 0
+        m.count(EDGE, self.out, "updates", macs)
+        m.count(EDGE, self.out, "drains", self.drained)
+        self.drained = 0
 
 
 def run_fast(design: Design, tensors: dict[str, np.ndarray],

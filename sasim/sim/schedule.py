@@ -32,6 +32,9 @@ class EventSeq:
     first: np.ndarray  # first step of each event
     last: np.ndarray  # last step of each event
     parent_event: np.ndarray  # the parent's event containing each (-1 under DRAM)
+    bases: np.ndarray  # (events, dims): the first point of each event's box
+    extents: np.ndarray  # (events, dims): the box's extent
+    offset: np.ndarray  # flat index of each tile's translation from the origin
     _schedule: Schedule = field(repr=False)
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -43,11 +46,20 @@ class EventSeq:
         """Flat element indices of event ``e``'s tile, in canonical order."""
         got = self._cache.get(e)
         if got is None:
-            got = self._schedule.tile_elements(self.transfer.tensor, self.transfer.refill, int(self.first[e]))
+            got = self._schedule.template(self.transfer.tensor, self.extent_key(e)) + int(self.offset[e])
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[e] = got
         return got
+
+    def extent_key(self, e: int) -> tuple[int, ...]:
+        return tuple(self.extents[e].tolist())
+
+    def pe_tile_sums(self) -> np.ndarray:
+        """Per event: Σ over active PEs of each PE's tile size (PE-level fills or drains)."""
+        keys = [self.extent_key(e) for e in range(self.events)]
+        sums = {k: self._schedule.pe_sum(self.transfer.tensor, k) for k in set(keys)}
+        return np.array([sums[k] for k in keys], dtype=np.int64)
 
 
 class Schedule:
@@ -80,6 +92,20 @@ class Schedule:
         keep = np.all(base < self.sizes, axis=1)
         self.index = idx[keep]  # (S, temporal loops)
         self.base = base[keep]  # (S, dims): each step's point in PE slot 0
+        self._templates: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+        self._plans: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # flat-index step of one unit along each dimension, per tensor (row-major storage)
+        self._unit: dict[str, np.ndarray] = {}
+        for t in wl.tensors:
+            shape = wl.shape(t)
+            unit = np.zeros(len(self.dims), dtype=np.int64)
+            for axis, expr in enumerate(wl.indices(t)):
+                axis_stride = math.prod(shape[axis + 1 :])
+                for term in expr.terms:
+                    unit[self.dims.index(term.dim)] += term.coef * axis_stride
+            self._unit[t] = unit
+        self.shape = {t: wl.shape(t) for t in wl.tensors}
+        self._pe_sums: dict[tuple[str, tuple[int, ...]], int] = {}
         # Spatial offsets per dimension, to count active PEs per step.
         self._offsets: dict[int, np.ndarray] = {}
         for di, d in enumerate(self.dims):
@@ -87,8 +113,6 @@ class Schedule:
             if js:
                 grids = np.meshgrid(*(np.arange(loops[j].factor) * self.strides[j] for j in js), indexing="ij")
                 self._offsets[di] = np.sort(sum(g.ravel() for g in grids))
-        self._tiles: dict[tuple[str, tuple[int, ...], tuple[int, ...]], np.ndarray] = {}
-        self._pe_sums: dict[tuple[str, tuple[int, ...]], int] = {}
         self.seqs: dict[tuple[str, str], EventSeq] = {}
         ids_cache: dict[int | None, np.ndarray] = {}
         for tr in design.transfers:
@@ -102,7 +126,9 @@ class Schedule:
                 up = next(x for x in design.transfers if x.tensor == tr.tensor and x.child == tr.parent)
                 pids = ids_cache.setdefault(up.refill, self._event_ids(up.refill))
                 parent_event = pids[first]
-            self.seqs[(tr.child, tr.tensor)] = EventSeq(tr, first, last, parent_event, self)
+            bases, extents = self.boxes(tr.refill, first)
+            offset = bases @ self._unit[tr.tensor]
+            self.seqs[(tr.child, tr.tensor)] = EventSeq(tr, first, last, parent_event, bases, extents, offset, self)
         self.fold_start = np.zeros(self.steps, dtype=bool)
         if self.steps:
             self.fold_start[0] = True
@@ -111,6 +137,10 @@ class Schedule:
                 tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == pe)
                 ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
                 self.fold_start[1:] = ids[1:] != ids[:-1]
+
+    def unit(self, tensor: str) -> np.ndarray:
+        """Flat-index step of one unit along each dimension, for ``tensor``."""
+        return self._unit[tensor]
 
     @property
     def steps(self) -> int:
@@ -126,31 +156,54 @@ class Schedule:
 
     # --- boxes and tiles ----------------------------------------------------------------
 
+    def _box_plan(self, refill: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For r* = ``refill``: the step-index columns outside it, their strides per dimension,
+        and the unclipped extent of every dimension inside it."""
+        plan = self._plans.get(refill)
+        if plan is None:
+            loops = self.design.loops
+            cols = [c for c, j in enumerate(self.temporal) if refill is not None and j <= refill]
+            weights = np.zeros((len(cols), len(self.dims)), dtype=np.int64)
+            for row, c in enumerate(cols):
+                j = self.temporal[c]
+                weights[row, self.dims.index(loops[j].dim)] = self.strides[j]
+            inner = np.ones(len(self.dims), dtype=np.int64)
+            for j, lp in enumerate(loops):
+                if refill is None or j > refill:  # spatial loops always sit inside r*
+                    inner[self.dims.index(lp.dim)] *= lp.factor
+            plan = self._plans[refill] = (np.array(cols, dtype=np.int64), weights, inner)
+        return plan
+
+    def boxes(self, refill: int | None, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bases, extents), one row per step in ``steps`` (see :meth:`box`)."""
+        cols, weights, inner = self._box_plan(refill)
+        if len(cols):
+            bases = self.index[np.ix_(steps, cols)] @ weights
+        else:
+            bases = np.zeros((len(steps), len(self.dims)), dtype=np.int64)
+        return bases, np.minimum(inner[None, :], self.sizes[None, :] - bases)
+
+    def template(self, tensor: str, extent: tuple[int, ...]) -> np.ndarray:
+        """The tile of ``tensor`` over a box of ``extent`` at the origin (flat, canonical order)."""
+        key = (tensor, extent)
+        got = self._templates.get(key)
+        if got is None:
+            got = self._templates[key] = _tile(self.design, tensor, (0,) * len(self.dims), extent)
+        return got
+
+    def pe_sum(self, tensor: str, extent: tuple[int, ...]) -> int:
+        """Σ over the active PEs of an event box of ``extent`` of each PE's tile size."""
+        key = (tensor, extent)
+        got = self._pe_sums.get(key)
+        if got is None:
+            got = self._pe_sums[key] = _pe_tile_sum(self.design, tensor, extent)
+        return got
+
     def box(self, refill: int | None, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(base, extent) per dimension of the points sharing ``step``'s indices at or outside r*."""
-        loops = self.design.loops
-        base = np.zeros(len(self.dims), dtype=np.int64)
-        inner = np.ones(len(self.dims), dtype=np.int64)
-        for j, lp in enumerate(loops):
-            di = self.dims.index(lp.dim)
-            if refill is not None and j <= refill and not lp.is_spatial:
-                col = self.temporal.index(j)
-                base[di] += self.index[step, col] * self.strides[j]
-            elif refill is None or j > refill:  # spatial loops always sit inside r*
-                inner[di] *= lp.factor
-        extent = np.minimum(inner, self.sizes - base)
-        return base, extent
-
-    def tile_elements(self, tensor: str, refill: int | None, step: int) -> np.ndarray:
-        base, extent = self.box(refill, step)
-        key = (tensor, tuple(int(b) for b in base), tuple(int(e) for e in extent))
-        got = self._tiles.get(key)
-        if got is None:
-            got = _tile(self.design, *key)
-            if len(self._tiles) > 65536:
-                self._tiles.clear()
-            self._tiles[key] = got
-        return got
+        cols, weights, inner = self._box_plan(refill)
+        base = self.index[step, cols] @ weights if len(cols) else np.zeros(len(self.dims), dtype=np.int64)
+        return base, np.minimum(inner, self.sizes - base)
 
     def active_pes(self) -> np.ndarray:
         """Active PEs at every step."""
@@ -158,15 +211,6 @@ class Schedule:
         for di, offsets in self._offsets.items():
             count *= np.searchsorted(offsets, self.sizes[di] - self.base[:, di], side="left")
         return count
-
-    def pe_tile_sum(self, tensor: str, refill: int | None, step: int) -> int:
-        """Σ over active PEs of the size of each PE's tile of ``tensor`` for the event at ``step``."""
-        _, extent = self.box(refill, step)
-        key = (tensor, tuple(int(e) for e in extent))  # translation invariant: only extents matter
-        got = self._pe_sums.get(key)
-        if got is None:
-            got = self._pe_sums[key] = _pe_tile_sum(self.design, tensor, key[1])
-        return got
 
 
 def _index_values(design: Design, tensor: str, base: tuple[int, ...], extent: tuple[int, ...]) -> list[np.ndarray]:
