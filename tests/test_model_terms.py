@@ -66,28 +66,41 @@ def test_energy_terms_by_hand() -> None:
     assert r.energy_pj == pytest.approx(960 + 264 + 14.4 + 67.2 + 16)
 
 
-def test_latency_terms_buffer_bound() -> None:
+def test_latency_terms_by_hand() -> None:
     lat = evaluate(_design()).latency
     assert (lat.steps, lat.folds) == (4, 1)
-    # skew max(cols-1 for I systolic-x, rows-1 for O chain-y) = 1, MAC depth 2, preload W: rows = 2
-    assert lat.fold_overhead == 1 + 2 + 2
-    assert lat.compute == 4 + 1 * 5
-    assert lat.dram_bound == (8 * 8 + 4 * 8 + 8 * 32) // 8  # 44 cycles at 8 bits per cycle
-    assert lat.buffer_bounds == {"GLB": ((8 + 8) * 8 + (4 + 4) * 8 + (8 + 8) * 32) // 8}  # 88
-    assert lat.startup == 10
-    assert lat.bound_by == "GLB"
+    # skew σ = max(cols-1 for I systolic-x, rows-1 for O chain-y) = 1; MAC depth d = 2; rows = 2
+    assert lat.fold_overhead == 1 + 2 + 2 - 1  # at later fold boundaries (there are none)
+    assert lat.compute == 4 + 0 * 4 + 2 + 1 + 2  # steps, first preload, last result through σ + d
+    # prologue: latency 10 + 1, then I's GLB tile (8 x 8 bits at 8 bits/cycle) and W's (4 x 8),
+    # each passing one buffer
+    assert lat.startup == 10 + 1 + (8 + 1) + (4 + 1)
+    # epilogue: 1 + one output buffer + O's GLB tile (8 x 32 bits) written at 8 bits/cycle
+    assert lat.drain == 1 + 1 + 32
+    assert lat.dram_bound == 10 + (8 * 8 + 4 * 8 + 8 * 32) // 8  # latency + 44
+    # GLB: one 8-bit port per direction per region, one element per cycle: I reads 8 / fills 8,
+    # W 4 / 4, O drains 8 / updates 8
+    assert lat.buffer_bounds == {"GLB": 8}
+    assert lat.bound_by == "compute"
 
 
-def test_cycles_and_utilization_buffer_bound() -> None:
+def test_cycles_and_utilization_by_hand() -> None:
     r = evaluate(_design())
-    assert r.cycles == 10 + 88
-    assert r.utilization == pytest.approx(16 / (98 * 4))
+    assert r.cycles == 25 + 9 + 34
+    assert r.utilization == pytest.approx(16 / (68 * 4))
 
 
-def test_cycles_compute_bound_with_ample_bandwidth() -> None:
+def test_cycles_with_ample_bandwidth() -> None:
     r = evaluate(_design(words_per_cycle=64, banks=64))
-    assert r.latency.bound_by == "compute"
-    assert r.cycles == 10 + 9
+    # 512 bits per cycle: every first tile takes one cycle, the last output tile one
+    assert (r.latency.startup, r.latency.drain) == (10 + 1 + 2 + 2, 1 + 1 + 1)
+    assert r.cycles == 15 + 9 + 3
+
+
+def test_dram_bound_when_bandwidth_is_scarce() -> None:
+    r = evaluate(_design(words_per_cycle=1, banks=64))
+    assert r.latency.dram_bound == 54
+    assert r.cycles == max(25 + 9 + 34, 54)
 
 
 def test_double_buffer_moves_the_same_words() -> None:

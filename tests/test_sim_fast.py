@@ -56,3 +56,17 @@ def test_stream_moves_one_per_cycle_after_start() -> None:
     assert stream_moves(np.array([0, 0, 5, 5]), 2, 2).tolist() == [2, 2, 5, 5]
     assert stream_moves(np.array([0, 0, 0, 0, 0]), 2, 0).tolist() == [0, 0, 1, 1, 2]
     assert stream_moves(np.array([3, 1, 1]), 1, 0).tolist() == [3, 4, 5]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(designs())
+def test_model_equals_simulator_when_nothing_stalls(design: Design) -> None:
+    """Once the array has started, if it never waits for data or output room, the model's
+    compute term is its span exactly (docs/model.md, docs/timing.md)."""
+    from sasim.sim import simulate
+
+    result = simulate(design, seed=4)
+    if result.data_stalls == 0:
+        assert result.model.latency.compute == result.array_span
+    else:
+        assert result.model.latency.compute < result.array_span

@@ -95,7 +95,7 @@ def evaluate(design: Design) -> ModelResult:
         for lvl, ts in counts.counts.items()
     }
     dram_words = sum(a.reads + a.updates for a in accesses["DRAM"].values())
-    bounds = {"compute": int(lat.compute[0]), "DRAM": int(lat.dram_bound[0])}
+    bounds = {"compute": int(lat.startup[0] + lat.compute[0] + lat.drain[0]), "DRAM": int(lat.dram_bound[0])}
     bounds.update({k: int(v[0]) for k, v in lat.buffer_bounds.items()})
     bound_by = max(bounds, key=lambda k: bounds[k])
     cycles = int(lat.cycles[0])
@@ -111,7 +111,8 @@ def evaluate(design: Design) -> ModelResult:
         dram_bits=int(traffic_bits(nest, counts, "DRAM")[0]),
         latency=Latency(
             steps=int(lat.steps[0]), folds=int(lat.folds[0]), fold_overhead=int(lat.fold_overhead[0]),
-            compute=int(lat.compute[0]), startup=lat.startup, dram_bound=int(lat.dram_bound[0]),
+            compute=int(lat.compute[0]), startup=int(lat.startup[0]), drain=int(lat.drain[0]),
+            dram_bound=int(lat.dram_bound[0]),
             buffer_bounds={k: int(v[0]) for k, v in lat.buffer_bounds.items()}, bound_by=bound_by,
         ),
         energy_breakdown_pj=breakdown,

@@ -24,7 +24,8 @@ class BatchLatency:
     folds: Array
     fold_overhead: Array
     compute: Array
-    startup: int
+    startup: Array
+    drain: Array
     dram_bound: Array
     buffer_bounds: dict[str, Array]
 
@@ -45,9 +46,17 @@ def traffic_bits(nest: Nest, counts: BatchCounts, level: str) -> Array:
     return total
 
 
+def _bits_per_cycle(design_bits: int, port_bits: int) -> int:
+    """Elements a port of ``port_bits`` moves per cycle (at least one, as docs/timing.md)."""
+    return max(1, port_bits // design_bits)
+
+
 def estimate_latency(nest: Nest, counts: BatchCounts) -> BatchLatency:
+    """docs/model.md, "Latency": the array's span under docs/timing.md with nothing stalling,
+    plus estimates of the prologue and epilogue, bounded below by every port's traffic."""
     design = nest.template
     arch = design.architecture
+    wl = design.workload
     rows, cols = _axis_used(nest, Axis.Y), _axis_used(nest, Axis.X)
     skew = np.zeros(nest.batch, dtype=np.int64)
     for entry in design.access.values():
@@ -55,28 +64,49 @@ def estimate_latency(nest: Nest, counts: BatchCounts) -> BatchLatency:
             if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
                 dx, dy = link.direction
                 skew = np.maximum(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
-    overhead = skew + arch.pe.mac_latency
+    depth = arch.pe.mac_latency
     stationary = design.stationary
     if stationary is None:
         folds = np.ones(nest.batch, dtype=np.int64)
+        overhead = np.zeros(nest.batch, dtype=np.int64)
+        compute = counts.steps + skew + depth
     else:
         refill = nest.refill_loop(stationary, design.pe_level.boundary)
         folds = nest.events(nest.event_mask(refill, spatial=False))
-        overhead = overhead + rows  # preload a stationary input, or drain a stationary output
-    compute = counts.steps + folds * overhead
+        # at each later fold boundary: wait for the pipeline to drain, then preload
+        overhead = skew + depth + rows - 1
+        compute = counts.steps + (folds - 1) * overhead + rows + skew + depth
+    bpc = arch.dram.bits_per_cycle
+    # Prologue: the first tiles of every input come from DRAM one after the other, then pass
+    # each buffer on the way (one cycle each) and become readable a cycle later.
+    startup = np.full(nest.batch, arch.dram.latency + 1, dtype=np.int64)
+    for t in wl.operands:
+        keepers = design.keepers(t)
+        first = nest.tile_elements(t, keepers[1].boundary if keepers[1].kind is LevelKind.BUFFER
+                                   else design.array_boundary)
+        startup = startup + -(-first * design.bits(t) // bpc) + (len(keepers) - 2)
+    # Epilogue: the last drain passes each output buffer and its tile is written to DRAM.
+    out = wl.output
+    keepers = design.keepers(out)
+    below_dram = keepers[1]
+    last = nest.tile_elements(out, below_dram.boundary if below_dram.kind is LevelKind.BUFFER
+                              else design.array_boundary)
+    drain = 1 + (len(keepers) - 2) + -(-last * design.bits(out) // bpc)
     dram_bits = traffic_bits(nest, counts, "DRAM")
-    dram_bound = -(-dram_bits // arch.dram.bits_per_cycle)
+    dram_bound = arch.dram.latency + -(-dram_bits // bpc)
     buffer_bounds = {}
     for buf, lvl in zip(arch.buffers, design.levels[1:-1]):
         assert lvl.kind is LevelKind.BUFFER
-        buffer_bounds[buf.name] = -(-traffic_bits(nest, counts, buf.name) // buf.bits_per_cycle)
-    bound = np.maximum(compute, dram_bound)
+        bound = np.zeros(nest.batch, dtype=np.int64)
+        for t, acts in counts.counts[buf.name].items():
+            per_cycle = _bits_per_cycle(design.bits(t), buf.bits_per_cycle)  # each direction, per region
+            bound = np.maximum(bound, -(-(acts["reads"] + acts["drains"]) // per_cycle))
+            bound = np.maximum(bound, -(-(acts["fills"] + acts["updates"]) // per_cycle))
+        buffer_bounds[buf.name] = bound
+    cycles = np.maximum(startup + compute + drain, dram_bound)
     for b in buffer_bounds.values():
-        bound = np.maximum(bound, b)
-    startup = arch.dram.latency
+        cycles = np.maximum(cycles, b)
     return BatchLatency(
-        cycles=startup + bound, steps=counts.steps, folds=folds, fold_overhead=overhead, compute=compute,
-        startup=startup, dram_bound=dram_bound, buffer_bounds=buffer_bounds,
+        cycles=cycles, steps=counts.steps, folds=folds, fold_overhead=overhead, compute=compute,
+        startup=startup, drain=np.asarray(drain), dram_bound=dram_bound, buffer_bounds=buffer_bounds,
     )
-
-

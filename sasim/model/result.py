@@ -27,9 +27,10 @@ class Latency:
 
     steps: int
     folds: int
-    fold_overhead: int
-    compute: int
-    startup: int
+    fold_overhead: int  # extra cycles at each fold boundary after the first
+    compute: int  # the array's span: first preload to last result
+    startup: int  # estimated cycles before the first preload (prologue)
+    drain: int  # estimated cycles from the last result to the last DRAM write (epilogue)
     dram_bound: int
     buffer_bounds: dict[str, int]
     bound_by: str  # "compute", "DRAM" or a buffer name

@@ -117,6 +117,7 @@ class FastRun:
     step_macs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step_wait: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step_cause: list[str] = field(default_factory=list)
+    data_stalls: int = 0
 
 
 class _Machine:
@@ -231,7 +232,7 @@ class _Machine:
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
             step_cycles=self.array.cycles, dram_busy=self.dram.busy_cycles, peak_occupancy=peaks,
             engines=engines, regions=regions, step_macs=self.array.active,
-            step_wait=self.array.wait, step_cause=self.array.cause,
+            step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,
         )
 
 
@@ -510,6 +511,7 @@ class _Array:
         self.fills = dict.fromkeys(self.inputs, 0)
         self.drained = 0
         self.labels = {t: f"input {t}" for t in self.inputs}
+        self.data_stalls = 0  # cycles after the first step spent waiting for data or output room
 
     @property
     def done(self) -> bool:
@@ -569,6 +571,8 @@ class _Array:
                 self.stalls[cause] += t - level
                 if t - level > worst:
                     worst, worst_cause = t - level, cause
+                if self.s and cause not in ("fold drain", "preload"):
+                    self.data_stalls += t - level
                 level = t
         self.wait[self.s] = level - poll
         self.cause.append(worst_cause)

@@ -60,6 +60,10 @@ class SimResult:
     step_macs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     step_wait: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     step_cause: list[str] = field(default_factory=list, repr=False)
+    #: the array's span under docs/timing.md: from the first fold's preload to the last result
+    array_span: int = 0
+    #: cycles after the first step the array waited for data or output room (fast mode; -1 if unknown)
+    data_stalls: int = -1
 
     @property
     def model_error(self) -> float:
@@ -78,6 +82,7 @@ class SimResult:
             "accesses": {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in self.accesses.items()},
             "stalls": dict(sorted(self.stalls.items())),
             "array_busy_cycles": self.array_busy,
+            "array_span_cycles": self.array_span,
             "dram_busy_cycles": self.dram_busy,
             "peak_occupancy": dict(self.peak_occupancy),
             "outputs_match_reference": self.outputs_match_reference,

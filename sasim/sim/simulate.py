@@ -16,7 +16,7 @@ from sasim.model import evaluate
 from sasim.model.energy import energy_breakdown
 from sasim.model.result import Accesses
 from sasim.sim.fast import FastRun, run_fast
-from sasim.sim.golden import GoldenRun, run_golden
+from sasim.sim.golden import GoldenRun, array_skew, run_golden
 from sasim.sim.result import SimResult
 
 __all__ = ["Mode", "simulate"]
@@ -60,10 +60,15 @@ def simulate(
     else:
         run = run_fast(design, tensors, progress=progress)
         extra = {"engines": run.engines, "regions": run.regions, "step_macs": run.step_macs,
-                 "step_wait": run.step_wait, "step_cause": run.step_cause}
+                 "step_wait": run.step_wait, "step_cause": run.step_cause, "data_stalls": run.data_stalls}
     wall = time.perf_counter() - start
     log.info("simulated %s steps in %.3f s (%s mode)", f"{run.array_busy:,}", wall, mode.value)
     model = evaluate(design)
+    span = 0
+    if len(run.step_cycles):
+        preload = design.array_used[0] if design.stationary is not None else 0
+        last_result = int(run.step_cycles[-1]) + array_skew(design) + design.architecture.pe.mac_latency
+        span = last_result - (int(run.step_cycles[0]) - preload) + 1
     parts = energy_breakdown(design, run.counts, wl.macs)
     arr = design.architecture.array
     return SimResult(
@@ -83,5 +88,6 @@ def simulate(
         wall_time_s=wall,
         step_cycles=run.step_cycles,
         output=run.output,
+        array_span=span,
         **extra,
     )

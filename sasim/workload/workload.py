@@ -85,9 +85,9 @@ def wrap(values: np.ndarray, bits: int) -> np.ndarray:
     """Two's-complement wrap of int64 ``values`` to ``bits`` bits."""
     if bits >= 64:
         return values.astype(np.int64)
-    half = np.int64(1) << np.int64(bits - 1)
-    mod = np.int64(1) << np.int64(bits)
-    return ((values.astype(np.int64) + half) & (mod - 1)) - half
+    half = np.int64(1 << (bits - 1))
+    mask = np.int64((1 << bits) - 1)  # fits in int64 for bits <= 63
+    return ((values.astype(np.int64) + half) & mask) - half
 
 
 class Workload(BaseModel):
