@@ -48,8 +48,10 @@ class _Tile:
     values: np.ndarray | None = None
     written: np.ndarray | None = None
     ready_all: int = -1  # first cycle every element is readable
+    known: bool = False  # fills (or at least ready_all, for edge tiles) are published
     complete: int | None = None  # outputs: cycle the tile became whole
     shrink: int | None = None
+    pending: list[tuple[np.ndarray, np.ndarray]] | None = None  # outputs: partial sums not yet added
 
 
 class _Region:
@@ -98,6 +100,7 @@ class _Region:
     def publish_fills(self, tile: _Tile, fill: np.ndarray) -> None:
         tile.fill = fill
         tile.ready_all = int(fill.max()) + 1 if len(fill) else tile.opened
+        tile.known = True
 
 
 @dataclass
@@ -313,10 +316,19 @@ class _Down(_Engine):
             if ptile is None or ptile.fill is None or ptile.elements is None or ptile.values is None:
                 return progressed
             pos = np.searchsorted(ptile.elements, elements)
-            ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
-            moves = stream_moves(ready, self.bw, self.current.opened)
-            self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
-            finish = int(moves[-1])
+            start = self.current.opened
+            if self.to_edge:
+                # the array needs only the cycle the whole tile is readable: the last move
+                finish = self._last_move(ptile, pos, start)
+                self.current.ready_all = finish + self.latency
+                self.current.known = True
+                self.m.edge_values[self.t][elements] = ptile.values[pos]
+                self.m.delivered[self.t][elements] = True
+            else:
+                ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
+                moves = stream_moves(ready, self.bw, start)
+                self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
+                finish = int(moves[-1])
             self.starts.append(self.current.opened)
             self.finishes.append(finish)
             self.m.count(self.parent, self.t, "reads", len(elements))
@@ -328,6 +340,17 @@ class _Down(_Engine):
             self.current = None
             progressed = True
         return progressed
+
+    def _last_move(self, ptile: _Tile, pos: np.ndarray, start: int) -> int:
+        """The cycle of the tile's last move: ``stream_moves(...)[-1]`` without the others."""
+        n = len(pos)
+        assert self.src is not None and ptile.fill is not None
+        if self.src.double or ptile.ready_all <= start:
+            # every element is readable at the same cycle (or already): a steady stream from there
+            return max(start, ptile.ready_all) + (n - 1) // self.bw
+        ready = ptile.fill[pos] + 1
+        ready[0] = max(int(ready[0]), start)
+        return int((ready + (n - 1 - np.arange(n)) // self.bw).max())
 
     def _deliver(self, tile: _Tile, elements: np.ndarray, fill: np.ndarray, values: np.ndarray) -> None:
         tile.elements = elements
@@ -412,17 +435,13 @@ class _Up(_Engine):
                 target = self.dst.open(pe, len(tile_elements), t0)
                 target.elements = tile_elements
                 target.values = np.zeros(len(tile_elements), dtype=np.int64)
-                target.written = np.zeros(len(tile_elements), dtype=bool)
             assert src.elements is not None and src.values is not None
-            assert target.elements is not None and target.values is not None and target.written is not None
             n = len(src.elements)
             finish = t0 + -(-n // self.bw) - 1
-            pos = np.searchsorted(target.elements, src.elements)
-            rmw = int(target.written[pos].sum())
-            target.values[pos] = wrap(target.values[pos] + src.values, self.m.acc_bits)
-            target.written[pos] = True
+            if target.pending is None:
+                target.pending = []
+            target.pending.append((src.elements, src.values))
             self.m.count(self.parent, self.t, "updates", n)
-            self.m.count(self.parent, self.t, "reads", rmw)
             if not self.from_edge:
                 self.m.count(self.child, self.t, "drains", n)
             self.src.shrink(self.e, finish)
@@ -430,11 +449,25 @@ class _Up(_Engine):
             self.finishes.append(finish)
             last = self.e + 1 >= self.seq.events or self.seq.parent_event[self.e + 1] != pe
             if last:
+                self._accumulate(target)
                 target.complete = finish
             self.next_free = finish + 1
             self.e += 1
             progressed = True
         return progressed
+
+    def _accumulate(self, target: _Tile) -> None:
+        """Add every partial sum the tile received (wrapping once is the same as after
+        every add: arithmetic modulo 2^bits). An element's first arrival in the tile is a
+        plain write; each later one a read-modify-write."""
+        assert target.pending is not None and target.elements is not None and target.values is not None
+        elements = np.concatenate([e for e, _ in target.pending])
+        values = np.concatenate([v for _, v in target.pending])
+        pos = np.searchsorted(target.elements, elements)
+        np.add.at(target.values, pos, values)
+        target.values[:] = wrap(target.values, self.m.acc_bits)
+        self.m.count(self.parent, self.t, "reads", len(pos) - len(np.unique(pos)))
+        target.pending = None
 
     def dram_action(self, cycle: int, action: str) -> None:
         src = self.src.tile(self.e)
@@ -534,7 +567,7 @@ class _Array:
             for t in self.inputs:
                 if self.starts[t][s]:
                     tile = edge[t].tile(self.event_of[t][s])
-                    if tile is None or tile.fill is None:
+                    if tile is None or not tile.known:
                         return progressed
                     ready[t] = tile.ready_all
             thresholds: list[tuple[str, int]] = []
