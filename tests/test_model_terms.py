@@ -105,3 +105,30 @@ def test_dram_bound_when_bandwidth_is_scarce() -> None:
 
 def test_double_buffer_moves_the_same_words() -> None:
     assert evaluate(_design(semantics="double_buffer")).accesses == evaluate(_design()).accesses
+
+
+def test_batch_validity_agrees_with_lowering() -> None:
+    """Every factor row evaluate_batch calls valid lowers, and every invalid one is refused."""
+    import itertools
+
+    import numpy as np
+
+    from sasim.errors import SasimError
+    from sasim.model import evaluate_batch
+
+    design = _design()
+    js = [j for j, lp in enumerate(design.loops)]
+    rows = []
+    for m, k, n in itertools.product(range(1, 6), range(1, 4), range(1, 4)):
+        row = design.factors.copy()
+        row[js[0]], row[js[1]], row[js[2]] = m, k, n
+        rows.append(row)
+    valid = evaluate_batch(design, np.array(rows)).valid
+    for row, ok in zip(rows, valid):
+        spec = {"temporal": {"GLB": f"M={row[0]}"}, "spatial": {"Y": f"K={row[1]}", "X": f"N={row[2]}"}}
+        try:
+            lower(design.workload, design.architecture, Mapping.model_validate(spec))
+            lowered = True
+        except SasimError:
+            lowered = False
+        assert lowered == bool(ok), (row, ok)

@@ -24,8 +24,9 @@ Array = np.ndarray
 class BatchResult:
     """Metrics for B mappings that share one structure; every field is a (B,) array.
 
-    ``valid`` is False where a row breaks a capacity or array-size rule (its other
-    metrics are still computed, but mean nothing).
+    ``valid`` is False where a row breaks a rule :func:`sasim.design.lower` enforces
+    (coverage, factor range, a never-used factor, array size, capacity); its other
+    metrics are still computed, but mean nothing.
     """
 
     cycles: Array
@@ -49,8 +50,14 @@ def _valid(nest: Nest) -> Array:
             ok &= np.prod(nest.factors[:, js], axis=1) <= limit
     for d, size in design.workload.dims.items():
         js = nest.loops_of(d)
-        covered = np.prod(nest.factors[:, js], axis=1) if js else np.ones(nest.batch, dtype=np.int64)
-        ok &= covered >= size
+        if not js:
+            ok &= size == 1
+            continue
+        f = nest.factors[:, js]
+        ok &= np.prod(f, axis=1) >= size  # the factors cover the dimension
+        ok &= np.all((f >= 1) & (f <= size), axis=1)
+        # lowering's rule: a factor above 1 must have a non-empty second iteration
+        ok &= np.all((f == 1) | (nest.strides(d) < size), axis=1)
     for buf, lvl in zip(arch.buffers, design.levels[1:-1]):
         copies = 2 if buf.semantics is BufferSemantics.DOUBLE_BUFFER else 1
         need = np.zeros(nest.batch, dtype=np.int64)

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sasim.arch.architecture import BufferSemantics
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
+from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
-from sasim.sim.golden import ACTIONS, EDGE, array_skew, edge_tiles
+from sasim.sim.machine import EDGE
 from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace
-from sasim.sim.schedule import EventSeq, Schedule
+from sasim.sim.schedule import Schedule
 from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
@@ -132,41 +132,27 @@ class _Machine:
         arch = design.architecture
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
-        self.counts = {lvl.name: {t: dict.fromkeys(ACTIONS, 0) for t in sorted(lvl.keeps)} for lvl in design.levels}
+        self.counts = machine.new_counts(design)
         self.memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
         self.memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
         self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
-        self.regions: dict[tuple[str, str], _Region] = {}
-        buffers = {b.name: b for b in arch.buffers}
-        for lvl in design.levels:
-            if lvl.kind is not LevelKind.BUFFER:
-                continue
-            buf = buffers[lvl.name]
-            tile_bits = {t: design.tiles[(lvl.name, t)].elements * design.bits(t) for t in lvl.keeps}
-            total = sum(tile_bits.values())
-            for t in lvl.keeps:
-                share = buf.capacity * 8 * tile_bits[t] // total
-                double = buf.semantics is BufferSemantics.DOUBLE_BUFFER
-                self.regions[(lvl.name, t)] = _Region(share // design.bits(t), double)
+        self.regions: dict[tuple[str, str], _Region] = {
+            (r.level, r.tensor): _Region(r.capacity, r.double) for r in machine.regions(design)
+        }
         for t in wl.tensors:
-            seq = schedule.seqs[(EDGE, t)]
-            biggest = max((len(seq.tile(e)) for e in _sample_events(seq)), default=1)
-            self.regions[("edge", t)] = _Region(edge_tiles(design, t) * _max_tile(design, t, seq, biggest))
+            first = len(schedule.seqs[(EDGE, t)].tile(0))  # an event's first tile is its largest
+            self.regions[("edge", t)] = _Region(machine.edge_tiles(design, t) * first)
         # operand values as delivered to the array edge
         self.edge_values = {t: np.zeros_like(self.memory[t]) for t in wl.operands}
         self.delivered = {t: np.zeros(len(self.memory[t]), dtype=bool) for t in wl.operands}
         self.heap: list[tuple[int, int, int, _Engine, str]] = []
         self.heap_seq = 0
-        self.engines: list[_Engine] = []
-        for t in wl.operands:
-            keepers = design.keepers(t)
-            for parent, child in zip(keepers[:-1], keepers[1:]):
-                self.engines.append(_Down(self, len(self.engines), t, parent.name, child.name))
-        out = wl.output
-        keepers = design.keepers(out)
-        for child, parent in zip(reversed(keepers[1:]), reversed(keepers[:-1])):
-            self.engines.append(_Up(self, len(self.engines), out, child.name, parent.name))
+        self.engines: list[_Engine] = [
+            _Down(self, order, e.tensor, e.source, e.target) if e.direction == "down"
+            else _Up(self, order, e.tensor, e.source, e.target)
+            for order, e in enumerate(machine.engines(design))
+        ]
         self.array = _Array(self)
 
     def region(self, level: str, tensor: str) -> _Region:
@@ -175,16 +161,10 @@ class _Machine:
         return self.regions[(level, tensor)]
 
     def bandwidth(self, level: str, tensor: str) -> int:
-        lvl = self.d.level(level)
-        if lvl.kind is LevelKind.BUFFER:
-            buf = next(b for b in self.d.architecture.buffers if b.name == level)
-            return max(1, buf.bits_per_cycle // self.d.bits(tensor))
-        return 1 << 30
+        return machine.bandwidth(self.d, level, tensor)
 
     def read_latency(self, level: str) -> int:
-        if self.d.level(level).kind is LevelKind.BUFFER:
-            return next(b for b in self.d.architecture.buffers if b.name == level).read_latency
-        return 1
+        return machine.read_latency(self.d, level)
 
     def count(self, level: str, tensor: str, action: str, n: int) -> None:
         self.counts[level][tensor][action] += int(n)
@@ -237,15 +217,6 @@ class _Machine:
             engines=engines, regions=regions, step_macs=self.array.active,
             step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,
         )
-
-
-def _sample_events(seq: EventSeq) -> range:
-    return range(seq.events) if seq.events <= 64 else range(0, seq.events, max(1, seq.events // 64))
-
-
-def _max_tile(design: Design, tensor: str, seq: EventSeq, sampled: int) -> int:
-    """The largest array tile: the first event's tile is full-sized (partial tiles come last)."""
-    return max(sampled, len(seq.tile(0))) if seq.events else 1
 
 
 class _Engine:
@@ -506,7 +477,7 @@ class _Array:
         self.m = m
         d, sc = m.d, m.sc
         wl = d.workload
-        self.sigma = array_skew(d)
+        self.sigma = machine.array_skew(d)
         self.depth = d.architecture.pe.mac_latency
         self.rows_used = d.array_used[0]
         self.inputs = list(wl.operands)

@@ -14,44 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sasim.arch.architecture import BufferSemantics, LinkKind
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
+from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
+from sasim.sim.machine import EDGE
 from sasim.sim.program import Program, TileSeq, build_program
 from sasim.sim.region import NOT_FILLED, Region, TileSlot
 from sasim.workload.workload import wrap
 
-__all__ = ["GoldenRun", "run_golden", "array_skew", "edge_tiles"]
+__all__ = ["GoldenRun", "run_golden"]
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("reads", "fills", "updates", "drains")
-EDGE = "PE"  # the array's edge buffers belong to the PE level in the counts
-
-
-def array_skew(design: Design) -> int:
-    """σ: the pipeline skew of the array's systolic links and chains."""
-    rows, cols = design.array_used
-    skew = 0
-    for entry in design.access.values():
-        for link in entry.links:
-            if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
-                dx, dy = link.direction
-                skew = max(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
-    return skew
-
-
-def edge_tiles(design: Design, tensor: str) -> int:
-    """How many array tiles a tensor's edge buffer holds (docs/timing.md): enough to cover
-    the loop from a credit's return to the data's arrival, so a steady stream never stalls."""
-    if tensor == design.workload.output:
-        return array_skew(design) + design.architecture.pe.mac_latency + 2
-    keepers = design.keepers(tensor)
-    parent = keepers[-2]
-    if parent.kind is LevelKind.BUFFER:
-        return next(b for b in design.architecture.buffers if b.name == parent.name).read_latency + 1
-    return 2
 
 
 @dataclass
@@ -75,37 +50,22 @@ class _Machine:
         arch = design.architecture
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
-        self.counts = {lvl.name: {t: dict.fromkeys(ACTIONS, 0) for t in sorted(lvl.keeps)} for lvl in design.levels}
+        self.counts = machine.new_counts(design)
         self.memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
         self.memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
         self.written_once = np.zeros_like(self.memory[wl.output], dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
-        self.regions: dict[tuple[str, str], Region] = {}
-        buffers = {b.name: b for b in arch.buffers}
-        for lvl in design.levels:
-            if lvl.kind is not LevelKind.BUFFER:
-                continue
-            buf = buffers[lvl.name]
-            tile_bits = {t: design.tiles[(lvl.name, t)].elements * design.bits(t) for t in lvl.keeps}
-            total = sum(tile_bits.values())
-            for t in lvl.keeps:
-                share = buf.capacity * 8 * tile_bits[t] // total
-                self.regions[(lvl.name, t)] = Region(
-                    lvl.name, t, share // design.bits(t), double=buf.semantics is BufferSemantics.DOUBLE_BUFFER
-                )
+        self.regions: dict[tuple[str, str], Region] = {
+            (r.level, r.tensor): Region(r.level, r.tensor, r.capacity, double=r.double) for r in machine.regions(design)
+        }
         for t in wl.tensors:
-            seq = program.seqs[(EDGE, t)]
-            biggest = max((len(x) for x in seq.tiles), default=1)
-            self.regions[("edge", t)] = Region("edge", t, edge_tiles(design, t) * biggest)
-        self.engines: list[_DownEngine | _UpEngine] = []
-        for t in wl.operands:
-            keepers = design.keepers(t)
-            for parent, child in zip(keepers[:-1], keepers[1:]):
-                self.engines.append(_DownEngine(self, t, parent.name, child.name))
-        out = wl.output
-        keepers = design.keepers(out)
-        for child, parent in zip(reversed(keepers[1:]), reversed(keepers[:-1])):
-            self.engines.append(_UpEngine(self, out, child.name, parent.name))
+            first = len(program.seqs[(EDGE, t)].tiles[0])  # an event's first tile is its largest
+            self.regions[("edge", t)] = Region("edge", t, machine.edge_tiles(design, t) * first)
+        self.engines: list[_DownEngine | _UpEngine] = [
+            _DownEngine(self, e.tensor, e.source, e.target) if e.direction == "down"
+            else _UpEngine(self, e.tensor, e.source, e.target)
+            for e in machine.engines(design)
+        ]
         self.array = _Array(self)
 
     def region(self, level: str, tensor: str) -> Region:
@@ -114,19 +74,10 @@ class _Machine:
         return self.regions[key]
 
     def bandwidth(self, level: str, tensor: str) -> int:
-        """Elements per cycle a level's region of ``tensor`` reads (or writes)."""
-        lvl = self.d.level(level)
-        bits = self.d.bits(tensor)
-        if lvl.kind is LevelKind.BUFFER:
-            buf = next(b for b in self.d.architecture.buffers if b.name == level)
-            return max(1, buf.bits_per_cycle // bits)
-        return 1 << 30  # the array edge takes a whole vector per cycle
+        return machine.bandwidth(self.d, level, tensor)
 
     def read_latency(self, level: str) -> int:
-        lvl = self.d.level(level)
-        if lvl.kind is LevelKind.BUFFER:
-            return next(b for b in self.d.architecture.buffers if b.name == level).read_latency
-        return 1
+        return machine.read_latency(self.d, level)
 
     def count(self, level: str, tensor: str, action: str, n: int) -> None:
         self.counts[level][tensor][action] += int(n)
@@ -357,7 +308,7 @@ class _Array:
         self.m = m
         d = m.d
         wl = d.workload
-        self.sigma = array_skew(d)
+        self.sigma = machine.array_skew(d)
         self.depth = d.architecture.pe.mac_latency
         self.rows_used = d.array_used[0]
         self.s = 0

@@ -16,7 +16,8 @@ from sasim.model import evaluate
 from sasim.model.energy import energy_breakdown
 from sasim.model.result import Accesses
 from sasim.sim.fast import FastRun, run_fast
-from sasim.sim.golden import GoldenRun, array_skew, run_golden
+from sasim.sim.golden import GoldenRun, run_golden
+from sasim.sim.machine import array_skew
 from sasim.sim.result import SimResult
 
 __all__ = ["Mode", "simulate"]

@@ -1,0 +1,130 @@
+"""The machine's static parameters, from the Design: what both simulators build alike.
+
+Region sizes, bandwidths, read latencies, the array's skew, edge-buffer depths and
+the order of the transfer engines all follow docs/timing.md; the golden and the
+fast simulator take them from here so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sasim.arch.architecture import Buffer, BufferSemantics, LinkKind
+from sasim.design.design import Design, LevelKind
+
+__all__ = [
+    "ACTIONS",
+    "EDGE",
+    "EngineSpec",
+    "RegionSpec",
+    "array_skew",
+    "bandwidth",
+    "edge_tiles",
+    "engines",
+    "new_counts",
+    "read_latency",
+    "regions",
+]
+
+ACTIONS = ("reads", "fills", "updates", "drains")
+#: The array's edge buffers are counted with the PE level.
+EDGE = "PE"
+#: The array edge takes a whole vector per cycle: it is never the bandwidth limit.
+UNLIMITED = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSpec:
+    """A buffer's region for one tensor: its capacity in elements and its semantics."""
+
+    level: str
+    tensor: str
+    capacity: int
+    double: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """A transfer engine: ``down`` moves an input from ``source`` into ``target``; ``up``
+    moves partial sums from ``source`` (the child) into ``target`` (the parent)."""
+
+    direction: str
+    tensor: str
+    source: str
+    target: str
+
+
+def _buffer(design: Design, level: str) -> Buffer:
+    return next(b for b in design.architecture.buffers if b.name == level)
+
+
+def array_skew(design: Design) -> int:
+    """σ: the pipeline skew of the array's systolic links and chains."""
+    rows, cols = design.array_used
+    skew = 0
+    for entry in design.access.values():
+        for link in entry.links:
+            if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
+                dx, dy = link.direction
+                skew = max(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
+    return skew
+
+
+def edge_tiles(design: Design, tensor: str) -> int:
+    """How many array tiles a tensor's edge buffer holds: enough to cover the loop from a
+    credit's return to the data's arrival, so a steady stream never stalls."""
+    if tensor == design.workload.output:
+        return array_skew(design) + design.architecture.pe.mac_latency + 2
+    parent = design.keepers(tensor)[-2]
+    if parent.kind is LevelKind.BUFFER:
+        return _buffer(design, parent.name).read_latency + 1
+    return 2
+
+
+def regions(design: Design) -> list[RegionSpec]:
+    """Every buffer's regions: each tensor gets the buffer's capacity in proportion to its
+    tile's bits (lowering checked the tiles fit, doubled for a double buffer)."""
+    out = []
+    for lvl in design.levels:
+        if lvl.kind is not LevelKind.BUFFER:
+            continue
+        buf = _buffer(design, lvl.name)
+        tile_bits = {t: design.tiles[(lvl.name, t)].elements * design.bits(t) for t in sorted(lvl.keeps)}
+        total = sum(tile_bits.values())
+        for t, bits in tile_bits.items():
+            share = buf.capacity * 8 * bits // total
+            out.append(RegionSpec(lvl.name, t, share // design.bits(t), buf.semantics is BufferSemantics.DOUBLE_BUFFER))
+    return out
+
+
+def bandwidth(design: Design, level: str, tensor: str) -> int:
+    """Elements per cycle a level's region of ``tensor`` reads (and, separately, writes)."""
+    if design.level(level).kind is LevelKind.BUFFER:
+        return max(1, _buffer(design, level).bits_per_cycle // design.bits(tensor))
+    return UNLIMITED
+
+
+def read_latency(design: Design, level: str) -> int:
+    if design.level(level).kind is LevelKind.BUFFER:
+        return _buffer(design, level).read_latency
+    return 1
+
+
+def engines(design: Design) -> list[EngineSpec]:
+    """The transfer engines in the order that breaks ties on the DRAM channel: the inputs
+    (workload order) from DRAM inward, then the output from the array outward."""
+    out = []
+    wl = design.workload
+    for t in wl.operands:
+        keepers = design.keepers(t)
+        for parent, child in zip(keepers[:-1], keepers[1:]):
+            out.append(EngineSpec("down", t, parent.name, child.name))
+    keepers = design.keepers(wl.output)
+    for child, parent in zip(reversed(keepers[1:]), reversed(keepers[:-1])):
+        out.append(EngineSpec("up", wl.output, child.name, parent.name))
+    return out
+
+
+def new_counts(design: Design) -> dict[str, dict[str, dict[str, int]]]:
+    """Zeroed ``counts[level][tensor][action]`` for every keeper."""
+    return {lvl.name: {t: dict.fromkeys(ACTIONS, 0) for t in sorted(lvl.keeps)} for lvl in design.levels}
