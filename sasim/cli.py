@@ -70,6 +70,8 @@ examples:
   sasim model gemm_ws                 analytical estimate of a bundled example
   sasim model my_spec.yaml --json     the same as one JSON object
   sasim model gemm_ws --workload gemm:M=512,N=512,K=512 --arch multicast --mapping os
+  sasim run gemm_ws                   cycle-exact simulation: stalls, traces, outputs vs NumPy
+  sasim map --arch gemmini --workload gemm:M=128,N=768,K=512   search for the best mappings
 
 docs: docs/index.md (spec fields: docs/reference.md, commands: docs/cli.md)
 """
@@ -140,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(model, suppress=True)
     model.set_defaults(func=_cmd_model)
 
+    from sasim.cli_run import add_run_parser
+
+    add_run_parser(commands, _common, _Formatter)
+
     examples = commands.add_parser(
         "examples", help="list the bundled example specs",
         description=_EXAMPLES_DESCRIPTION, epilog=_EXAMPLES_EPILOG, formatter_class=_Formatter,
@@ -148,7 +154,23 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--json", action="store_true", help="print the list as one JSON object")
     _common(examples, suppress=True)
     examples.set_defaults(func=_cmd_examples)
+
+    from sasim.cli_map import add_map_parser
+
+    add_map_parser(commands, _common, _Formatter)
     return parser
+
+
+def _cmd_wrapper(func: Callable[[argparse.Namespace, Callable[[str], Exception]], int]) -> Callable[..., int]:
+    """A command taking ``(args, usage)``: ``usage(message)`` builds the command's usage error."""
+
+    def run(args: argparse.Namespace) -> int:
+        def usage(message: str) -> Exception:
+            return _UsageError(f"{message} (see '{PROG} {args.command} --help')")
+
+        return func(args, usage)
+
+    return run
 
 
 # --- output helpers --------------------------------------------------------------------

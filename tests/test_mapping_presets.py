@@ -253,7 +253,12 @@ def test_mapping_reexports() -> None:
     import sasim.mapping as m
 
     assert set(m.__all__) == {"MAPPING_PRESETS", "AccessEntry", "Axis", "Link", "LoopSpec", "Mapping",
-                              "build_mapping", "parse_access_entry", "parse_loops"}
+                              "build_mapping", "parse_access_entry", "parse_loops",
+                              # the mapper, imported on first use
+                              "Constraints", "Effort", "MapPoint", "MapSpace", "MapperResult", "Network",
+                              "NetworkResult", "Objective", "Progress", "SearchStats", "Structure",
+                              "compact_mapping", "load_network", "map_network", "search"}
+    assert all(getattr(m, name) is not None for name in m.__all__)
     assert m.Axis is Axis
 
 

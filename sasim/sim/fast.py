@@ -603,7 +603,7 @@ class _Array:
         self.cycles[s] = c
         self.last_issue = c
         self.s += 1
-        if self.m.progress is not None and self.s - self.reported >= 65536:
+        if self.m.progress is not None and self.s - self.reported >= 4096:
             self.reported = self.s
             self.m.progress(self.s, self.m.sc.steps)
 

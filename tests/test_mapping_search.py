@@ -1,0 +1,191 @@
+"""The mapper's search: exact on spaces small enough to enumerate (checked against a
+brute-force oracle), re-checked metrics, determinism, constraints, the time budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import buffer, make_arch
+from mapper_oracle import evaluate_all, pareto
+
+from sasim.arch.architecture import Architecture
+from sasim.design import lower
+from sasim.errors import MappingError
+from sasim.mapping.constraints import Constraints
+from sasim.mapping.search import Effort, MapperResult, Objective, Progress, search
+from sasim.mapping.spec import Axis, Mapping
+from sasim.model import evaluate
+from sasim.workload import Workload, conv2d, gemm
+
+EXHAUSTIVE = Effort(max_structures=100_000, exhaustive_rows=100_000)
+
+SPACES = {
+    # no buffer: orders at DRAM and PE, spatial on both axes
+    "gemm_2x2": (gemm(3, 2, 2), make_arch(2, 2, input_registers=2, weight_registers=2, output_registers=2)),
+    # a small buffer for weights and outputs: bypasses, capacity, imperfect factors of 3
+    "gemm_buffer": (gemm(3, 2, 2), make_arch(2, 1, (buffer("GLB", ("weight", "output"), capacity=8),),
+                                             input_registers=2, weight_registers=1, output_registers=2)),
+    # a convolution: P + R input rows
+    "conv": (conv2d(K=2, C=1, H=4, W=1, R=3, S=1),
+             make_arch(2, 2, input_registers=3, weight_registers=3, output_registers=2)),
+}
+
+KEYS = {
+    Objective.LATENCY: lambda c, e: c,
+    Objective.ENERGY: lambda c, e: e,
+    Objective.EDP: lambda c, e: c * e,
+}
+
+
+@pytest.fixture(scope="module")
+def oracle() -> dict[str, list[tuple[Mapping, int, float, float]]]:
+    return {name: evaluate_all(wl, arch) for name, (wl, arch) in SPACES.items()}
+
+
+_EXHAUSTIVE_RESULTS: dict[tuple[str, Objective], MapperResult] = {}
+
+
+def exhaustive(name: str, objective: Objective) -> MapperResult:
+    if (name, objective) not in _EXHAUSTIVE_RESULTS:
+        workload, arch = SPACES[name]
+        _EXHAUSTIVE_RESULTS[(name, objective)] = search(workload, arch, objective=objective, effort=EXHAUSTIVE,
+                                                        top=3, jobs=2)
+    return _EXHAUSTIVE_RESULTS[(name, objective)]
+
+
+def check_points(result: MapperResult, workload: Workload, arch: Architecture) -> None:
+    """Every returned mapping lowers and its reported metrics are evaluate()'s."""
+    for point in (*result.top, *result.pareto):
+        again = evaluate(lower(workload, arch, point.mapping))
+        assert again == point.result
+        assert (point.cycles, point.energy_pj) == (again.cycles, again.energy_pj)
+        assert point.edp == again.cycles * again.energy_pj
+
+
+@pytest.mark.parametrize("objective", list(Objective))
+@pytest.mark.parametrize("name", list(SPACES))
+def test_exhaustive_optimum(oracle: dict[str, Any], name: str, objective: Objective) -> None:
+    workload, arch = SPACES[name]
+    result = exhaustive(name, objective)
+    assert result.stats.complete
+    key = KEYS[objective]
+    best = min(key(c, e) for _, c, e, _ in oracle[name])
+    assert result.best.value(objective) == pytest.approx(best, rel=1e-12)
+    values = [p.value(objective) for p in result.top]
+    assert values == sorted(values)
+    check_points(result, workload, arch)
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_exhaustive_pareto_front(oracle: dict[str, Any], name: str) -> None:
+    result = exhaustive(name, Objective.EDP)
+    front = pareto([(c, e) for _, c, e, _ in oracle[name]])
+    assert sorted((p.cycles, p.energy_pj) for p in result.pareto) == pytest.approx(sorted(front), rel=1e-12)
+    assert [p.cycles for p in result.pareto] == sorted(p.cycles for p in result.pareto)
+
+
+SAMPLED = Effort(max_structures=40, samples=64, screen_steps=2, deep_steps=4, refine_top=2, rounds=2, chunk=4)
+
+
+def sampled(jobs: int, seed: int = 3, **kw: Any) -> MapperResult:
+    arch = make_arch(4, 4, (buffer("GLB", capacity=2048),), input_registers=4, weight_registers=4,
+                     output_registers=4)
+    return search(gemm(24, 20, 36), arch, effort=SAMPLED, seed=seed, jobs=jobs, top=4, **kw)
+
+
+def summary(result: MapperResult) -> list[Any]:
+    return [(p.compact, p.cycles, p.energy_pj) for p in (*result.top, *result.pareto)] + [
+        result.stats.structures, result.stats.rows_evaluated, result.explored.tolist()]
+
+
+def test_deterministic_for_a_seed_with_one_and_two_jobs() -> None:
+    one = sampled(1)
+    assert not one.stats.complete
+    assert summary(one) == summary(sampled(2))
+    assert summary(one) == summary(sampled(1))
+
+
+def test_sampled_search_returns_checked_points() -> None:
+    result = sampled(2)
+    arch = make_arch(4, 4, (buffer("GLB", capacity=2048),), input_registers=4, weight_registers=4,
+                     output_registers=4)
+    check_points(result, gemm(24, 20, 36), arch)
+    assert result.best.value(Objective.EDP) <= min(p.value(Objective.EDP) for p in result.pareto)
+
+
+def test_progress_is_reported() -> None:
+    seen: list[Progress] = []
+    sampled(1, progress=seen.append)
+    assert seen and seen[0].phase == "screen"
+    screen = [p for p in seen if p.phase == "screen"]
+    assert screen[-1].done == screen[-1].total
+    assert all(a.done <= b.done for a, b in zip(screen, screen[1:]))
+
+
+def test_time_budget_stops_the_search() -> None:
+    result = sampled(1, time_budget=0.0)
+    full = sampled(1)
+    assert result.stats.stopped_by_budget
+    assert not full.stats.stopped_by_budget
+    assert result.stats.structures <= SAMPLED.chunk < full.stats.structures  # only the first chunk ran
+    arch = make_arch(4, 4, (buffer("GLB", capacity=2048),), input_registers=4, weight_registers=4,
+                     output_registers=4)
+    check_points(result, gemm(24, 20, 36), arch)
+
+
+def test_constraints_are_respected() -> None:
+    wl = gemm(16, 12, 8)
+    arch = make_arch(4, 4, (buffer("GLB", capacity=4096),), input_registers=2, weight_registers=2,
+                     output_registers=2)
+    cons = Constraints.from_mapping(Mapping.model_validate({
+        "temporal": {"GLB": "K=* M=*"}, "spatial": {"Y": "M=4", "X": "N=*"}, "bypass": {"GLB": ["W"]},
+        "access": {"O": "stationary"}}), wl, arch, min_utilization=0.25)
+    result = search(wl, arch, constraints=cons, top=3)
+    for p in (*result.top, *result.pareto):
+        m = p.mapping
+        assert [lp.dim for lp in m.temporal.get("GLB", ())] in (["K", "M"], ["K"], ["M"], [])
+        assert [(lp.dim, lp.factor) for lp in m.spatial[Axis.Y]] == [("M", 4)]
+        assert [lp.dim for lp in m.spatial[Axis.X]] == ["N"]
+        assert m.bypass == {"GLB": ("W",)}
+        assert m.access["O"] == "stationary"
+        assert p.utilization >= 0.25
+    check_points(result, wl, arch)
+
+
+def test_min_utilization_too_high_wrong() -> None:
+    wl, arch = SPACES["gemm_2x2"]
+    cons = Constraints.from_mapping(None, wl, arch, min_utilization=0.99)
+    with pytest.raises(MappingError) as info:
+        search(wl, arch, constraints=cons, effort=EXHAUSTIVE)
+    assert str(info.value) == (
+        "no valid mapping of 'gemm' onto 'accelerator' was found with utilization at least 0.99: every explored "
+        "point breaks a capacity, array-size or constraint rule")
+
+
+def test_impossible_access_constraint_wrong() -> None:
+    wl, arch = SPACES["gemm_2x2"]
+    cons = Constraints.from_mapping(Mapping.model_validate({"access": {"I": "chain-x"}}), wl, arch)
+    with pytest.raises(MappingError) as info:
+        search(wl, arch, constraints=cons)
+    assert str(info.value) == (
+        "no dataflow can map 'gemm' onto 'accelerator' under the constraints: for every choice of spatial "
+        "dimensions and stream loop some tensor has no access entry the array's links allow")
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"top": 0}, "top must be a positive integer, not 0"),
+    ({"jobs": 0}, "jobs must be a positive integer, not 0"),
+    ({"time_budget": -1.0}, "time_budget must be a non-negative number of seconds, not -1.0"),
+])
+def test_search_arguments_wrong(kw: dict[str, Any], message: str) -> None:
+    wl, arch = SPACES["gemm_2x2"]
+    with pytest.raises(MappingError) as info:
+        search(wl, arch, **kw)
+    assert str(info.value) == message
+
+
+def test_unknown_objective_wrong() -> None:
+    wl, arch = SPACES["gemm_2x2"]
+    with pytest.raises(ValueError, match="'speed' is not a valid Objective"):
+        search(wl, arch, objective="speed")

@@ -1,0 +1,196 @@
+"""The map-space: structures, their slots and templates, factor rows, bounds, constraints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import buffer, make_arch
+
+from sasim.arch.architecture import Architecture, LinkKind, PEArray
+from sasim.design import lower
+from sasim.errors import MappingError
+from sasim.mapping.constraints import Constraints
+from sasim.mapping.space import MapSpace, compact_mapping, factor_candidates
+from sasim.mapping.spec import Axis, Mapping
+from sasim.model import evaluate, evaluate_batch
+from sasim.workload import conv2d, gemm
+
+
+def small_space() -> MapSpace:
+    arch = make_arch(2, 2, (buffer("GLB", ("weight", "output"), capacity=64),), input_registers=2,
+                     weight_registers=2, output_registers=2)
+    return MapSpace(gemm(3, 4, 2), arch)
+
+
+def test_factor_candidates_small_sizes_take_every_integer() -> None:
+    assert factor_candidates(6) == (1, 2, 3, 4, 5, 6)
+
+
+def test_factor_candidates_large_sizes_take_divisors_and_ceil_splits() -> None:
+    cands = factor_candidates(100)
+    assert {1, 2, 4, 5, 10, 20, 25, 50, 100} <= set(cands)  # divisors
+    assert {34, 15, 9, 4} <= set(cands)  # ceil(100 / k) for k = 3, 7, 12, 25
+    assert {64, 32} <= set(cands)  # powers of two
+    assert list(cands) == sorted(set(cands))
+
+
+def test_count_equals_the_enumerated_structures() -> None:
+    space = small_space()
+    structures = space.structures()
+    assert len(structures) == space.count() == len(set(structures))
+
+
+def test_structures_pin_their_stream_loop_and_access_entries() -> None:
+    space = small_space()
+    rng = np.random.default_rng(1)
+    structures = space.structures()
+    for k in rng.choice(len(structures), size=40, replace=False):
+        st = structures[int(k)]
+        slots = space.slots(st)
+        template = space.template(st, slots)
+        if template is None:
+            continue
+        assert [lp.dim for lp in template.loops] == list(slots.dims)
+        rows = space.all_rows(slots)
+        for row in rows[:: max(1, len(rows) // 5)]:
+            design = lower(space.workload, space.relaxed, space.mapping(st, slots, row))
+            stream = design.stream_loop()
+            assert (stream.dim if stream else None) == st.stream
+            assert {t: e.name for t, e in design.access.items()} == dict(st.access)
+
+
+def test_batch_rows_equal_single_evaluation() -> None:
+    space = small_space()
+    checked = 0
+    for st in space.structures()[::97]:
+        slots = space.slots(st)
+        template = space.template(st, slots)
+        if template is None:
+            continue
+        rows = space.all_rows(slots)
+        res = evaluate_batch(template, rows)
+        for i in np.flatnonzero(res.valid)[:4]:
+            single = evaluate(lower(space.workload, space.architecture, space.mapping(st, slots, rows[i])))
+            assert single.cycles == res.cycles[i]
+            assert single.energy_pj == pytest.approx(res.energy_pj[i], rel=1e-12)
+            checked += 1
+    assert checked > 20
+
+
+def test_normalize_gives_the_remainder_to_dram_and_drops_unused_factors() -> None:
+    space = MapSpace(gemm(7, 1, 1), make_arch(1, 1))
+    st = next(s for s in space.structures() if s.orders[1] == ("M",))
+    slots = space.slots(st)
+    assert slots.dims == ("M", "M") and slots.levels == (0, 1)
+    rows, ok = space.normalize(slots, np.array([[1, 3], [1, 7], [5, 4]]))
+    assert rows.tolist() == [[3, 3], [1, 7], [2, 4]]  # DRAM takes ceil(7 / PE factor)
+    assert ok.tolist() == [True, True, True]
+
+
+def test_normalize_caps_factors_that_only_add_empty_iterations() -> None:
+    space = MapSpace(gemm(6, 1, 1), make_arch(4, 1))
+    st = next(s for s in space.structures() if s.spatial == ((Axis.Y, "M"),) and s.orders[1] == ("M",))
+    slots = space.slots(st)  # DRAM M, Y M, PE M
+    rows, ok = space.normalize(slots, np.array([[1, 4, 2], [1, 4, 3]]))
+    assert rows.tolist() == [[1, 3, 2], [1, 2, 3]]  # Y=4 over a PE tile of 2 needs only 3
+    assert ok.tolist() == [True, True]
+
+
+def test_all_rows_obey_pins_and_the_array() -> None:
+    space = small_space()
+    for st in space.structures()[::53]:
+        slots = space.slots(st)
+        rows = space.all_rows(slots)
+        if not len(rows):
+            continue
+        assert np.all(rows[:, slots.pinned] >= 2)
+        for axis, limit in ((Axis.Y, 2), (Axis.X, 2)):
+            js = [j for j, ax in enumerate(slots.axes) if ax is axis]
+            if js:
+                assert np.all(np.prod(rows[:, js], axis=1) <= limit)
+
+
+def test_access_prefers_links_without_skew() -> None:
+    arch = Architecture(array=PEArray(rows=4, cols=4, input_links=(LinkKind.SYSTOLIC, LinkKind.MULTICAST,
+                                                                  LinkKind.STATIONARY)))
+    space = MapSpace(gemm(8, 8, 8), arch)
+    access = dict(space.access_for(((Axis.Y, "K"), (Axis.X, "N")), "M") or ())
+    assert access["I"] == "multicast-x"  # systolic-x would only add skew
+    assert access["W"] == "stationary"
+
+
+def test_lower_bounds_hold() -> None:
+    space = small_space()
+    for st in space.structures()[::71]:
+        slots = space.slots(st)
+        template = space.template(st, slots)
+        if template is None:
+            continue
+        rows = space.all_rows(slots)
+        res = evaluate_batch(template, rows)
+        assert np.all(res.cycles >= space.cycles_lower_bound(slots, rows))
+        assert np.all(res.energy_pj >= space.energy_lb * (1 - 1e-12))
+
+
+def test_compact_mapping() -> None:
+    m = Mapping.model_validate({"temporal": {"DRAM": "M=4 N=2", "PE": "K=2"}, "spatial": {"Y": "K=4", "X": "N=4"}})
+    assert compact_mapping(m, ("DRAM", "GLB", "PE")) == "DRAM[M=4 N=2] Y[K=4] X[N=4] PE[K=2]"
+    m = m.model_copy(update={"bypass": {"GLB": ("W", "O")}})
+    assert compact_mapping(m, ("DRAM", "GLB", "PE")) == "DRAM[M=4 N=2] Y[K=4] X[N=4] PE[K=2] bypass[GLB:W,O]"
+
+
+# --- constraints ----------------------------------------------------------------------
+
+
+def constraints(mapping: dict[str, object], **kw: float) -> Constraints:
+    arch = make_arch(4, 4, (buffer("GLB", ("weight",)),))
+    return Constraints.from_mapping(Mapping.model_validate(mapping), gemm(8, 8, 8), arch, **kw)
+
+
+def test_constraints_fix_levels_spatial_bypass_and_access() -> None:
+    arch = make_arch(4, 4, (buffer("GLB", ("weight", "output")),))
+    wl = gemm(8, 8, 8)
+    cons = Constraints.from_mapping(Mapping.model_validate({
+        "temporal": {"GLB": "N=* M=2"}, "spatial": {"Y": "K=*", "X": []}, "bypass": {"GLB": ["O"]},
+        "access": {"W": "stationary"}}), wl, arch)
+    space = MapSpace(wl, arch, cons)
+    structures = space.structures()
+    assert structures
+    for st in structures:
+        assert st.orders[1] == ("N", "M")
+        assert st.spatial == ((Axis.Y, "K"),)
+        assert dict(st.bypass) == {"GLB": ("O",)}
+        assert dict(st.access)["W"] == "stationary"
+        slots = space.slots(st)
+        assert [int(f) for f, lv in zip(slots.fixed, slots.levels) if lv == 1 and f] == [2]
+
+
+@pytest.mark.parametrize(("mapping", "message"), [
+    ({"temporal": {"L2": "M=2"}}, "mapping.temporal.L2: unknown level 'L2'; the levels are ['DRAM', 'GLB', 'PE']"),
+    ({"temporal": {"GLB": "Z=2"}}, "mapping.temporal.GLB[0]: unknown dimension 'Z'; the dimensions are "
+                                   "['M', 'N', 'K']"),
+    ({"temporal": {"GLB": "M=2 M=4"}}, "mapping.temporal.GLB[1]: dimension 'M' appears twice at this level; "
+                                       "give it once"),
+    ({"spatial": {"Y": "K=8"}}, "mapping.spatial.Y[0]: factor of K must be from 1 to 4, not 8"),
+    ({"spatial": {"Y": "K=*", "X": "K=*"}}, "mapping.spatial: dimension 'K' is on both axes; give each axis its own"),
+    ({"bypass": {"GLB": ["I"]}}, "mapping.bypass.GLB: GLB does not hold 'I' (it holds ['weight']), so there is "
+                                 "nothing to bypass"),
+    ({"bypass": {"DRAM": ["I"]}}, "mapping.bypass.DRAM: unknown buffer 'DRAM'; the buffers are ['GLB']"),
+    ({"access": {"X": "stationary"}}, "mapping.access.X: unknown tensor 'X'; the tensors are ['I', 'W', 'O']"),
+])
+def test_constraints_wrong(mapping: dict[str, object], message: str) -> None:
+    with pytest.raises(MappingError) as info:
+        constraints(mapping)
+    assert str(info.value) == message
+
+
+def test_constraints_min_utilization_wrong() -> None:
+    with pytest.raises(MappingError) as info:
+        constraints({}, min_utilization=1.5)
+    assert str(info.value) == "min_utilization must be a number from 0 to 1, not 1.5"
+
+
+def test_conv_space_has_diagonal_free_dataflows() -> None:
+    space = MapSpace(conv2d(K=2, C=2, H=5, W=5, R=3, S=3), make_arch(3, 3))
+    assert space.dataflows
+    assert all(s is None or s in space.loop_dims for _, s, _ in space.dataflows)
