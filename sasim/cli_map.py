@@ -29,6 +29,7 @@ from sasim.mapping.network import NetworkResult, load_network, map_network
 from sasim.mapping.search import MapperResult, MapPoint, Objective, search
 from sasim.mapping.search import Progress as SearchProgress
 from sasim.mapping.spec import Mapping
+from sasim.mapping.verify import Verification, verify_mappings
 from sasim.networks import network_names
 from sasim.spec import Spec, load_spec, read_yaml
 
@@ -86,6 +87,9 @@ def add_map_parser(commands: Any, common: Callable[..., None], formatter: type[a
     p.add_argument("--out", metavar="FILE.yaml", help="write the best mapping as a mapping YAML file")
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     p.add_argument("--plot", metavar="FILE.png", help="plot the explored points and the Pareto front")
+    p.add_argument("--verify-top", type=_positive_int, default=None, metavar="K",
+                   help="simulate the K best mappings (sasim run's fast mode, inputs from --seed): do the outputs "
+                        "match NumPy, do the counts equal the model's, and how far off is the model's cycle count")
     common(p, suppress=True)
     p.set_defaults(func=_cmd_wrapper(_cmd_map))
 
@@ -309,6 +313,9 @@ def _cmd_map(args: argparse.Namespace, usage: Callable[[str], Exception]) -> int
             raise usage("--network needs --arch (the architecture to map the layers onto)")
         if args.plot is not None:
             raise usage("--plot draws one layer's search; it cannot be used with --network")
+        if args.verify_top is not None:
+            raise usage("--verify-top simulates one workload's mappings; it cannot be used with --network "
+                        "(run 'sasim run' on a layer instead)")
         network = load_network(args.network)
         spec = load_spec(None, {"architecture": args.arch, "workload": "gemm:M=1,N=1,K=1", "mapping": Mapping()},
                          override_labels={"architecture": "--arch"})
@@ -340,13 +347,48 @@ def _cmd_map(args: argparse.Namespace, usage: Callable[[str], Exception]) -> int
             f"{result.best.cycles} cycles, {result.best.energy_pj:.6g} pJ", result.best.mapping.to_yaml_dict()))
     if args.plot is not None:
         _plot(args.plot, result, f"{spec.workload.name} on {spec.architecture.name}")
+    checks: list[Verification] = []
+    if args.verify_top is not None:
+        chosen = [(p.compact, p.mapping) for p in result.top[: args.verify_top]]
+        checks = verify_mappings(spec.workload, spec.architecture, chosen, seed=args.seed)
     if args.json:
-        _write_json(result_json(result, spec))
+        out = result_json(result, spec)
+        if args.verify_top is not None:
+            out["verified"] = [verification_json(v) for v in checks]
+        _write_json(out)
     else:
         console = _console()
         _report(console, spec, result, args.top)
+        if checks:
+            console.print()
+            console.print(_verification_table(checks))
         for flag, path in (("best mapping", args.out), ("plot", args.plot)):
             if path is not None:
                 console.print(f"wrote the {flag} to {path}")
-    return 0
+    return 0 if all(v.ok or v.refused is not None for v in checks) else 1
+
+
+def verification_json(v: Verification) -> dict[str, Any]:
+    return {"compact": v.compact, "model_cycles": v.model_cycles, "sim_cycles": v.sim_cycles,
+            "model_error": v.model_error, "outputs_match_reference": v.outputs_match_reference,
+            "counts_match_model": v.counts_match_model, "wall_s": v.wall_s, "refused": v.refused}
+
+
+def _verification_table(checks: list[Verification]) -> Table:
+    table = Table(title="Confirmed in simulation (model error = (model - simulated) / simulated)",
+                  title_justify="left", title_style="bold")
+    for col, just in (("#", "right"), ("simulated cycles", "right"), ("model cycles", "right"),
+                      ("model error", "right"), ("outputs vs NumPy", "left"), ("counts", "left"),
+                      ("wall s", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for i, v in enumerate(checks, 1):
+        if v.refused is not None:
+            table.add_row(str(i), "-", f"{v.model_cycles:,}", "-", f"not simulated: {v.refused}", "-",
+                          f"{v.wall_s:.2f}")
+            continue
+        error = v.model_error if v.model_error is not None else 0.0
+        table.add_row(str(i), f"{v.sim_cycles:,}", f"{v.model_cycles:,}", f"{error:+.1%}",
+                      "match" if v.outputs_match_reference else "[red]MISMATCH[/red]",
+                      "= model" if v.counts_match_model else "[red]DIFFER[/red]", f"{v.wall_s:.2f}")
+    return table
 

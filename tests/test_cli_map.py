@@ -139,9 +139,40 @@ def test_map_network(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
                                             "['ws', 'os', 'is']"),
     ([*FLAGS, "--out", "/nonexistent/dir/x.yaml"], "--out: cannot write '/nonexistent/dir/x.yaml': No such file or "
                                                    "directory"),
+    ([*FLAGS, "--verify-top", "0"], "argument --verify-top: must be a positive integer, not '0' "
+                                    "(see 'sasim map --help')"),
+    (["--network", "bert_base", "--arch", ARCH, "--verify-top", "1"],
+     "--verify-top simulates one workload's mappings; it cannot be used with --network (run 'sasim run' on a layer "
+     "instead) (see 'sasim map --help')"),
 ])
 def test_map_wrong(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     status, out, err = run(capsys, "map", *argv)
     assert status == 2
     assert err == f"sasim: error: {message}\n"
     assert out == ""
+
+
+def test_map_verify_top_simulates_the_best(capsys: pytest.CaptureFixture[str]) -> None:
+    from sasim.sim import simulate
+
+    data = map_json(capsys, *FLAGS, "--top", "3", "--verify-top", "2", "--seed", "3")
+    checks = data["verified"]
+    assert len(checks) == 2
+    spec = load_spec(None, {"architecture": ARCH, "workload": WORKLOAD, "mapping": "ws"})
+    for check, point in zip(checks, data["top"]):
+        assert check["compact"] == point["compact"]
+        design = lower(spec.workload, spec.architecture, Mapping.model_validate(point["mapping"]))
+        sim = simulate(design, seed=3)
+        assert check["sim_cycles"] == sim.cycles
+        assert check["model_cycles"] == evaluate(design).cycles == point["cycles"]
+        assert check["model_error"] == pytest.approx((point["cycles"] - sim.cycles) / sim.cycles)
+        assert check["outputs_match_reference"] is True
+        assert check["counts_match_model"] is True
+        assert check["refused"] is None
+
+
+def test_map_verify_top_report(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "map", *FLAGS, "--verify-top", "1")
+    assert status == 0, err
+    assert "Confirmed in simulation" in out
+    assert "match" in out and "= model" in out and "MISMATCH" not in out and "DIFFER" not in out

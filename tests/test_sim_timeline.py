@@ -60,14 +60,15 @@ def test_tiny_output_stationary_run_timeline() -> None:
     """GEMM M=2 N=1 K=2 on one PE, no buffers; DRAM latency 3, 8 bits/cycle.
 
     Stream loop K, so O is stationary: folds at steps 0 and 2, each with a 1-cycle
-    preload. Each input element is its own DRAM request (I before W in a cycle);
-    edge buffers hold two one-element tiles. By hand from docs/timing.md:
-    I0 3, W0 4, I1 5, W1 6 (issued 0, 0, 1, 1); edge full until steps free it.
-    Step 0 issues at 5 (W0 readable at 5), step 1 at 7 (W1 at 7); I2/W2 issued at 6
-    arrive 9/10, I3/W3 issued at 8 arrive 11/12. Fold 1: drained at 7+0+1 = 8,
-    preload 8, but inputs: step 2 at 11, step 3 at 13. O0 (complete at 8) is written
-    from cycle 9: channel free at 13, four cycles per 32-bit element: moves at 16.
-    O1 (complete 14) written from 17: moves at 20. The run ends at 21.
+    preload. Each input element is its own DRAM request (I before W in a cycle); the
+    edge buffers hold latency + 2 = 5 one-element tiles, so all four of each are
+    requested at once, one per cycle: I0..I3 issued 0..3 arrive 3, 5, 7, 9 and W0..W3
+    arrive 4, 6, 8, 10 (the channel moves one 8-bit element per cycle, in request
+    order). Step 0 issues at 5 (W0 readable at 5), step 1 at 7 (W1 at 7). Fold 1:
+    drained at 7+0+1 = 8, preload 8, so step 2 at 9; step 3 at 11 (W3 readable at 11).
+    O0 (complete at 8) is written from cycle 9, but the channel is free only at 11;
+    four cycles per 32-bit element: it moves at 14. O1 (complete at 12) is written
+    from 15: moves at 18. The run ends at 19.
     """
     arch = Architecture(
         dram=DRAM(latency=3, words_per_cycle=1, word_bits=8),
@@ -78,8 +79,8 @@ def test_tiny_output_stationary_run_timeline() -> None:
     assert design.stationary == "O"
     tensors = design.workload.random_tensors(seed=3)
     run = run_golden(design, tensors)
-    assert run.step_cycles.tolist() == [5, 7, 11, 13]
-    assert run.cycles == 21
-    # preload: cycles 0 and 8; waiting for I: 1-3 and 9; for W: 4, 6, 10 and 12
-    assert run.array_stalls == {"preload": 2, "input I": 4, "input W": 4}
+    assert run.step_cycles.tolist() == [5, 7, 9, 11]
+    assert run.cycles == 19
+    # preload: cycles 0 and 8; waiting for I: 1-3; for W: 4, 6 and 10
+    assert run.array_stalls == {"preload": 2, "input I": 3, "input W": 3}
     assert np.array_equal(run.output, design.workload.reference(tensors))

@@ -78,7 +78,9 @@ def edge_tiles(design: Design, tensor: str) -> int:
     parent = design.keepers(tensor)[-2]
     if parent.kind is LevelKind.BUFFER:
         return _buffer(design, parent.name).read_latency + 1
-    return 2
+    # fed straight from DRAM: a tile's request may only issue once a credit is back, so a
+    # stream of one tile per step needs the DRAM latency covered by tiles in flight
+    return design.architecture.dram.latency + 2
 
 
 def regions(design: Design) -> list[RegionSpec]:
