@@ -1,4 +1,4 @@
-"""The golden simulator: docs/timing.md stepped one cycle at a time, with real values.
+"""The golden simulator: docs/timing.md stepped one cycle at a time in SimPy, with real values.
 
 Meant for small designs (every iteration point is materialized). Each component
 decides from the state visible at the start of a cycle (every state change carries
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import simpy
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
@@ -83,17 +86,41 @@ class _Machine:
         self.counts[level][tensor][action] += int(n)
 
     def run(self) -> GoldenRun:
-        now = 0
-        idle = 0
-        limit = 64 + 8 * self.d.architecture.dram.latency
-        while not (self.array.done and all(e.done for e in self.engines)):
-            progressed = self.array.step(now)
-            for engine in self.engines:
-                progressed = engine.step(now) or progressed
-            idle = 0 if progressed else idle + 1
-            if idle > limit and self._nothing_in_flight(now):
-                raise SimulationError(self._deadlock_reason(now))
-            now += 1
+        """One SimPy process per component, each stepping once per cycle, and a watchdog.
+
+        Components decide only from state stamped before the current cycle, so the order
+        in which same-cycle processes run does not change what they do -- except for the
+        order of DRAM requests issued in one cycle, which the contract fixes as the engine
+        order: processes are created in that order and SimPy runs same-time events first
+        in, first out, so each cycle they run in that order."""
+        env = simpy.Environment()
+        components: list[_Array | _DownEngine | _UpEngine] = [self.array, *self.engines]
+        self.progressed = False
+
+        def clocked(component: _Array | _DownEngine | _UpEngine) -> Generator[simpy.Event, Any, None]:
+            while not component.done:
+                if component.step(int(env.now)):
+                    self.progressed = True
+                yield env.timeout(1)
+
+        def watchdog() -> Generator[simpy.Event, Any, int]:
+            idle = 0
+            limit = 64 + 8 * self.d.architecture.dram.latency
+            while True:
+                now = int(env.now)
+                if all(c.done for c in components):
+                    return now + 1
+                idle = 0 if self.progressed else idle + 1
+                self.progressed = False
+                if idle > limit and self._nothing_in_flight(now):
+                    raise SimulationError(self._deadlock_reason(now))
+                yield env.timeout(1)
+
+        for component in components:
+            env.process(clocked(component))
+        finished = env.run(until=env.process(watchdog()))
+        assert isinstance(finished, int)
+        now = finished
         end = max([now] + [e.finished for e in self.engines if isinstance(e, _UpEngine)])
         return GoldenRun(
             cycles=end,
