@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 import sasim
+from sasim.cli_common import add_spec_arguments
 from sasim.design import Design
 from sasim.errors import SasimError, SpecError
 from sasim.examples import example_names, example_path
@@ -134,10 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "model", help="analytical estimate: accesses, latency, energy, utilization",
         description=_MODEL_DESCRIPTION, epilog=_MODEL_EPILOG, formatter_class=_Formatter,
     )
-    model.add_argument("spec", metavar="SPEC", nargs="?", help="spec file or bundled example name")
-    model.add_argument("--arch", "--architecture", dest="arch", metavar="X", help="replace the architecture section")
-    model.add_argument("--workload", metavar="X", help="replace the workload section")
-    model.add_argument("--mapping", metavar="X", help="replace the mapping section")
+    add_spec_arguments(model)
     model.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     _common(model, suppress=True)
     model.set_defaults(func=_cmd_model)

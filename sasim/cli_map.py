@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sasim.cli_common import add_spec_arguments
 from sasim.errors import SpecError
 from sasim.examples import example_path
 from sasim.mapping.constraints import Constraints
@@ -67,10 +68,7 @@ def add_map_parser(commands: Any, common: Callable[..., None], formatter: type[a
         description=_DESCRIPTION.format(networks=", ".join(network_names())), epilog=_EPILOG,
         formatter_class=formatter,
     )
-    p.add_argument("spec", metavar="SPEC", nargs="?", help="spec file or bundled example name")
-    p.add_argument("--arch", "--architecture", dest="arch", metavar="X", help="replace the architecture section")
-    p.add_argument("--workload", metavar="X", help="replace the workload section")
-    p.add_argument("--mapping", metavar="X", help="replace the mapping section (constraints)")
+    add_spec_arguments(p, mapping_help="replace the mapping section (constraints)")
     p.add_argument("--ignore-mapping", action="store_true", help="ignore the spec's mapping section: search freely")
     p.add_argument("--network", metavar="NAME|FILE", help=f"map every layer of a network ({', '.join(network_names())} "
                    "or a YAML file); needs --arch")

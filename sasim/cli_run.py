@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from sasim.cli_common import add_spec_arguments
 from sasim.design import Design
 from sasim.errors import SasimError
 from sasim.mapping.spec import format_loops
@@ -74,10 +75,7 @@ def add_run_parser(commands: Any, common: Callable[..., None], formatter: type[a
         "run", help="cycle-exact simulation with real values, stalls, traces",
         description=_DESCRIPTION, epilog=_EPILOG, formatter_class=formatter,
     )
-    p.add_argument("spec", metavar="SPEC", nargs="?", help="spec file or bundled example name")
-    p.add_argument("--arch", "--architecture", dest="arch", metavar="X", help="replace the architecture section")
-    p.add_argument("--workload", metavar="X", help="replace the workload section")
-    p.add_argument("--mapping", metavar="X", help="replace the mapping section")
+    add_spec_arguments(p)
     p.add_argument("--mode", type=_mode, default=Mode.FAST, metavar="{fast,golden}",
                    help="fast (default: tile-level events, exact) or golden (every cycle, small designs)")
     p.add_argument("--seed", type=_seed, default=0, metavar="N",

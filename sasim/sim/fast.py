@@ -18,7 +18,7 @@ import heapq
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,12 +29,12 @@ from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
 from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
-from sasim.sim.result import EngineTrace, RegionTrace
+from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
 from sasim.sim.schedule import Schedule
 from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
-__all__ = ["FastRun", "run_fast"]
+__all__ = ["RunRecord", "run_fast"]
 
 log = logging.getLogger(__name__)
 
@@ -103,26 +103,6 @@ class _Region:
         tile.known = True
 
 
-@dataclass
-class FastRun:
-    """What a fast run measured (the same fields as :class:`sasim.sim.golden.GoldenRun`)."""
-
-    cycles: int
-    output: np.ndarray
-    counts: dict[str, dict[str, dict[str, int]]]
-    array_busy: int
-    array_stalls: dict[str, int]
-    step_cycles: np.ndarray
-    dram_busy: int
-    peak_occupancy: dict[str, int] = field(default_factory=dict)
-    engines: list[EngineTrace] = field(default_factory=list)
-    regions: list[RegionTrace] = field(default_factory=list)
-    step_macs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    step_wait: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    step_cause: list[str] = field(default_factory=list)
-    data_stalls: int = 0
-
-
 class _Machine:
     def __init__(self, design: Design, schedule: Schedule, tensors: dict[str, np.ndarray],
                  progress: Callable[[int, int], None] | None) -> None:
@@ -173,7 +153,7 @@ class _Machine:
         heapq.heappush(self.heap, (cycle, engine.order, self.heap_seq, engine, action))
         self.heap_seq += 1
 
-    def run(self) -> FastRun:
+    def run(self) -> RunRecord:
         components: list[_Array | _Engine] = [self.array, *self.engines]
         while True:
             moved = True
@@ -210,7 +190,7 @@ class _Machine:
             )
             for k, r in self.regions.items()
         ]
-        return FastRun(
+        return RunRecord(
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
             step_cycles=self.array.cycles, dram_busy=self.dram.busy_cycles, peak_occupancy=peaks,
@@ -622,7 +602,7 @@ class _Array:
 
 
 def run_fast(design: Design, tensors: dict[str, np.ndarray],
-             progress: Callable[[int, int], None] | None = None) -> FastRun:
+             progress: Callable[[int, int], None] | None = None) -> RunRecord:
     """Simulate ``design`` on ``tensors``; ``progress(steps_done, steps)`` is called now and then."""
     design.workload.check_tensors(tensors)
     return _Machine(design, Schedule(design), tensors, progress).run()

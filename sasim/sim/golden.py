@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,26 +23,13 @@ from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
 from sasim.sim.program import Program, TileSeq, build_program
 from sasim.sim.region import NOT_FILLED, Region, TileSlot
+from sasim.sim.result import RunRecord
 from sasim.workload.workload import wrap
 
-__all__ = ["GoldenRun", "run_golden"]
+__all__ = ["RunRecord", "run_golden"]
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass
-class GoldenRun:
-    """What a golden run measured."""
-
-    cycles: int
-    output: np.ndarray
-    counts: dict[str, dict[str, dict[str, int]]]
-    array_busy: int
-    array_stalls: dict[str, int]
-    step_cycles: np.ndarray
-    dram_busy: int
-    peak_occupancy: dict[str, int] = field(default_factory=dict)
 
 
 class _Machine:
@@ -85,7 +71,7 @@ class _Machine:
     def count(self, level: str, tensor: str, action: str, n: int) -> None:
         self.counts[level][tensor][action] += int(n)
 
-    def run(self) -> GoldenRun:
+    def run(self) -> RunRecord:
         """One SimPy process per component, each stepping once per cycle, and a watchdog.
 
         Components decide only from state stamped before the current cycle, so the order
@@ -122,7 +108,7 @@ class _Machine:
         assert isinstance(finished, int)
         now = finished
         end = max([now] + [e.finished for e in self.engines if isinstance(e, _UpEngine)])
-        return GoldenRun(
+        return RunRecord(
             cycles=end,
             output=self.memory[self.d.workload.output].reshape(self.d.workload.shape(self.d.workload.output)),
             counts=self.counts,
@@ -439,7 +425,7 @@ class _Array:
         self.s += 1
 
 
-def run_golden(design: Design, tensors: dict[str, np.ndarray]) -> GoldenRun:
+def run_golden(design: Design, tensors: dict[str, np.ndarray]) -> RunRecord:
     """Simulate ``design`` cycle by cycle on ``tensors`` (see docs/timing.md)."""
     design.workload.check_tensors(tensors)
     program = build_program(design)

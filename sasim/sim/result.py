@@ -9,7 +9,7 @@ import numpy as np
 
 from sasim.model.result import Accesses, ModelResult
 
-__all__ = ["EngineTrace", "RegionTrace", "SimResult"]
+__all__ = ["EngineTrace", "RegionTrace", "RunRecord", "SimResult"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,32 @@ class RegionTrace:
     opened: np.ndarray
     sizes: np.ndarray
     shrunk: np.ndarray
+
+
+def _no_steps() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class RunRecord:
+    """What either simulator measured, before it is turned into a :class:`SimResult`.
+
+    The golden mode fills the fields up to ``peak_occupancy``; the fast mode all of them."""
+
+    cycles: int
+    output: np.ndarray
+    counts: dict[str, dict[str, dict[str, int]]]
+    array_busy: int
+    array_stalls: dict[str, int]
+    step_cycles: np.ndarray
+    dram_busy: int
+    peak_occupancy: dict[str, int] = field(default_factory=dict)
+    engines: list[EngineTrace] = field(default_factory=list)
+    regions: list[RegionTrace] = field(default_factory=list)
+    step_macs: np.ndarray = field(default_factory=_no_steps)
+    step_wait: np.ndarray = field(default_factory=_no_steps)
+    step_cause: list[str] = field(default_factory=list)
+    data_stalls: int = -1  # -1: not recorded (golden mode)
 
 
 @dataclass(frozen=True)

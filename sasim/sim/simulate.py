@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -15,8 +14,8 @@ from sasim.errors import SimulationError
 from sasim.model import evaluate
 from sasim.model.energy import energy_breakdown
 from sasim.model.result import Accesses
-from sasim.sim.fast import FastRun, run_fast
-from sasim.sim.golden import GoldenRun, run_golden
+from sasim.sim.fast import run_fast
+from sasim.sim.golden import run_golden
 from sasim.sim.machine import array_skew
 from sasim.sim.result import SimResult
 
@@ -54,14 +53,7 @@ def simulate(
     if tensors is None:
         tensors = wl.random_tensors(seed=seed)
     start = time.perf_counter()
-    run: GoldenRun | FastRun
-    extra: dict[str, Any] = {}
-    if mode is Mode.GOLDEN:
-        run = run_golden(design, tensors)
-    else:
-        run = run_fast(design, tensors, progress=progress)
-        extra = {"engines": run.engines, "regions": run.regions, "step_macs": run.step_macs,
-                 "step_wait": run.step_wait, "step_cause": run.step_cause, "data_stalls": run.data_stalls}
+    run = run_golden(design, tensors) if mode is Mode.GOLDEN else run_fast(design, tensors, progress=progress)
     wall = time.perf_counter() - start
     log.info("simulated %s steps in %.3f s (%s mode)", f"{run.array_busy:,}", wall, mode.value)
     model = evaluate(design)
@@ -90,5 +82,10 @@ def simulate(
         step_cycles=run.step_cycles,
         output=run.output,
         array_span=span,
-        **extra,
+        engines=run.engines,
+        regions=run.regions,
+        step_macs=run.step_macs,
+        step_wait=run.step_wait,
+        step_cause=run.step_cause,
+        data_stalls=run.data_stalls,
     )
