@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from sasim.sim.machine import EDGE
 from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
-from sasim.sim.schedule import Schedule
+from sasim.sim.schedule import EventSeq, Schedule
 from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
@@ -120,20 +121,38 @@ class _Machine:
         self.regions: dict[tuple[str, str], _Region] = {
             (r.level, r.tensor): _Region(r.capacity, r.double) for r in machine.regions(design)
         }
+        # Edge buffers fed from (or draining into) a buffer are solved inside the array's loop;
+        # those fed from DRAM keep a region and an engine (their requests are ordered globally).
+        fused = {t for t in wl.tensors if design.keepers(t)[-2].kind is LevelKind.BUFFER}
         for t in wl.tensors:
-            first = len(schedule.seqs[(EDGE, t)].tile(0))  # an event's first tile is its largest
-            self.regions[("edge", t)] = _Region(machine.edge_tiles(design, t) * first)
+            if t not in fused:
+                first = len(schedule.seqs[(EDGE, t)].tile(0))  # an event's first tile is its largest
+                self.regions[("edge", t)] = _Region(machine.edge_tiles(design, t) * first)
         # operand values as delivered to the array edge
         self.edge_values = {t: np.zeros_like(self.memory[t]) for t in wl.operands}
         self.delivered = {t: np.zeros(len(self.memory[t]), dtype=bool) for t in wl.operands}
         self.heap: list[tuple[int, int, int, _Engine, str]] = []
         self.heap_seq = 0
-        self.engines: list[_Engine] = [
-            _Down(self, order, e.tensor, e.source, e.target) if e.direction == "down"
-            else _Up(self, order, e.tensor, e.source, e.target)
-            for order, e in enumerate(machine.engines(design))
-        ]
+        self.engines: list[_Engine] = []
+        self.feeders: dict[str, _Feeder] = {}
+        self.drain: _Drain | None = None
+        for order, e in enumerate(machine.engines(design)):
+            if e.direction == "down" and e.target == EDGE and e.tensor in fused:
+                self.feeders[e.tensor] = _Feeder(self, order, e.tensor, e.source)
+                self.engines.append(self.feeders[e.tensor])
+            elif e.direction == "up" and e.source == EDGE and e.tensor in fused:
+                self.drain = _Drain(self, order, e.tensor, e.target)
+                self.engines.append(self.drain)
+            elif e.direction == "down":
+                self.engines.append(_Down(self, order, e.tensor, e.source, e.target))
+            else:
+                self.engines.append(_Up(self, order, e.tensor, e.source, e.target))
         self.array = _Array(self)
+
+    def _region_order(self, name: str) -> tuple[int, str]:
+        """Regions in the order golden reports them: buffers by level, then the edges."""
+        level, _, tensor = name.partition(".")
+        return (0 if level != "edge" else 1, name if level != "edge" else f"~{tensor}")
 
     def region(self, level: str, tensor: str) -> _Region:
         if self.d.level(level).kind is LevelKind.PE:
@@ -177,7 +196,12 @@ class _Machine:
                 raise SimulationError(f"internal error: the data path delivered wrong values of {t!r} to the array")
         end = max([0] + [e.finished for e in self.engines])
         wl = self.d.workload
+        logs = {f"edge.{t}": f.log for t, f in self.feeders.items()}
+        if self.drain is not None:
+            logs[f"edge.{wl.output}"] = self.drain.log
         peaks = {f"{k[0]}.{k[1]}": r.peak for k, r in self.regions.items()}
+        peaks.update({name: log.peak for name, log in logs.items()})
+        peaks = {k: peaks[k] for k in sorted(peaks, key=self._region_order)}
         engines = [
             EngineTrace(e.name, np.array(e.starts, dtype=np.int64), np.array(e.finishes, dtype=np.int64))
             for e in self.engines
@@ -189,7 +213,8 @@ class _Machine:
                 np.array([-1 if t.shrink is None else t.shrink for t in r.tiles], dtype=np.int64),
             )
             for k, r in self.regions.items()
-        ]
+        ] + [log.trace(name) for name, log in logs.items()]
+        regions.sort(key=lambda r: self._region_order(r.name))
         return RunRecord(
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
@@ -400,25 +425,12 @@ class _Up(_Engine):
             self.finishes.append(finish)
             last = self.e + 1 >= self.seq.events or self.seq.parent_event[self.e + 1] != pe
             if last:
-                self._accumulate(target)
+                _accumulate(self.m, self.parent, self.t, target)
                 target.complete = finish
             self.next_free = finish + 1
             self.e += 1
             progressed = True
         return progressed
-
-    def _accumulate(self, target: _Tile) -> None:
-        """Add every partial sum the tile received (wrapping once is the same as after
-        every add: arithmetic modulo 2^bits). An element's first arrival in the tile is a
-        plain write; each later one a read-modify-write."""
-        assert target.pending is not None and target.elements is not None and target.values is not None
-        elements = np.concatenate([e for e, _ in target.pending])
-        values = np.concatenate([v for _, v in target.pending])
-        pos = np.searchsorted(target.elements, elements)
-        np.add.at(target.values, pos, values)
-        target.values[:] = wrap(target.values, self.m.acc_bits)
-        self.m.count(self.parent, self.t, "reads", len(pos) - len(np.unique(pos)))
-        target.pending = None
 
     def dram_action(self, cycle: int, action: str) -> None:
         src = self.src.tile(self.e)
@@ -447,6 +459,230 @@ class _Up(_Engine):
         self.e += 1
         self.read = None
         self.waiting_dram = False
+
+
+def _accumulate(m: _Machine, level: str, tensor: str, target: _Tile) -> None:
+    """Add every partial sum an output tile received (wrapping once is the same as after every
+    add: arithmetic modulo 2^bits). An element's first arrival in the tile is a plain write;
+    each later one a read-modify-write."""
+    assert target.pending is not None and target.elements is not None and target.values is not None
+    elements = np.concatenate([e for e, _ in target.pending])
+    values = np.concatenate([v for _, v in target.pending])
+    pos = np.searchsorted(target.elements, elements)
+    np.add.at(target.values, pos, values)
+    target.values[:] = wrap(target.values, m.acc_bits)
+    m.count(level, tensor, "reads", len(pos) - len(np.unique(pos)))
+    target.pending = None
+
+
+class _EdgeLog:
+    """An edge buffer whose producer or consumer is solved inside the array's loop: the
+    credit rule of docs/timing.md over its tiles' sizes, and when each was opened and shrunk."""
+
+    def __init__(self, tiles: int, sizes: list[int]) -> None:
+        self.sizes = sizes
+        self.capacity = tiles * (sizes[0] if sizes else 1)  # an event's first tile is its largest
+        self.prefix = [0, *itertools.accumulate(sizes)]
+        self.opened = [0] * len(sizes)
+        self.shrunk: list[int | None] = [None] * len(sizes)
+
+    def room(self, e: int) -> int | None:
+        """Earliest cycle tile ``e`` can be reserved (tiles are reserved in order); None if not known yet."""
+        need = self.prefix[e + 1] - self.capacity
+        if need <= 0:
+            return 0
+        shrunk = self.shrunk[bisect.bisect_left(self.prefix, need, lo=1) - 1]
+        return None if shrunk is None else shrunk + 1
+
+    @property
+    def peak(self) -> int:
+        opens = list(zip(self.opened, self.sizes))
+        return peak_occupancy(opens, [(c, n) for c, n in zip(self.shrunk, self.sizes) if c is not None])
+
+    def trace(self, name: str) -> RegionTrace:
+        return RegionTrace(name, self.capacity, np.array(self.opened, dtype=np.int64),
+                           np.array(self.sizes, dtype=np.int64),
+                           np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64))
+
+
+def _tile_sizes(seq: EventSeq) -> list[int]:
+    sched = seq._schedule
+    lengths: dict[tuple[int, ...], int] = {}
+    out = []
+    for e in range(seq.events):
+        key = seq.extent_key(e)
+        if key not in lengths:
+            lengths[key] = len(sched.template(seq.transfer.tensor, key))
+        out.append(lengths[key])
+    return out
+
+
+class _Feeder(_Engine):
+    """The transfer from a buffer into an input's edge buffer, solved inside the array's loop.
+
+    Per docs/timing.md a tile starts when the previous one has moved and the edge buffer has
+    room, and its last element moves at ``max(start + (n-1)//bw, R)`` where ``R`` depends only on
+    when the parent's elements became readable: computed for a whole parent tile's children at
+    once, so that only this integer recurrence runs per tile."""
+
+    def __init__(self, m: _Machine, order: int, tensor: str, parent: str) -> None:
+        self.m, self.order, self.t, self.parent = m, order, tensor, parent
+        self.name = f"{tensor} {parent}->{EDGE}"
+        self.seq = m.sc.seqs[(EDGE, tensor)]
+        self.src = m.region(parent, tensor)
+        self.bw = m.bandwidth(parent, tensor)
+        self.latency = m.read_latency(parent)
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), _tile_sizes(self.seq))
+        self.pe = self.seq.parent_event.tolist()
+        count = self.seq.events
+        self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
+        self.R = [0] * count
+        self.D = [0] * count
+        self.ready = [0] * count
+        self.prepared = 0
+        self.computed = 0
+        self.next_free = 0
+        self.starts, self.finishes = [], []
+
+    @property
+    def done(self) -> bool:
+        return self.computed >= self.seq.events
+
+    def describe(self) -> str:
+        return f"{self.name} stuck at tile {self.computed} of {self.seq.events}"
+
+    def advance(self) -> bool:
+        return False  # driven by the array
+
+    def ready_at(self, e: int) -> int | None:
+        """The first cycle tile ``e`` is wholly readable in the edge buffer; None if not known yet."""
+        while self.computed <= e:
+            k = self.computed
+            if k >= self.prepared and not self._prepare():
+                return None
+            room = self.log.room(k)
+            if room is None:
+                return None
+            start = max(self.next_free, room)
+            finish = max(start + self.D[k], self.R[k])
+            self.log.opened[k] = start
+            self.ready[k] = finish + self.latency
+            self.starts.append(start)
+            self.finishes.append(finish)
+            self.next_free = finish + 1
+            if self.last_in_parent[k]:
+                self.src.shrink(self.pe[k], finish)
+            self.computed += 1
+        return self.ready[e]
+
+    def _prepare(self) -> bool:
+        """Readiness, sizes and values of the next children of one parent tile, at once."""
+        k0 = self.prepared
+        pe = self.pe[k0]
+        ptile = self.src.tile(pe)
+        if ptile is None or not ptile.known or ptile.elements is None or ptile.values is None:
+            return False
+        k1 = k0 + 1
+        while k1 < self.seq.events and k1 - k0 < 4096 and self.pe[k1] == pe:
+            k1 += 1
+        tiles = [self.seq.tile(k) for k in range(k0, k1)]
+        elements = np.concatenate(tiles)
+        n = np.array([len(x) for x in tiles], dtype=np.int64)
+        pos = np.searchsorted(ptile.elements, elements)
+        self.m.edge_values[self.t][elements] = ptile.values[pos]
+        self.m.delivered[self.t][elements] = True
+        self.m.count(self.parent, self.t, "reads", len(elements))
+        if self.src.double:
+            ready = np.full(len(elements), ptile.ready_all, dtype=np.int64)
+        else:
+            assert ptile.fill is not None
+            ready = ptile.fill[pos] + 1
+        firsts = np.concatenate([[0], np.cumsum(n)[:-1]])
+        within = np.arange(len(elements), dtype=np.int64) - np.repeat(firsts, n)
+        self.R[k0:k1] = np.maximum.reduceat(ready + (np.repeat(n, n) - 1 - within) // self.bw, firsts).tolist()
+        self.D[k0:k1] = ((n - 1) // self.bw).tolist()
+        self.prepared = k1
+        return True
+
+
+class _Drain(_Engine):
+    """The transfer of the array's drained partial sums into the output's parent buffer,
+    solved alongside the array: tile ``e`` moves from ``max(previous finish + 1, complete + 1)``
+    (and, for a new parent tile, its room) at ``bw`` elements per cycle."""
+
+    def __init__(self, m: _Machine, order: int, tensor: str, parent: str) -> None:
+        self.m, self.order, self.t, self.parent = m, order, tensor, parent
+        self.name = f"{tensor} {EDGE}->{parent}"
+        self.seq = m.sc.seqs[(EDGE, tensor)]
+        self.dst = m.region(parent, tensor)
+        self.parent_seq = m.sc.seqs[(parent, tensor)]
+        self.bw = m.bandwidth(parent, tensor)
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), _tile_sizes(self.seq))
+        self.pe = self.seq.parent_event.tolist()
+        count = self.seq.events
+        self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
+        self.complete: list[int | None] = [None] * count
+        self.values: list[np.ndarray | None] = [None] * count
+        self.e = 0
+        self.next_free = 0
+        self.starts, self.finishes = [], []
+
+    @property
+    def done(self) -> bool:
+        return self.e >= self.seq.events
+
+    def describe(self) -> str:
+        return f"{self.name} stuck at tile {self.e} of {self.seq.events}"
+
+    def room_at(self, e: int) -> int | None:
+        room = self.log.room(e)
+        if room is None:
+            self.advance()
+            room = self.log.room(e)
+        return room
+
+    def deliver(self, e: int, cycle: int, values: np.ndarray) -> None:
+        self.complete[e] = cycle
+        self.values[e] = values
+
+    def advance(self) -> bool:
+        progressed = False
+        while self.e < self.seq.events:
+            e = self.e
+            complete = self.complete[e]
+            if complete is None:
+                return progressed
+            t0 = max(self.next_free, complete + 1)
+            pe = self.pe[e]
+            target = self.dst.tile(pe)
+            if target is None:
+                tile_elements = self.parent_seq.tile(pe)
+                room = self.dst.room_time(len(tile_elements))
+                if room is None:
+                    return progressed
+                t0 = max(t0, room)
+                target = self.dst.open(pe, len(tile_elements), t0)
+                target.elements = tile_elements
+                target.values = np.zeros(len(tile_elements), dtype=np.int64)
+            n = self.log.sizes[e]
+            finish = t0 + -(-n // self.bw) - 1
+            if target.pending is None:
+                target.pending = []
+            values = self.values[e]
+            assert values is not None
+            target.pending.append((self.seq.tile(e), values))
+            self.values[e] = None
+            self.m.count(self.parent, self.t, "updates", n)
+            self.log.shrunk[e] = finish
+            self.starts.append(t0)
+            self.finishes.append(finish)
+            if self.last_in_parent[e]:
+                _accumulate(self.m, self.parent, self.t, target)
+                target.complete = finish
+            self.next_free = finish + 1
+            self.e += 1
+            progressed = True
+        return progressed
 
 
 class _Array:
@@ -495,6 +731,8 @@ class _Array:
         self.fills = dict.fromkeys(self.inputs, 0)
         self.drained = 0
         self.labels = {t: f"input {t}" for t in self.inputs}
+        self.feeders = m.feeders
+        self.drain = m.drain
         self.data_stalls = 0  # cycles after the first step spent waiting for data or output room
 
     @property
@@ -507,8 +745,9 @@ class _Array:
     def advance(self) -> bool:
         m, sc = self.m, self.m.sc
         progressed = False
-        edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors}
-        out_edge = edge[self.out]
+        edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors if ("edge", t) in m.regions}
+        out_edge = edge.get(self.out)
+        feeders, drain = self.feeders, self.drain
         out_starts, out_event = self.starts[self.out], self.event_of[self.out]
         steps = sc.steps
         while self.s < steps:
@@ -517,6 +756,12 @@ class _Array:
             ready: dict[str, int] = {}
             for t in self.inputs:
                 if self.starts[t][s]:
+                    if t in feeders:
+                        at = feeders[t].ready_at(self.event_of[t][s])
+                        if at is None:
+                            return progressed
+                        ready[t] = at
+                        continue
                     tile = edge[t].tile(self.event_of[t][s])
                     if tile is None or not tile.known:
                         return progressed
@@ -533,7 +778,11 @@ class _Array:
                     thresholds.append((self.labels[t], ready[t]))
             oe = out_event[s]
             if out_starts[s]:
-                room = out_edge.room_time(self.out_sizes[oe])
+                if drain is not None:
+                    room = drain.room_at(oe)
+                else:
+                    assert out_edge is not None
+                    room = out_edge.room_time(self.out_sizes[oe])
                 if room is None:
                     return progressed
                 thresholds.append(("output full", room))
@@ -567,10 +816,19 @@ class _Array:
             if self.starts[t][s]:
                 self.fills[t] += self.pe_sums[t][e]
             if self.ends[t][s]:
-                edge[t].shrink(e, c)
-        if self.starts[self.out][s]:
+                if t in self.feeders:
+                    self.feeders[t].log.shrunk[e] = c
+                else:
+                    edge[t].shrink(e, c)
+        if self.drain is not None:
+            if self.starts[self.out][s]:
+                self.drain.log.opened[oe] = c
+            if self.ends[self.out][s]:
+                self.drained += self.pe_sums[self.out][oe]
+                self.drain.deliver(oe, c + self.sigma + self.depth, self.drains[oe])
+        elif self.starts[self.out][s]:
             edge[self.out].open(oe, self.out_sizes[oe], c)
-        if self.ends[self.out][s]:
+        if self.drain is None and self.ends[self.out][s]:
             self.drained += self.pe_sums[self.out][oe]
             tile = edge[self.out].tile(oe)
             assert tile is not None
