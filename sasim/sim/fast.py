@@ -31,7 +31,7 @@ from sasim.sim.machine import EDGE
 from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
-from sasim.sim.schedule import EventSeq, Schedule
+from sasim.sim.schedule import Schedule
 from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
@@ -505,18 +505,6 @@ class _EdgeLog:
                            np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64))
 
 
-def _tile_sizes(seq: EventSeq) -> list[int]:
-    sched = seq._schedule
-    lengths: dict[tuple[int, ...], int] = {}
-    out = []
-    for e in range(seq.events):
-        key = seq.extent_key(e)
-        if key not in lengths:
-            lengths[key] = len(sched.template(seq.transfer.tensor, key))
-        out.append(lengths[key])
-    return out
-
-
 class _Feeder(_Engine):
     """The transfer from a buffer into an input's edge buffer, solved inside the array's loop.
 
@@ -532,7 +520,7 @@ class _Feeder(_Engine):
         self.src = m.region(parent, tensor)
         self.bw = m.bandwidth(parent, tensor)
         self.latency = m.read_latency(parent)
-        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), _tile_sizes(self.seq))
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.tolist())
         self.pe = self.seq.parent_event.tolist()
         count = self.seq.events
         self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
@@ -585,9 +573,8 @@ class _Feeder(_Engine):
         k1 = k0 + 1
         while k1 < self.seq.events and k1 - k0 < 4096 and self.pe[k1] == pe:
             k1 += 1
-        tiles = [self.seq.tile(k) for k in range(k0, k1)]
-        elements = np.concatenate(tiles)
-        n = np.array([len(x) for x in tiles], dtype=np.int64)
+        elements = self.seq.tiles(np.arange(k0, k1))
+        n = self.seq.sizes[k0:k1]
         pos = np.searchsorted(ptile.elements, elements)
         self.m.edge_values[self.t][elements] = ptile.values[pos]
         self.m.delivered[self.t][elements] = True
@@ -617,12 +604,12 @@ class _Drain(_Engine):
         self.dst = m.region(parent, tensor)
         self.parent_seq = m.sc.seqs[(parent, tensor)]
         self.bw = m.bandwidth(parent, tensor)
-        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), _tile_sizes(self.seq))
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.tolist())
         self.pe = self.seq.parent_event.tolist()
         count = self.seq.events
         self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
         self.complete: list[int | None] = [None] * count
-        self.values: list[np.ndarray | None] = [None] * count
+        self.pending: list[int] = []  # drains into the current parent tile, added when it completes
         self.e = 0
         self.next_free = 0
         self.starts, self.finishes = [], []
@@ -641,9 +628,8 @@ class _Drain(_Engine):
             room = self.log.room(e)
         return room
 
-    def deliver(self, e: int, cycle: int, values: np.ndarray) -> None:
+    def deliver(self, e: int, cycle: int) -> None:
         self.complete[e] = cycle
-        self.values[e] = values
 
     def advance(self) -> bool:
         progressed = False
@@ -666,17 +652,15 @@ class _Drain(_Engine):
                 target.values = np.zeros(len(tile_elements), dtype=np.int64)
             n = self.log.sizes[e]
             finish = t0 + -(-n // self.bw) - 1
-            if target.pending is None:
-                target.pending = []
-            values = self.values[e]
-            assert values is not None
-            target.pending.append((self.seq.tile(e), values))
-            self.values[e] = None
+            self.pending.append(e)
             self.m.count(self.parent, self.t, "updates", n)
             self.log.shrunk[e] = finish
             self.starts.append(t0)
             self.finishes.append(finish)
             if self.last_in_parent[e]:
+                events = np.array(self.pending, dtype=np.int64)
+                target.pending = [(self.seq.tiles(events), self.m.array.drains.gather(events))]
+                self.pending = []
                 _accumulate(self.m, self.parent, self.t, target)
                 target.complete = finish
             self.next_free = finish + 1
@@ -714,7 +698,7 @@ class _Array:
             ends[seq.last] = True
             self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
         self.pe_sums = {t: seq.pe_tile_sums().tolist() for t, seq in self.seq.items()}
-        self.out_sizes = [len(self.seq[self.out].tile(e)) for e in range(self.seq[self.out].events)]
+        self.out_sizes = self.seq[self.out].sizes.tolist()
         self.active = sc.active_pes()
         self.active_list = self.active.tolist()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
@@ -825,7 +809,7 @@ class _Array:
                 self.drain.log.opened[oe] = c
             if self.ends[self.out][s]:
                 self.drained += self.pe_sums[self.out][oe]
-                self.drain.deliver(oe, c + self.sigma + self.depth, self.drains[oe])
+                self.drain.deliver(oe, c + self.sigma + self.depth)
         elif self.starts[self.out][s]:
             edge[self.out].open(oe, self.out_sizes[oe], c)
         if self.drain is None and self.ends[self.out][s]:

@@ -37,29 +37,56 @@ class EventSeq:
     offset: np.ndarray  # flat index of each tile's translation from the origin
     _schedule: Schedule = field(repr=False)
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    group: np.ndarray = field(init=False, repr=False)  # each event's extent group
+    keys: list[tuple[int, ...]] = field(init=False, repr=False)  # each group's extents
+    sizes: np.ndarray = field(init=False, repr=False)  # each event's tile size
+    _group_list: list[int] = field(init=False, repr=False)
+    _offset_list: list[int] = field(init=False, repr=False)
 
     @property
     def events(self) -> int:
         return len(self.first)
 
+    def __post_init__(self) -> None:
+        # events with equal box extents have tiles that are translates of one template
+        if self.events:
+            keys, group = np.unique(self.extents, axis=0, return_inverse=True)
+            self.group = group.ravel().astype(np.int64)
+            self.keys = [tuple(int(x) for x in row) for row in keys]
+        else:
+            self.group, self.keys = np.zeros(0, dtype=np.int64), []
+        lengths = np.array([len(self._schedule.template(self.transfer.tensor, k)) for k in self.keys], dtype=np.int64)
+        self.sizes = lengths[self.group] if self.events else np.zeros(0, dtype=np.int64)
+        self._group_list = self.group.tolist()
+        self._offset_list = self.offset.tolist()
+
     def tile(self, e: int) -> np.ndarray:
         """Flat element indices of event ``e``'s tile, in canonical order."""
         got = self._cache.get(e)
         if got is None:
-            got = self._schedule.template(self.transfer.tensor, self.extent_key(e)) + int(self.offset[e])
+            got = self._schedule.template(self.transfer.tensor, self.keys[self._group_list[e]]) + self._offset_list[e]
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[e] = got
         return got
 
+    def tiles(self, events: np.ndarray) -> np.ndarray:
+        """The tiles of ``events`` concatenated (in the order given), built per extent group."""
+        if len(events) == 0:
+            return np.zeros(0, dtype=np.int64)
+        groups = self.group[events]
+        if np.all(groups == groups[0]):
+            template = self._schedule.template(self.transfer.tensor, self.keys[int(groups[0])])
+            return np.asarray((self.offset[events][:, None] + template[None, :]).ravel())
+        return np.concatenate([self.tile(int(e)) for e in events])
+
     def extent_key(self, e: int) -> tuple[int, ...]:
-        return tuple(self.extents[e].tolist())
+        return self.keys[self._group_list[e]]
 
     def pe_tile_sums(self) -> np.ndarray:
         """Per event: Σ over active PEs of each PE's tile size (PE-level fills or drains)."""
-        keys = [self.extent_key(e) for e in range(self.events)]
-        sums = {k: self._schedule.pe_sum(self.transfer.tensor, k) for k in set(keys)}
-        return np.array([sums[k] for k in keys], dtype=np.int64)
+        sums = np.array([self._schedule.pe_sum(self.transfer.tensor, k) for k in self.keys], dtype=np.int64)
+        return sums[self.group] if self.events else np.zeros(0, dtype=np.int64)
 
 
 class Schedule:

@@ -15,7 +15,7 @@ from sasim.design.design import Design
 from sasim.sim.schedule import Schedule
 from sasim.workload.workload import wrap
 
-__all__ = ["drain_values"]
+__all__ = ["DrainValues", "drain_values"]
 
 _CHUNK_POINTS = 4_000_000
 
@@ -35,7 +35,26 @@ def _template(design: Design, schedule: Schedule, tensor: str, extent: tuple[int
     return flat
 
 
-def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndarray]) -> list[np.ndarray]:
+class DrainValues:
+    """Every drain event's tile values, stored flat: event ``e`` is ``flat[starts[e]:starts[e + 1]]``."""
+
+    def __init__(self, flat: np.ndarray, starts: np.ndarray) -> None:
+        self.flat = flat
+        self.starts = starts
+        self._starts = starts.tolist()
+
+    def __getitem__(self, e: int) -> np.ndarray:
+        return self.flat[self._starts[e] : self._starts[e + 1]]
+
+    def gather(self, events: np.ndarray) -> np.ndarray:
+        """The values of ``events`` concatenated, in the order given."""
+        lengths = self.starts[events + 1] - self.starts[events]
+        if len(events) and np.all(lengths == lengths[0]):
+            return np.asarray(self.flat[(self.starts[events][:, None] + np.arange(lengths[0])[None, :]).ravel()])
+        return np.concatenate([self[int(e)] for e in events]) if len(events) else np.zeros(0, dtype=np.int64)
+
+
+def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndarray]) -> DrainValues:
     """Per output drain event (in order), its array tile's values in canonical order.
 
     ``operands`` maps each input tensor to its flat values.
@@ -44,16 +63,16 @@ def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndar
     out = wl.output
     seq = schedule.seqs[(design.pe_level.name, out)]
     dims = schedule.dims
-    bases, extents = seq.bases, seq.extents
-    out_axes = [dims.index(d) for d in wl.tensor_dims(out)]
-    kept = sorted(out_axes)
-    rest = tuple(1 + i for i in range(len(dims)) if i not in out_axes)
-    order = [0] + [1 + kept.index(a) for a in out_axes]
-    result: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * seq.events
-    unique, group = np.unique(extents, axis=0, return_inverse=True)
-    for g, extent_row in enumerate(unique):
-        extent = tuple(int(x) for x in extent_row)
-        members = np.flatnonzero(group.ravel() == g)
+    bases = seq.bases
+    letters = {d: chr(ord("b") + i) for i, d in enumerate(dims)}  # "a" is the event axis
+    relevant = {t: [d for d in dims if wl.is_relevant(t, d)] for t in wl.operands}
+    equation = ",".join("a" + "".join(letters[d] for d in relevant[t]) for t in wl.operands)
+    equation += "->a" + "".join(letters[d] for d in wl.tensor_dims(out))  # canonical output order
+    sizes = seq.sizes
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.zeros(int(starts[-1]), dtype=np.int64)
+    for g, extent in enumerate(seq.keys):
+        members = np.flatnonzero(seq.group == g)
         templates = {t: _template(design, schedule, t, extent) for t in wl.operands}
         chunk = max(1, _CHUNK_POINTS // max(1, int(np.prod(extent))))
         for lo in range(0, len(members), chunk):
@@ -62,11 +81,10 @@ def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndar
             for t in wl.operands:
                 offsets = bases[part] @ schedule.unit(t)
                 template = templates[t]
-                gathered.append(operands[t][template[None, ...] + offsets.reshape((-1,) + (1,) * template.ndim)])
-            prod = gathered[0] * gathered[1]
-            summed = prod.sum(axis=rest) if rest else prod
-            summed = np.broadcast_to(summed, (len(part),) + tuple(extent[i] for i in kept))
-            values = wrap(np.transpose(summed, order).reshape(len(part), -1), wl.tensors[out].bits)
-            for e, row in zip(part, values):
-                result[int(e)] = row
-    return result
+                box = operands[t][template[None, ...] + offsets.reshape((-1,) + (1,) * template.ndim)]
+                # one axis per dimension the operand uses (the others have length 1)
+                gathered.append(box.reshape((len(part), *(extent[dims.index(d)] for d in relevant[t]))))
+            summed = np.einsum(equation, *gathered)
+            values = wrap(summed.reshape(len(part), -1), wl.tensors[out].bits)
+            flat[(starts[part][:, None] + np.arange(values.shape[1])[None, :]).ravel()] = values.ravel()
+    return DrainValues(flat, starts)
