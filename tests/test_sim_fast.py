@@ -70,3 +70,23 @@ def test_model_equals_simulator_when_nothing_stalls(design: Design) -> None:
         assert result.model.latency.compute == result.array_span
     else:
         assert result.model.latency.compute < result.array_span
+
+
+def test_feeders_advance_before_dram_requests_are_taken() -> None:
+    """A ResNet-50 layer where the array waits for output room while the input feeders could
+    run ahead: the shrinks the feeders publish must precede the next DRAM request (this once
+    raised "DRAM requests must be issued in order")."""
+    from sasim.arch.presets import multicast
+    from sasim.design import lower
+    from sasim.mapping.presets import build_mapping
+    from sasim.workload import conv2d
+
+    arch = multicast(rows=128, cols=128, dram_latency=100, dram_words_per_cycle=16, buffer_size="512KiB",
+                     buffer_banks=32)
+    wl = conv2d(K=128, C=256, H=56, W=56, R=1, S=1)
+    design = lower(wl, arch, build_mapping("ws", wl, arch))
+    tensors = wl.random_tensors(seed=0)
+    run = run_fast(design, tensors)
+    assert np.array_equal(run.output, wl.reference(tensors))
+    model = evaluate(design)
+    assert run.counts == {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in model.accesses.items()}

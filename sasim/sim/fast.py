@@ -539,8 +539,16 @@ class _Feeder(_Engine):
     def describe(self) -> str:
         return f"{self.name} stuck at tile {self.computed} of {self.seq.events}"
 
+    # A tile's credit comes from the array; the array asks for the tile when it needs it.
+
     def advance(self) -> bool:
-        return False  # driven by the array
+        """Move as far ahead as the parent tiles and the credits allow, independently of the
+        array: whatever the feeder frees (its parent's tiles) must be published before the
+        next DRAM request is taken, or a request could come out of order."""
+        start = self.computed
+        while self.computed < self.seq.events and self.ready_at(self.computed) is not None:
+            pass
+        return self.computed > start
 
     def ready_at(self, e: int) -> int | None:
         """The first cycle tile ``e`` is wholly readable in the edge buffer; None if not known yet."""
