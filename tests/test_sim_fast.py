@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import designs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from sasim.design.design import Design
 from sasim.model import evaluate
@@ -86,6 +87,39 @@ def test_feeders_advance_before_dram_requests_are_taken() -> None:
     wl = conv2d(K=128, C=256, H=56, W=56, R=1, S=1)
     design = lower(wl, arch, build_mapping("ws", wl, arch))
     tensors = wl.random_tensors(seed=0)
+    run = run_fast(design, tensors)
+    assert np.array_equal(run.output, wl.reference(tensors))
+    model = evaluate(design)
+    assert run.counts == {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in model.accesses.items()}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_fast_on_medium_designs_values_and_counts(data: st.DataObject) -> None:
+    """Designs larger than the golden mode takes (buffers that stall, back-pressure, DRAM
+    contention): the run completes, the outputs equal NumPy and the counts the model's."""
+    from sasim.arch.presets import multicast, os_systolic, ws_systolic
+    from sasim.design import lower
+    from sasim.errors import SasimError
+    from sasim.mapping.presets import build_mapping
+    from sasim.workload import conv2d, gemm
+
+    size = data.draw(st.sampled_from([4, 8]))
+    preset = data.draw(st.sampled_from([ws_systolic, os_systolic, multicast]))
+    arch = preset(rows=size, cols=size, buffer_size=data.draw(st.sampled_from(["2KiB", "8KiB", "64KiB"])),
+                  buffer_banks=data.draw(st.sampled_from([1, 4])),
+                  dram_latency=data.draw(st.sampled_from([0, 7, 60])),
+                  dram_words_per_cycle=data.draw(st.sampled_from([1, 4])))
+    if data.draw(st.booleans()):
+        wl = gemm(data.draw(st.integers(8, 48)), data.draw(st.integers(8, 48)), data.draw(st.integers(8, 48)))
+    else:
+        wl = conv2d(K=data.draw(st.integers(4, 16)), C=data.draw(st.integers(2, 8)), H=12, W=12, R=3, S=3,
+                    stride=data.draw(st.sampled_from([1, 2])), padding=1)
+    try:
+        design = lower(wl, arch, build_mapping(data.draw(st.sampled_from(["ws", "os", "is"])), wl, arch))
+    except SasimError:
+        assume(False)
+    tensors = wl.random_tensors(seed=1)
     run = run_fast(design, tensors)
     assert np.array_equal(run.output, wl.reference(tensors))
     model = evaluate(design)
