@@ -218,7 +218,8 @@ class _Machine:
         return RunRecord(
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
-            step_cycles=self.array.cycles, dram_busy=self.dram.busy_cycles, peak_occupancy=peaks,
+            step_cycles=np.array(self.array.cycles, dtype=np.int64), dram_busy=self.dram.busy_cycles,
+            peak_occupancy=peaks,
             engines=engines, regions=regions, step_macs=self.array.active,
             step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,
         )
@@ -713,7 +714,7 @@ class _Array:
         self.fold_boundary = (sc.fold_start & (d.stationary is not None)).tolist()
         self.s = 0
         self.last_issue: int | None = None
-        self.cycles = np.zeros(steps, dtype=np.int64)
+        self.cycles: list[int] = []  # issue cycle of each step
         self.wait = np.zeros(steps, dtype=np.int64)  # stall cycles before each step
         self.cause: list[str] = []  # the largest cause of those stalls ("" if none)
         self.stalls: Counter[str] = Counter()
@@ -735,57 +736,114 @@ class _Array:
         return f"the array stuck at step {self.s} of {self.m.sc.steps}"
 
     def advance(self) -> bool:
-        m, sc = self.m, self.m.sc
-        progressed = False
+        """Issue steps while what they need is known. This runs once per step, so it keeps its
+        state in locals and plain lists; the rules are those of docs/timing.md, "The array"."""
+        m = self.m
+        steps = m.sc.steps
+        if self.s >= steps:
+            return False
         edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors if ("edge", t) in m.regions}
+        drain = self.drain
         out_edge = edge.get(self.out)
-        feeders, drain = self.feeders, self.drain
-        out_starts, out_event = self.starts[self.out], self.event_of[self.out]
-        steps = sc.steps
-        while self.s < steps:
-            s = self.s
-            poll = 0 if self.last_issue is None else self.last_issue + 1
-            ready: dict[str, int] = {}
-            for t in self.inputs:
-                if self.starts[t][s]:
-                    if t in feeders:
-                        at = feeders[t].ready_at(self.event_of[t][s])
-                        if at is None:
-                            return progressed
-                        ready[t] = at
-                        continue
-                    tile = edge[t].tile(self.event_of[t][s])
-                    if tile is None or not tile.known:
-                        return progressed
-                    ready[t] = tile.ready_all
+        # per input: starts, ends, event index, feeder (or None), edge region (or None), fills per event, label
+        inputs = [
+            (t, self.starts[t], self.ends[t], self.event_of[t], self.feeders.get(t), edge.get(t), self.pe_sums[t],
+             self.labels[t])
+            for t in self.inputs
+        ]
+        out_starts, out_ends, out_event = self.starts[self.out], self.ends[self.out], self.event_of[self.out]
+        out_sizes, out_sums = self.out_sizes, self.pe_sums[self.out]
+        fold_boundary, cycles = self.fold_boundary, self.cycles
+        latency = self.sigma + self.depth
+        stat_input = self.stationary_input
+        stat_label = f"input {stat_input}"
+        s = self.s
+        progressed = False
+        while s < steps:
+            last = self.last_issue
+            poll = 0 if last is None else last + 1
             thresholds: list[tuple[str, int]] = []
-            if self.fold_boundary[s]:
-                drained = 0 if self.last_issue is None else self.last_issue + self.sigma + self.depth
-                stat = ready.get(self.stationary_input, 0) if self.stationary_input else 0
-                preload = max(poll, drained, stat)
-                thresholds += [("fold drain", drained), (f"input {self.stationary_input}", stat),
-                               ("preload", preload + self.rows_used)]
-            for t in self.inputs:
-                if t in ready:
-                    thresholds.append((self.labels[t], ready[t]))
+            stat = 0
+            blocked = False
+            for t, starts, _, event_of, feeder, region, _, label in inputs:
+                if starts[s]:
+                    e = event_of[s]
+                    if feeder is not None:
+                        at = feeder.ready[e] if e < feeder.computed else feeder.ready_at(e)
+                    else:
+                        assert region is not None
+                        tile = region.tile(e)
+                        at = tile.ready_all if tile is not None and tile.known else None
+                    if at is None:
+                        blocked = True
+                        break
+                    if t == stat_input:
+                        stat = at
+                    thresholds.append((label, at))
+            if blocked:
+                break
+            if fold_boundary[s]:
+                drained = 0 if last is None else last + latency
+                preload = max(poll, drained, stat) + self.rows_used
+                thresholds[:0] = [("fold drain", drained), (stat_label, stat), ("preload", preload)]
             oe = out_event[s]
             if out_starts[s]:
                 if drain is not None:
                     room = drain.room_at(oe)
                 else:
                     assert out_edge is not None
-                    room = out_edge.room_time(self.out_sizes[oe])
+                    room = out_edge.room_time(out_sizes[oe])
                 if room is None:
-                    return progressed
+                    break
                 thresholds.append(("output full", room))
-            issue = max([poll] + [at for _, at in thresholds])
-            if issue > poll:
+            c = poll
+            for _, at in thresholds:
+                if at > c:
+                    c = at
+            if c > poll:
                 self._charge(poll, thresholds)
             else:
                 self.cause.append("")
-            self._issue(s, issue, oe, edge)
+            # issue step s in cycle c
+            for t, starts, ends, event_of, feeder, region, sums, _ in inputs:
+                e = event_of[s]
+                if starts[s]:
+                    self.fills[t] += sums[e]
+                if ends[s]:
+                    if feeder is not None:
+                        feeder.log.shrunk[e] = c
+                    else:
+                        assert region is not None
+                        region.shrink(e, c)
+            if drain is not None:
+                if out_starts[s]:
+                    drain.log.opened[oe] = c
+                if out_ends[s]:
+                    self.drained += out_sums[oe]
+                    drain.deliver(oe, c + latency)
+            else:
+                assert out_edge is not None
+                if out_starts[s]:
+                    out_edge.open(oe, out_sizes[oe], c)
+                if out_ends[s]:
+                    self.drained += out_sums[oe]
+                    tile = out_edge.tile(oe)
+                    assert tile is not None
+                    tile.elements = self.seq[self.out].tile(oe)
+                    tile.values = self.drains[oe]
+                    tile.fill = np.full(tile.n, c + latency, dtype=np.int64)
+                    tile.ready_all = c + latency + 1
+                    tile.complete = c + latency
+            cycles.append(c)
+            self.last_issue = c
+            s += 1
+            self.s = s
             progressed = True
-        self._flush()
+            if m.progress is not None and s - self.reported >= 4096:
+                self.reported = s
+                m.progress(s, steps)
+        if s >= steps:
+            self._flush()
         return progressed
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
@@ -802,46 +860,11 @@ class _Array:
         self.wait[self.s] = level - poll
         self.cause.append(worst_cause)
 
-    def _issue(self, s: int, c: int, oe: int, edge: dict[str, _Region]) -> None:
-        for t in self.inputs:
-            e = self.event_of[t][s]
-            if self.starts[t][s]:
-                self.fills[t] += self.pe_sums[t][e]
-            if self.ends[t][s]:
-                if t in self.feeders:
-                    self.feeders[t].log.shrunk[e] = c
-                else:
-                    edge[t].shrink(e, c)
-        if self.drain is not None:
-            if self.starts[self.out][s]:
-                self.drain.log.opened[oe] = c
-            if self.ends[self.out][s]:
-                self.drained += self.pe_sums[self.out][oe]
-                self.drain.deliver(oe, c + self.sigma + self.depth)
-        elif self.starts[self.out][s]:
-            edge[self.out].open(oe, self.out_sizes[oe], c)
-        if self.drain is None and self.ends[self.out][s]:
-            self.drained += self.pe_sums[self.out][oe]
-            tile = edge[self.out].tile(oe)
-            assert tile is not None
-            done = c + self.sigma + self.depth
-            tile.elements = self.seq[self.out].tile(oe)
-            tile.values = self.drains[oe]
-            tile.fill = np.full(tile.n, done, dtype=np.int64)
-            tile.ready_all = done + 1
-            tile.complete = done
-        self.cycles[s] = c
-        self.last_issue = c
-        self.s += 1
-        if self.m.progress is not None and self.s - self.reported >= 4096:
-            self.reported = self.s
-            self.m.progress(self.s, self.m.sc.steps)
-
     def _flush(self) -> None:
-        """Add the running totals to the machine's counts (MACs are the active PEs of issued steps)."""
+        """Once every step has issued: add the totals to the machine's counts (one read of
+        each input and one update of the output per MAC; a MAC per active PE and step)."""
         m = self.m
-        macs = int(self.active[: self.s].sum()) - getattr(self, "_counted_macs", 0)
-        self._counted_macs = int(self.active[: self.s].sum())
+        macs = int(self.active.sum())
         for t in self.inputs:
             m.count(EDGE, t, "fills", self.fills[t])
             m.count(EDGE, t, "reads", macs)
