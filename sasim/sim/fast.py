@@ -31,7 +31,7 @@ from sasim.sim.machine import EDGE
 from sasim.sim.maxplus import stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
-from sasim.sim.schedule import Schedule
+from sasim.sim.schedule import EventSeq, Schedule
 from sasim.sim.values import drain_values
 from sasim.workload.workload import wrap
 
@@ -114,8 +114,7 @@ class _Machine:
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
         self.counts = machine.new_counts(design)
-        self.memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
-        self.memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
+        self.memory = machine.dram_memory(design, tensors)
         self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
         self.regions: dict[tuple[str, str], _Region] = {
@@ -226,9 +225,13 @@ class _Machine:
 
 
 class _Engine:
+    """A transfer engine walking ``seq``'s tiles in order; ``e`` is the next one."""
+
     order: int
     finished: int = 0
     name: str = ""
+    e: int = 0
+    seq: EventSeq
     starts: list[int]
     finishes: list[int]
 
@@ -240,10 +243,10 @@ class _Engine:
 
     @property
     def done(self) -> bool:
-        raise NotImplementedError
+        return self.e >= self.seq.events
 
     def describe(self) -> str:
-        raise NotImplementedError
+        return f"{self.name} stuck at tile {self.e} of {self.seq.events}"
 
 
 class _Down(_Engine):
@@ -264,13 +267,6 @@ class _Down(_Engine):
         self.waiting_dram = False
         self.name = f"{tensor} {parent}->{child}"
         self.starts, self.finishes = [], []
-
-    @property
-    def done(self) -> bool:
-        return self.e >= self.seq.events
-
-    def describe(self) -> str:
-        return f"{self.t} {self.parent}->{self.child} stuck at tile {self.e} of {self.seq.events}"
 
     def advance(self) -> bool:
         progressed = False
@@ -375,13 +371,6 @@ class _Up(_Engine):
         self.name = f"{tensor} {child}->{parent}"
         self.starts, self.finishes = [], []
         self.began = 0
-
-    @property
-    def done(self) -> bool:
-        return self.e >= self.seq.events
-
-    def describe(self) -> str:
-        return f"{self.t} {self.child}->{self.parent} stuck at tile {self.e} of {self.seq.events}"
 
     def advance(self) -> bool:
         progressed = False
@@ -622,13 +611,6 @@ class _Drain(_Engine):
         self.e = 0
         self.next_free = 0
         self.starts, self.finishes = [], []
-
-    @property
-    def done(self) -> bool:
-        return self.e >= self.seq.events
-
-    def describe(self) -> str:
-        return f"{self.name} stuck at tile {self.e} of {self.seq.events}"
 
     def room_at(self, e: int) -> int | None:
         room = self.log.room(e)

@@ -40,9 +40,8 @@ class _Machine:
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
         self.counts = machine.new_counts(design)
-        self.memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
-        self.memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
-        self.written_once = np.zeros_like(self.memory[wl.output], dtype=bool)
+        self.memory = machine.dram_memory(design, tensors)
+        self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
         self.regions: dict[tuple[str, str], Region] = {
             (r.level, r.tensor): Region(r.level, r.tensor, r.capacity, double=r.double) for r in machine.regions(design)

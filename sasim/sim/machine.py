@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from sasim.arch.architecture import Buffer, BufferSemantics, LinkKind
 from sasim.design.design import Design, LevelKind
 
@@ -19,6 +21,7 @@ __all__ = [
     "RegionSpec",
     "array_skew",
     "bandwidth",
+    "dram_memory",
     "edge_tiles",
     "engines",
     "new_counts",
@@ -125,6 +128,14 @@ def engines(design: Design) -> list[EngineSpec]:
     for child, parent in zip(reversed(keepers[1:]), reversed(keepers[:-1])):
         out.append(EngineSpec("up", wl.output, child.name, parent.name))
     return out
+
+
+def dram_memory(design: Design, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """DRAM's contents at the start: the inputs (flat, int64) and a zeroed output."""
+    wl = design.workload
+    memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
+    memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
+    return memory
 
 
 def new_counts(design: Design) -> dict[str, dict[str, dict[str, int]]]:
