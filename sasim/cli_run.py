@@ -351,6 +351,8 @@ def _render(console: Console, spec: Spec, design: Design, result: SimResult, *, 
                     "", "")
     summary.add_row("DRAM busy", f"{_fmt_int(result.dram_busy)} cycles ({_pct(result.dram_busy, result.cycles)})",
                     "", "")
+    for region, lost in sorted(result.bank_conflicts.items()):
+        summary.add_row(f"bank conflicts, {region}", f"{_fmt_int(lost)} cycles", "", "")
     _print_whole(console, summary)
     console.print()
 

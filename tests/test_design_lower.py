@@ -406,3 +406,31 @@ def test_same_dimension_on_both_axes_is_not_diagonal_wrong():
     with pytest.raises(MappingError) as info:
         make_design(gemm(4, 2, 4), make_arch(2, 2), temporal={"DRAM": "N=2 K=4"}, spatial={"Y": "M=2", "X": "M=2"})
     assert str(info.value).startswith("mapping.access.I: no access entry can feed tensor 'I'")
+
+
+# --- bank layouts ------------------------------------------------------------------------
+
+
+def test_layout_is_recorded_for_non_ideal_regions() -> None:
+    layout = {"GLB": {"I": "blocked", "W": "ideal"}, "L1": {"I": "interleaved"}}
+    design = make_design(G, A, temporal={"DRAM": OK}, layout=layout)
+    assert {k: v.value for k, v in design.layouts.items()} == {("GLB", "I"): "blocked", ("L1", "I"): "interleaved"}
+    assert design.resolved_mapping().to_yaml_dict()["layout"] == {"GLB": {"I": "blocked", "W": "ideal"},
+                                                                  "L1": {"I": "interleaved"}}
+
+
+@pytest.mark.parametrize(("layout", "message"), [
+    ({"L2": {"I": "blocked"}}, "mapping.layout.L2: unknown buffer 'L2'; the buffers are ['GLB', 'L1']"),
+    ({"L1": {"W": "blocked"}}, "mapping.layout.L1.W: L1 does not hold 'W' (it holds ['I'])"),
+    ({"DRAM": {"I": "blocked"}}, "mapping.layout.DRAM: unknown buffer 'DRAM'; the buffers are ['GLB', 'L1']"),
+])
+def test_layout_wrong(layout: dict[str, Any], message: str) -> None:
+    with pytest.raises(MappingError) as info:
+        make_design(G, A, temporal={"DRAM": OK}, layout=layout)
+    assert str(info.value) == message
+
+
+def test_layout_kind_wrong() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_model(Mapping, {"layout": {"GLB": {"I": "striped"}}}, "mapping")
+    assert str(info.value) == "mapping.layout.GLB.I: Input should be 'ideal', 'interleaved' or 'blocked', not 'striped'"

@@ -52,6 +52,22 @@ def test_fast_values_and_counts_on_larger_examples(name: str) -> None:
     assert run.array_busy == model.latency.steps
 
 
+def test_banked_moves_wait_for_a_busy_bank() -> None:
+    # (bank, word) of four readable elements; one port per bank, up to four moves per cycle.
+    # Cycle 0: element 0 takes bank 0; element 1 needs another word of bank 0: cut short.
+    # Cycle 1: elements 1 and 2 (bank 1); element 3 is word 0 of bank 0, busy with word 1: cut.
+    # Cycle 2: element 3.
+    from sasim.sim.maxplus import banked_moves
+
+    moves, conflicts = banked_moves(np.zeros(4, dtype=np.int64), 4, 0, np.array([0, 0, 1, 0]),
+                                    np.array([0, 1, 2, 0]), 1)
+    assert (moves.tolist(), conflicts) == ([0, 1, 1, 2], 2)
+    # two ports: the same four elements in one cycle
+    moves, conflicts = banked_moves(np.zeros(4, dtype=np.int64), 4, 0, np.array([0, 0, 1, 0]),
+                                    np.array([0, 1, 2, 0]), 2)
+    assert (moves.tolist(), conflicts) == ([0, 0, 0, 0], 0)
+
+
 def test_stream_moves_one_per_cycle_after_start() -> None:
     # four elements ready at 0, 0, 5, 5; two per cycle; engine starts at 2
     assert stream_moves(np.array([0, 0, 5, 5]), 2, 2).tolist() == [2, 2, 5, 5]
@@ -124,3 +140,59 @@ def test_fast_on_medium_designs_values_and_counts(data: st.DataObject) -> None:
     assert np.array_equal(run.output, wl.reference(tensors))
     model = evaluate(design)
     assert run.counts == {lvl: {t: a.to_dict() for t, a in ts.items()} for lvl, ts in model.accesses.items()}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(design=designs(), data=st.data())
+def test_fast_equals_golden_with_bank_layouts(design: Design, data: st.DataObject) -> None:
+    """Regions laid out interleaved or blocked: reads that meet a busy bank wait, in both modes alike."""
+    from sasim.design import lower
+    from sasim.mapping.spec import Layout, Mapping
+
+    buffers = [lvl for lvl in design.levels if lvl.kind.value == "buffer" and lvl.keeps]
+    assume(buffers)
+    level = data.draw(st.sampled_from(buffers))
+    tensor = data.draw(st.sampled_from(sorted(level.keeps)))
+    layout = data.draw(st.sampled_from([Layout.INTERLEAVED, Layout.BLOCKED]))
+    mapping = design.mapping.to_yaml_dict()
+    mapping["layout"] = {level.name: {tensor: layout.value}}
+    laid_out = lower(design.workload, design.architecture, Mapping.model_validate(mapping))
+    tensors = laid_out.workload.random_tensors(seed=9)
+    golden, fast = run_golden(laid_out, tensors), run_fast(laid_out, tensors)
+    assert fast.cycles == golden.cycles
+    assert fast.step_cycles.tolist() == golden.step_cycles.tolist()
+    assert fast.bank_conflicts == golden.bank_conflicts
+    assert fast.array_stalls == golden.array_stalls
+    assert fast.counts == golden.counts
+    assert np.array_equal(fast.output, laid_out.workload.reference(tensors))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_fast_equals_golden_with_bank_layouts_on_banked_buffers(data: st.DataObject) -> None:
+    """Preset arrays whose buffers have several banks, where laid-out regions do conflict."""
+    from sasim.arch.presets import multicast, os_systolic, ws_systolic
+    from sasim.design import lower
+    from sasim.errors import SasimError
+    from sasim.mapping.presets import build_mapping
+    from sasim.mapping.spec import Mapping
+    from sasim.workload import gemm
+
+    preset = data.draw(st.sampled_from([ws_systolic, os_systolic, multicast]))
+    arch = preset(rows=4, cols=4, buffer_size="8KiB", buffer_banks=data.draw(st.sampled_from([2, 4, 8])),
+                  dram_latency=data.draw(st.sampled_from([0, 20])))
+    wl = gemm(*(data.draw(st.integers(4, 20)) for _ in range(3)))
+    try:
+        mapping = build_mapping(data.draw(st.sampled_from(["ws", "os", "is"])), wl, arch).to_yaml_dict()
+        buffer = arch.buffers[0].name
+        mapping["layout"] = {buffer: {t: data.draw(st.sampled_from(["interleaved", "blocked", "ideal"]))
+                                      for t in ("I", "W")}}
+        design = lower(wl, arch, Mapping.model_validate(mapping))
+    except SasimError:
+        assume(False)
+    tensors = wl.random_tensors(seed=4)
+    golden, fast = run_golden(design, tensors), run_fast(design, tensors)
+    assert (fast.cycles, fast.bank_conflicts, fast.array_stalls) == (golden.cycles, golden.bank_conflicts,
+                                                                      golden.array_stalls)
+    assert fast.step_cycles.tolist() == golden.step_cycles.tolist()
+    assert np.array_equal(fast.output, wl.reference(tensors))

@@ -17,7 +17,7 @@ import numpy as np
 
 from sasim.arch.architecture import Architecture
 from sasim.mapping.access import AccessEntry
-from sasim.mapping.spec import Axis, LoopSpec, Mapping
+from sasim.mapping.spec import Axis, Layout, LoopSpec, Mapping
 from sasim.workload.projection import distinct_values
 from sasim.workload.workload import Role, Workload
 
@@ -111,6 +111,8 @@ class Design:
     tiles: dict[tuple[str, str], Tile] = field(repr=False)
     transfers: tuple[Transfer, ...] = ()
     stationary: str | None = None
+    #: (buffer, tensor) -> its bank layout, for the regions not laid out ideally
+    layouts: dict[tuple[str, str], Layout] = field(default_factory=dict)
 
     # --- nest structure -------------------------------------------------------------
 
@@ -203,6 +205,7 @@ class Design:
             spatial=spatial,
             bypass=dict(self.mapping.bypass),
             access={t: entry.name for t, entry in self.access.items()},
+            layout={lvl: dict(ts) for lvl, ts in self.mapping.layout.items()},
         )
 
     def describe_nest(self) -> str:

@@ -14,7 +14,7 @@ from sasim.arch.architecture import Architecture, BufferSemantics
 from sasim.design.dataflow import choose_entry
 from sasim.design.design import Design, Level, LevelKind, Loop, Tile, Transfer, refill_positions
 from sasim.errors import CapacityError, MappingError
-from sasim.mapping.spec import Axis, LoopSpec, Mapping
+from sasim.mapping.spec import Axis, Layout, LoopSpec, Mapping
 from sasim.workload.workload import Role, Workload
 
 __all__ = ["lower"]
@@ -156,6 +156,7 @@ def lower(workload: Workload, architecture: Architecture, mapping: Mapping) -> D
     object.__setattr__(design, "tiles", tiles)
     object.__setattr__(design, "transfers", _transfers(design))
     object.__setattr__(design, "stationary", _stationary(design))
+    object.__setattr__(design, "layouts", _layouts(design))
     _check_capacity(design)
     return design
 
@@ -204,3 +205,22 @@ def _stationary(design: Design) -> str | None:
         if design.access[t].is_stationary:
             return t
     return None
+
+
+def _layouts(design: Design) -> dict[tuple[str, str], Layout]:
+    """The non-ideal bank layouts the mapping asks for, checked against the buffers."""
+    buffers = [lvl for lvl in design.levels if lvl.kind is LevelKind.BUFFER]
+    names = [lvl.name for lvl in buffers]
+    out: dict[tuple[str, str], Layout] = {}
+    for name, tensors in design.mapping.layout.items():
+        if name not in names:
+            raise MappingError(f"mapping.layout.{name}: unknown buffer {name!r}; the buffers are {names}")
+        level = design.level(name)
+        for tensor, kind in tensors.items():
+            if tensor not in level.keeps:
+                raise MappingError(
+                    f"mapping.layout.{name}.{tensor}: {name} does not hold {tensor!r} (it holds {sorted(level.keeps)})"
+                )
+            if kind is not Layout.IDEAL:
+                out[(name, tensor)] = kind
+    return out

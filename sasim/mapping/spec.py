@@ -17,7 +17,20 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from sasim.workload.workload import Identifier
 
-__all__ = ["Axis", "LoopSpec", "Mapping", "parse_loops", "format_loops"]
+__all__ = ["Axis", "Layout", "LoopSpec", "Mapping", "parse_loops", "format_loops"]
+
+
+class Layout(StrEnum):
+    """How a tensor's tile is laid out over a buffer's banks (docs/timing.md, "Layout and banks").
+
+    ``ideal`` (the default): laid out for its reader, whose reads never conflict.
+    ``interleaved``: word ``k`` of the tile in bank ``k mod banks``. ``blocked``: the tile's
+    words in ``banks`` contiguous blocks, one per bank. Both can make a reader's parallel
+    reads hit one bank, which then serialize."""
+
+    IDEAL = "ideal"
+    INTERLEAVED = "interleaved"
+    BLOCKED = "blocked"
 
 
 class Axis(StrEnum):
@@ -83,6 +96,9 @@ class Mapping(BaseModel):
         default_factory=dict, description="buffer name -> tensors that skip it"
     )
     access: dict[Identifier, str] = Field(default_factory=dict, description="tensor -> access entry, e.g. 'systolic-x'")
+    layout: dict[Identifier, dict[Identifier, Layout]] = Field(
+        default_factory=dict, description="buffer name -> tensor -> bank layout (default ideal)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Mapping:
@@ -101,4 +117,6 @@ class Mapping(BaseModel):
             out["bypass"] = {lvl: list(ts) for lvl, ts in self.bypass.items()}
         if self.access:
             out["access"] = dict(self.access)
+        if self.layout:
+            out["layout"] = {lvl: {t: kind.value for t, kind in ts.items()} for lvl, ts in self.layout.items()}
         return out

@@ -28,7 +28,7 @@ from sasim.errors import SimulationError
 from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
-from sasim.sim.maxplus import stream_moves
+from sasim.sim.maxplus import banked_moves, stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
 from sasim.sim.schedule import EventSeq, Schedule
@@ -114,6 +114,7 @@ class _Machine:
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
         self.counts = machine.new_counts(design)
+        self.conflicts: Counter[str] = Counter()  # bank-conflict cycles per region
         self.memory = machine.dram_memory(design, tensors)
         self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
@@ -122,7 +123,10 @@ class _Machine:
         }
         # Edge buffers fed from (or draining into) a buffer are solved inside the array's loop;
         # those fed from DRAM keep a region and an engine (their requests are ordered globally).
-        fused = {t for t in wl.tensors if design.keepers(t)[-2].kind is LevelKind.BUFFER}
+        fused = {
+            t for t in wl.tensors
+            if design.keepers(t)[-2].kind is LevelKind.BUFFER and (design.keepers(t)[-2].name, t) not in design.layouts
+        }
         for t in wl.tensors:
             if t not in fused:
                 first = len(schedule.seqs[(EDGE, t)].tile(0))  # an event's first tile is its largest
@@ -221,6 +225,7 @@ class _Machine:
             peak_occupancy=peaks,
             engines=engines, regions=regions, step_macs=self.array.active,
             step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,
+            bank_conflicts=dict(self.conflicts),
         )
 
 
@@ -261,6 +266,7 @@ class _Down(_Engine):
         self.bw = min(m.bandwidth(parent, tensor), m.bandwidth(child, tensor))
         self.latency = m.read_latency(parent)
         self.to_edge = m.d.level(child).kind is LevelKind.PE
+        self.banks = None if self.from_dram else machine.banks(m.d, parent, tensor)
         self.e = 0
         self.next_free = 0
         self.current: _Tile | None = None
@@ -290,7 +296,22 @@ class _Down(_Engine):
                 return progressed
             pos = np.searchsorted(ptile.elements, elements)
             start = self.current.opened
-            if self.to_edge:
+            if self.banks is not None:
+                # a laid-out region: serve the reads cycle by cycle, as the banks allow
+                ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
+                bank, word = self.banks.place(pos, len(ptile.elements))
+                moves, conflicts = banked_moves(ready, self.bw, start, bank, word, self.banks.ports)
+                if conflicts:
+                    self.m.conflicts[f"{self.parent}.{self.t}"] += conflicts
+                if self.to_edge:
+                    self.current.ready_all = int(moves[-1]) + self.latency
+                    self.current.known = True
+                    self.m.edge_values[self.t][elements] = ptile.values[pos]
+                    self.m.delivered[self.t][elements] = True
+                else:
+                    self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
+                finish = int(moves[-1])
+            elif self.to_edge:
                 # the array needs only the cycle the whole tile is readable: the last move
                 finish = self._last_move(ptile, pos, start)
                 self.current.ready_all = finish + self.latency

@@ -40,6 +40,7 @@ class _Machine:
         wl = design.workload
         self.dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
         self.counts = machine.new_counts(design)
+        self.conflicts: Counter[str] = Counter()  # bank-conflict cycles per region
         self.memory = machine.dram_memory(design, tensors)
         self.written_once = np.zeros(len(self.memory[wl.output]), dtype=bool)
         self.acc_bits = wl.tensors[wl.output].bits
@@ -116,6 +117,7 @@ class _Machine:
             step_cycles=np.array(self.array.cycles, dtype=np.int64),
             dram_busy=self.dram.busy_cycles,
             peak_occupancy={f"{k[0]}.{k[1]}": r.peak for k, r in self.regions.items()},
+            bank_conflicts=dict(self.conflicts),
         )
 
     def _nothing_in_flight(self, now: int) -> bool:
@@ -147,6 +149,7 @@ class _DownEngine:
         self.k = 0
         self.slot: TileSlot | None = None
         self.child_is_edge = m.d.level(child).kind is LevelKind.PE
+        self.banks = None if self.from_dram else machine.banks(m.d, parent, tensor)
 
     @property
     def done(self) -> bool:
@@ -154,6 +157,19 @@ class _DownEngine:
 
     def describe(self) -> str:
         return f"{self.t} {self.parent}->{self.child} at tile {self.e}/{self.seq.events}"
+
+    def _bank_limit(self, pos: np.ndarray, tile_size: int) -> int:
+        """How many of the elements at ``pos`` (in order) the banks can serve this cycle."""
+        assert self.banks is not None
+        bank, word = self.banks.place(pos, tile_size)
+        used: dict[int, set[int]] = {}
+        for i, (b, w) in enumerate(zip(bank.tolist(), word.tolist())):
+            words = used.setdefault(b, set())
+            if w not in words:
+                if len(words) >= self.banks.ports:
+                    return i
+                words.add(w)
+        return len(pos)
 
     def step(self, now: int) -> bool:
         if self.done:
@@ -182,6 +198,11 @@ class _DownEngine:
         pos = parent_slot.position(elements[self.k : self.k + self.bw])
         ok = self.src.readable(parent_slot, now)[pos]
         n = len(ok) if ok.all() else int(np.argmin(ok))
+        if self.banks is not None and n:
+            served = self._bank_limit(pos[:n], len(parent_slot.elements))
+            if served < n:  # a readable element within bandwidth found its bank's ports taken
+                self.m.conflicts[f"{self.parent}.{self.t}"] += 1
+                n = served
         if n:
             sel = slice(self.k, self.k + n)
             self.slot.fill[sel] = now + self.latency - 1

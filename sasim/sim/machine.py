@@ -13,14 +13,17 @@ import numpy as np
 
 from sasim.arch.architecture import Buffer, BufferSemantics, LinkKind
 from sasim.design.design import Design, LevelKind
+from sasim.mapping.spec import Layout
 
 __all__ = [
     "ACTIONS",
+    "Banks",
     "EDGE",
     "EngineSpec",
     "RegionSpec",
     "array_skew",
     "bandwidth",
+    "banks",
     "dram_memory",
     "edge_tiles",
     "engines",
@@ -136,6 +139,33 @@ def dram_memory(design: Design, tensors: dict[str, np.ndarray]) -> dict[str, np.
     memory = {t: np.asarray(tensors[t], dtype=np.int64).ravel().copy() for t in wl.operands}
     memory[wl.output] = np.zeros(int(np.prod(wl.shape(wl.output))), dtype=np.int64)
     return memory
+
+
+@dataclass(frozen=True, slots=True)
+class Banks:
+    """A region laid out over its buffer's banks (docs/timing.md, "Layout and banks")."""
+
+    layout: Layout
+    banks: int
+    ports: int
+    per_word: int  # elements in one bank word
+
+    def place(self, positions: np.ndarray, tile_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bank, word) of each element at ``positions`` in a tile of ``tile_size`` elements."""
+        word = positions // self.per_word
+        if self.layout is Layout.INTERLEAVED:
+            return word % self.banks, word
+        words = -(-tile_size // self.per_word)
+        return word // -(-words // self.banks), word
+
+
+def banks(design: Design, level: str, tensor: str) -> Banks | None:
+    """How a region's reads meet the banks, or None for the ideal layout (no conflicts)."""
+    layout = design.layouts.get((level, tensor))
+    if layout is None:
+        return None
+    buf = _buffer(design, level)
+    return Banks(layout, buf.banks, buf.ports, max(1, buf.word_bits // design.bits(tensor)))
 
 
 def new_counts(design: Design) -> dict[str, dict[str, dict[str, int]]]:

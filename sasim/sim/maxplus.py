@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["stream_moves"]
+__all__ = ["stream_moves", "banked_moves"]
 
 
 def stream_moves(ready: np.ndarray, bw: int, start: int) -> np.ndarray:
@@ -40,3 +40,33 @@ def stream_moves(ready: np.ndarray, bw: int, start: int) -> np.ndarray:
     grid = np.maximum.accumulate(np.maximum.accumulate(flat.reshape(blocks, bw), axis=1), axis=0)
     q = grid[a, alpha]
     return np.asarray(a + np.maximum(prefix - 1, q))
+
+
+def banked_moves(
+    ready: np.ndarray, bw: int, start: int, bank: np.ndarray, word: np.ndarray, ports: int
+) -> tuple[np.ndarray, int]:
+    """Like :func:`stream_moves`, but each cycle a bank serves at most ``ports`` distinct words:
+    each cycle moves the longest prefix that is readable, within ``bw``, and fits the banks.
+    Returns the moves and the number of cycles cut short by a bank (conflict cycles).
+
+    A plain loop, cycle by cycle: used only for regions a mapping lays out non-ideally."""
+    n = len(ready)
+    moves = np.zeros(n, dtype=np.int64)
+    rd, bk, wd = ready.tolist(), bank.tolist(), word.tolist()
+    cycle, i, conflicts = start, 0, 0
+    while i < n:
+        cycle = max(cycle, rd[i])
+        used: dict[int, set[int]] = {}
+        count = 0
+        while i < n and count < bw and rd[i] <= cycle:
+            words = used.setdefault(bk[i], set())
+            if wd[i] not in words:
+                if len(words) >= ports:
+                    conflicts += 1
+                    break
+                words.add(wd[i])
+            moves[i] = cycle
+            i += 1
+            count += 1
+        cycle += 1
+    return moves, conflicts

@@ -57,6 +57,7 @@ class RunRecord:
     step_wait: np.ndarray = field(default_factory=_no_steps)
     step_cause: list[str] = field(default_factory=list)
     data_stalls: int = -1  # -1: not recorded (golden mode)
+    bank_conflicts: dict[str, int] = field(default_factory=dict)  # cycles a region's reads were cut short
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class SimResult:
     array_span: int = 0
     #: cycles after the first step the array waited for data or output room (fast mode; -1 if unknown)
     data_stalls: int = -1
+    #: per region laid out non-ideally: cycles its reads were cut short by a busy bank
+    bank_conflicts: dict[str, int] = field(default_factory=dict)
 
     @property
     def model_error(self) -> float:
@@ -111,6 +114,7 @@ class SimResult:
             "array_span_cycles": self.array_span,
             "dram_busy_cycles": self.dram_busy,
             "peak_occupancy": dict(self.peak_occupancy),
+            "bank_conflict_cycles": dict(self.bank_conflicts),
             "outputs_match_reference": self.outputs_match_reference,
             "model": {**self.model.to_dict(), "error": self.model_error},
             "wall_time_s": self.wall_time_s,

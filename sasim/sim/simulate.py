@@ -88,4 +88,5 @@ def simulate(
         step_wait=run.step_wait,
         step_cause=run.step_cause,
         data_stalls=run.data_stalls,
+        bank_conflicts=dict(run.bank_conflicts),
     )
