@@ -351,6 +351,9 @@ def _render(console: Console, spec: Spec, design: Design, result: SimResult, *, 
                     "", "")
     summary.add_row("DRAM busy", f"{_fmt_int(result.dram_busy)} cycles ({_pct(result.dram_busy, result.cycles)})",
                     "", "")
+    summary.add_row("DRAM waits (summed over requests)",
+                    f"{_fmt_int(result.dram_latency_wait)} latency, {_fmt_int(result.dram_queue_wait)} queued",
+                    "", "")
     for region, lost in sorted(result.bank_conflicts.items()):
         summary.add_row(f"bank conflicts, {region}", f"{_fmt_int(lost)} cycles", "", "")
     _print_whole(console, summary)

@@ -25,6 +25,7 @@ def _same(design: Design, seed: int) -> None:
     assert fast.array_stalls == golden.array_stalls
     assert fast.counts == golden.counts
     assert fast.dram_busy == golden.dram_busy
+    assert (fast.dram_latency_wait, fast.dram_queue_wait) == (golden.dram_latency_wait, golden.dram_queue_wait)
     assert fast.peak_occupancy == golden.peak_occupancy
     assert np.array_equal(fast.output, golden.output)
     assert np.array_equal(fast.output, design.workload.reference(tensors))

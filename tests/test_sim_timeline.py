@@ -29,6 +29,8 @@ def test_dram_channel_timeline() -> None:
         ("read", 20, 23, [23, 24, 25], 26),
     ]
     assert ch.busy_cycles == 2 + 1 + 4 + 3
+    assert ch.latency_cycles == 3 + 3 + 0 + 3  # reads wait the first-word latency, writes do not
+    assert ch.queue_cycles == 0 + (5 - 3) + (6 - 1) + 0  # the second read and the write queue behind
 
 
 def test_dram_requests_must_come_in_order_wrong() -> None:

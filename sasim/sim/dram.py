@@ -55,6 +55,10 @@ class DramChannel:
         self.free = 0
         self.last_issue = -1
         self.busy_cycles = 0
+        #: Σ over requests of the cycles from issue to the earliest start (the first-word latency)
+        self.latency_cycles = 0
+        #: Σ over requests of the cycles spent queued behind other transfers (bandwidth)
+        self.queue_cycles = 0
 
     def request(self, op: DramOp, issue: int, elements: int, bits: int) -> DramGrant:
         """Queue a request issued in cycle ``issue``; requests must arrive in issue order."""
@@ -66,5 +70,7 @@ class DramChannel:
         earliest = issue + self.latency if op is DramOp.READ else issue
         grant = DramGrant(op, issue, max(earliest, self.free), elements, bits, self.bits_per_cycle)
         self.busy_cycles += grant.end - grant.start
+        self.latency_cycles += earliest - issue
+        self.queue_cycles += grant.start - earliest
         self.free = grant.end
         return grant

@@ -222,6 +222,7 @@ class _Machine:
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
             step_cycles=np.array(self.array.cycles, dtype=np.int64), dram_busy=self.dram.busy_cycles,
+            dram_latency_wait=self.dram.latency_cycles, dram_queue_wait=self.dram.queue_cycles,
             peak_occupancy=peaks,
             engines=engines, regions=regions, step_macs=self.array.active,
             step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,

@@ -115,7 +115,8 @@ class _Machine:
             array_busy=self.array.issued,
             array_stalls=dict(self.array.stalls),
             step_cycles=np.array(self.array.cycles, dtype=np.int64),
-            dram_busy=self.dram.busy_cycles,
+            dram_busy=self.dram.busy_cycles, dram_latency_wait=self.dram.latency_cycles,
+            dram_queue_wait=self.dram.queue_cycles,
             peak_occupancy={f"{k[0]}.{k[1]}": r.peak for k, r in self.regions.items()},
             bank_conflicts=dict(self.conflicts),
         )

@@ -58,6 +58,8 @@ class RunRecord:
     step_cause: list[str] = field(default_factory=list)
     data_stalls: int = -1  # -1: not recorded (golden mode)
     bank_conflicts: dict[str, int] = field(default_factory=dict)  # cycles a region's reads were cut short
+    dram_latency_wait: int = 0  # see DramChannel.latency_cycles
+    dram_queue_wait: int = 0  # see DramChannel.queue_cycles
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ class SimResult:
     data_stalls: int = -1
     #: per region laid out non-ideally: cycles its reads were cut short by a busy bank
     bank_conflicts: dict[str, int] = field(default_factory=dict)
+    #: summed over DRAM requests: cycles waiting for the first-word latency, and queued behind
+    #: other transfers (the channel's bandwidth)
+    dram_latency_wait: int = 0
+    dram_queue_wait: int = 0
 
     @property
     def model_error(self) -> float:
@@ -113,6 +119,8 @@ class SimResult:
             "array_busy_cycles": self.array_busy,
             "array_span_cycles": self.array_span,
             "dram_busy_cycles": self.dram_busy,
+            "dram_latency_wait_cycles": self.dram_latency_wait,
+            "dram_queue_wait_cycles": self.dram_queue_wait,
             "peak_occupancy": dict(self.peak_occupancy),
             "bank_conflict_cycles": dict(self.bank_conflicts),
             "outputs_match_reference": self.outputs_match_reference,

@@ -89,4 +89,6 @@ def simulate(
         step_cause=run.step_cause,
         data_stalls=run.data_stalls,
         bank_conflicts=dict(run.bank_conflicts),
+        dram_latency_wait=run.dram_latency_wait,
+        dram_queue_wait=run.dram_queue_wait,
     )
