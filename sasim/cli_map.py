@@ -56,7 +56,8 @@ examples:
   sasim map my_spec.yaml --top 10 --out best.yaml --plot front.png
   sasim map --arch simba --network bert_base --time-budget 10 --json > bert.json
 
-exit status: 0 on success, 2 for a bad spec or flag, or when no mapping is valid.
+exit status: 0 on success, 1 when --verify-top finds a mapping whose simulation
+disagrees (outputs or counts), 2 for a bad spec or flag, or when no mapping is valid.
 """
 
 
