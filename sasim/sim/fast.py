@@ -297,33 +297,17 @@ class _Down(_Engine):
                 return progressed
             pos = np.searchsorted(ptile.elements, elements)
             start = self.current.opened
+            ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
             if self.banks is not None:
                 # a laid-out region: serve the reads cycle by cycle, as the banks allow
-                ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
                 bank, word = self.banks.place(pos, len(ptile.elements))
                 moves, conflicts = banked_moves(ready, self.bw, start, bank, word, self.banks.ports)
                 if conflicts:
                     self.m.conflicts[f"{self.parent}.{self.t}"] += conflicts
-                if self.to_edge:
-                    self.current.ready_all = int(moves[-1]) + self.latency
-                    self.current.known = True
-                    self.m.edge_values[self.t][elements] = ptile.values[pos]
-                    self.m.delivered[self.t][elements] = True
-                else:
-                    self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
-                finish = int(moves[-1])
-            elif self.to_edge:
-                # the array needs only the cycle the whole tile is readable: the last move
-                finish = self._last_move(ptile, pos, start)
-                self.current.ready_all = finish + self.latency
-                self.current.known = True
-                self.m.edge_values[self.t][elements] = ptile.values[pos]
-                self.m.delivered[self.t][elements] = True
             else:
-                ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
                 moves = stream_moves(ready, self.bw, start)
-                self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
-                finish = int(moves[-1])
+            self._deliver(self.current, elements, moves + self.latency - 1, ptile.values[pos])
+            finish = int(moves[-1])
             self.starts.append(self.current.opened)
             self.finishes.append(finish)
             self.m.count(self.parent, self.t, "reads", len(elements))
@@ -335,17 +319,6 @@ class _Down(_Engine):
             self.current = None
             progressed = True
         return progressed
-
-    def _last_move(self, ptile: _Tile, pos: np.ndarray, start: int) -> int:
-        """The cycle of the tile's last move: ``stream_moves(...)[-1]`` without the others."""
-        n = len(pos)
-        assert self.src is not None and ptile.fill is not None
-        if self.src.double or ptile.ready_all <= start:
-            # every element is readable at the same cycle (or already): a steady stream from there
-            return max(start, ptile.ready_all) + (n - 1) // self.bw
-        ready = ptile.fill[pos] + 1
-        ready[0] = max(int(ready[0]), start)
-        return int((ready + (n - 1 - np.arange(n)) // self.bw).max())
 
     def _deliver(self, tile: _Tile, elements: np.ndarray, fill: np.ndarray, values: np.ndarray) -> None:
         tile.elements = elements
@@ -413,16 +386,10 @@ class _Up(_Engine):
                 return True
             assert self.dst is not None and self.parent_seq is not None
             pe = int(self.seq.parent_event[self.e])
-            target = self.dst.tile(pe)
-            if target is None:
-                tile_elements = self.parent_seq.tile(pe)
-                room = self.dst.room_time(len(tile_elements))
-                if room is None:
-                    return progressed
-                t0 = max(t0, room)
-                target = self.dst.open(pe, len(tile_elements), t0)
-                target.elements = tile_elements
-                target.values = np.zeros(len(tile_elements), dtype=np.int64)
+            opened = _output_tile(self.dst, self.parent_seq, pe, t0)
+            if opened is None:
+                return progressed
+            target, t0 = opened
             assert src.elements is not None and src.values is not None
             n = len(src.elements)
             finish = t0 + -(-n // self.bw) - 1
@@ -471,6 +438,24 @@ class _Up(_Engine):
         self.e += 1
         self.read = None
         self.waiting_dram = False
+
+
+def _output_tile(region: _Region, seq: EventSeq, event: int, t0: int) -> tuple[_Tile, int] | None:
+    """The output tile ``event`` of ``region``, opened (at zero, with credits for all of it) in
+    the first cycle from ``t0`` it has room, if partial sums arrive for it now; with the cycle
+    they can start to land. None while its room is not known yet."""
+    target = region.tile(event)
+    if target is not None:
+        return target, t0
+    elements = seq.tile(event)
+    room = region.room_time(len(elements))
+    if room is None:
+        return None
+    t0 = max(t0, room)
+    target = region.open(event, len(elements), t0)
+    target.elements = elements
+    target.values = np.zeros(len(elements), dtype=np.int64)
+    return target, t0
 
 
 def _accumulate(m: _Machine, level: str, tensor: str, target: _Tile) -> None:
@@ -653,16 +638,10 @@ class _Drain(_Engine):
                 return progressed
             t0 = max(self.next_free, complete + 1)
             pe = self.pe[e]
-            target = self.dst.tile(pe)
-            if target is None:
-                tile_elements = self.parent_seq.tile(pe)
-                room = self.dst.room_time(len(tile_elements))
-                if room is None:
-                    return progressed
-                t0 = max(t0, room)
-                target = self.dst.open(pe, len(tile_elements), t0)
-                target.elements = tile_elements
-                target.values = np.zeros(len(tile_elements), dtype=np.int64)
+            opened = _output_tile(self.dst, self.parent_seq, pe, t0)
+            if opened is None:
+                return progressed
+            target, t0 = opened
             n = self.log.sizes[e]
             finish = t0 + -(-n // self.bw) - 1
             self.pending.append(e)
