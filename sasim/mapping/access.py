@@ -11,12 +11,16 @@ with no links (``direct``) means each row or column is fed its own values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from sasim.arch.architecture import LinkKind
 from sasim.mapping.spec import Axis
 
-__all__ = ["Link", "AccessEntry", "parse_access_entry", "AXIS_VECTOR", "DIAGONAL_VECTOR"]
+__all__ = ["Link", "AccessEntry", "parse_access_entry", "link_skew", "AXIS_VECTOR", "DIAGONAL_VECTOR"]
 
 AXIS_VECTOR = {Axis.X: (1, 0), Axis.Y: (0, 1)}
 DIAGONAL_VECTOR = (1, -1)
@@ -92,3 +96,16 @@ def parse_access_entry(text: str) -> AccessEntry:
     if len({link.direction for link in links}) != len(links):
         raise ValueError(f"access entry {text!r} names two links along the same direction")
     return AccessEntry(tuple(sorted(links, key=lambda lk: (lk.direction == (0, 0), lk.direction))))
+
+
+def link_skew(entries: Iterable[AccessEntry], rows: Any, cols: Any) -> Any:
+    """σ: the array's pipeline skew, the largest over the systolic links and chains of
+    ``cols - 1`` along X and ``rows - 1`` along Y (both for a diagonal). ``rows`` and
+    ``cols`` are the array extent used: integers, or arrays for a batch of mappings."""
+    skew: Any = 0
+    for entry in entries:
+        for link in entry.links:
+            if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
+                dx, dy = link.direction
+                skew = np.maximum(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
+    return skew

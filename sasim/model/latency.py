@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sasim.arch.architecture import LinkKind
 from sasim.design.design import LevelKind
+from sasim.mapping.access import link_skew
 from sasim.mapping.spec import Axis
 from sasim.model.counts import BatchCounts
 from sasim.model.nest import Nest
@@ -58,12 +58,7 @@ def estimate_latency(nest: Nest, counts: BatchCounts) -> BatchLatency:
     arch = design.architecture
     wl = design.workload
     rows, cols = _axis_used(nest, Axis.Y), _axis_used(nest, Axis.X)
-    skew = np.zeros(nest.batch, dtype=np.int64)
-    for entry in design.access.values():
-        for link in entry.links:
-            if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
-                dx, dy = link.direction
-                skew = np.maximum(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
+    skew = np.broadcast_to(np.asarray(link_skew(design.access.values(), rows, cols), dtype=np.int64), (nest.batch,))
     depth = arch.pe.mac_latency
     stationary = design.stationary
     if stationary is None:

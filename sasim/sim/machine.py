@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sasim.arch.architecture import Buffer, BufferSemantics, LinkKind
+from sasim.arch.architecture import Buffer, BufferSemantics
 from sasim.design.design import Design, LevelKind
+from sasim.mapping.access import link_skew
 from sasim.mapping.spec import Layout
 
 __all__ = [
@@ -65,15 +66,9 @@ def _buffer(design: Design, level: str) -> Buffer:
 
 
 def array_skew(design: Design) -> int:
-    """σ: the pipeline skew of the array's systolic links and chains."""
+    """σ: the pipeline skew of the array's systolic links and chains (as the model computes it)."""
     rows, cols = design.array_used
-    skew = 0
-    for entry in design.access.values():
-        for link in entry.links:
-            if link.kind in (LinkKind.SYSTOLIC, LinkKind.CHAIN):
-                dx, dy = link.direction
-                skew = max(skew, abs(dx) * (cols - 1) + abs(dy) * (rows - 1))
-    return skew
+    return int(link_skew(design.access.values(), rows, cols))
 
 
 def edge_tiles(design: Design, tensor: str) -> int:

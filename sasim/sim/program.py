@@ -15,6 +15,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
+from sasim.sim.schedule import run_ids
 
 __all__ = ["Program", "TileSeq", "build_program", "MAX_GOLDEN_POINTS"]
 
@@ -71,14 +72,6 @@ def _strides(design: Design) -> list[int]:
     return out
 
 
-def _event_ids(keys: np.ndarray) -> np.ndarray:
-    """Number consecutive runs of equal rows of ``keys`` (S, k) from 0."""
-    if keys.shape[1] == 0 or keys.shape[0] == 0:
-        return np.zeros(keys.shape[0], dtype=np.int64)
-    change = np.any(keys[1:] != keys[:-1], axis=1)
-    return np.concatenate([[0], np.cumsum(change)]).astype(np.int64)
-
-
 def build_program(design: Design) -> Program:
     wl = design.workload
     dims = list(wl.dims)
@@ -120,7 +113,7 @@ def build_program(design: Design) -> Program:
 
     def event_ids(refill: int | None) -> np.ndarray:
         cols = [col for col, j in enumerate(temporal) if refill is not None and j <= refill]
-        return _event_ids(t_idx[:, cols])
+        return run_ids(t_idx[:, cols])
 
     seqs: dict[tuple[str, str], TileSeq] = {}
     pe_fills: dict[str, np.ndarray] = {}

@@ -18,10 +18,18 @@ from sasim.design.design import Design, LevelKind, Transfer
 from sasim.errors import SimulationError
 from sasim.workload.projection import distinct_values
 
-__all__ = ["Schedule", "EventSeq", "MAX_STEPS"]
+__all__ = ["Schedule", "EventSeq", "MAX_STEPS", "run_ids"]
 
 #: Steps are held as arrays; beyond this the simulator refuses rather than exhaust memory.
 MAX_STEPS = 50_000_000
+
+
+def run_ids(keys: np.ndarray) -> np.ndarray:
+    """Number the runs of equal consecutive rows of ``keys`` (steps x loop indices) from 0."""
+    if keys.shape[1] == 0 or keys.shape[0] == 0:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    change = np.any(keys[1:] != keys[:-1], axis=1)
+    return np.concatenate([[0], np.cumsum(change)]).astype(np.int64)
 
 
 @dataclass
@@ -175,11 +183,7 @@ class Schedule:
 
     def _event_ids(self, refill: int | None) -> np.ndarray:
         cols = [c for c, j in enumerate(self.temporal) if refill is not None and j <= refill]
-        if not cols or self.steps == 0:
-            return np.zeros(self.steps, dtype=np.int64)
-        keys = self.index[:, cols]
-        change = np.any(keys[1:] != keys[:-1], axis=1)
-        return np.concatenate([[0], np.cumsum(change)]).astype(np.int64)
+        return run_ids(self.index[:, cols])
 
     # --- boxes and tiles ----------------------------------------------------------------
 
