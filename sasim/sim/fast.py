@@ -47,7 +47,6 @@ class _Tile:
     elements: np.ndarray | None = None
     fill: np.ndarray | None = None  # per element; None until known
     values: np.ndarray | None = None
-    written: np.ndarray | None = None
     ready_all: int = -1  # first cycle every element is readable
     known: bool = False  # fills (or at least ready_all, for edge tiles) are published
     complete: int | None = None  # outputs: cycle the tile became whole
@@ -95,7 +94,7 @@ class _Region:
     def shrink(self, event: int, cycle: int) -> None:
         tile = self.tiles[self.events.pop(event)]
         tile.shrink = cycle
-        tile.elements = tile.fill = tile.values = tile.written = None  # free memory
+        tile.elements = tile.fill = tile.values = None  # free memory
         self.shrunk += 1
 
     def publish_fills(self, tile: _Tile, fill: np.ndarray) -> None:
@@ -692,7 +691,6 @@ class _Array:
         self.pe_sums = {t: seq.pe_tile_sums().tolist() for t, seq in self.seq.items()}
         self.out_sizes = self.seq[self.out].sizes.tolist()
         self.active = sc.active_pes()
-        self.active_list = self.active.tolist()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
         self.fold_boundary = (sc.fold_start & (d.stationary is not None)).tolist()
         self.s = 0
