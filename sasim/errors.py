@@ -18,6 +18,8 @@ __all__ = [
     "CapacityError",
     "SimulationError",
     "ToolNotFoundError",
+    "GenerationError",
+    "VerificationError",
 ]
 
 
@@ -55,3 +57,11 @@ class SimulationError(SasimError):
 
 class ToolNotFoundError(SasimError):
     """An external tool (simulator, synthesizer) is not installed."""
+
+
+class GenerationError(SasimError):
+    """The RTL generator cannot build this configuration (the message says why)."""
+
+
+class VerificationError(SasimError):
+    """An RTL run could not be carried out (tool failure, testbench protocol violation)."""
