@@ -73,6 +73,8 @@ examples:
   sasim model gemm_ws --workload gemm:M=512,N=512,K=512 --arch multicast --mapping os
   sasim run gemm_ws                   cycle-exact simulation: stalls, traces, outputs vs NumPy
   sasim map --arch gemmini --workload gemm:M=128,N=768,K=512   search for the best mappings
+  sasim gen gemm_ws --workload gemm:M=16,N=16,K=16 --out rtl/   synthesizable Verilog
+  sasim verify gemm_ws --workload gemm:M=16,N=16,K=16   RTL == simulator, under cocotb
 
 docs: docs/index.md (spec fields: docs/reference.md, commands: docs/cli.md)
 """
@@ -156,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sasim.cli_map import add_map_parser
 
     add_map_parser(commands, _common, _Formatter)
+
+    from sasim.cli_rtl import add_rtl_parsers
+
+    add_rtl_parsers(commands, _common, _Formatter)
     return parser
 
 
