@@ -227,7 +227,8 @@ class _Builder:
         # write stage of the edge buffer: after read_latency - 1 cycles
         lat = t.read_latency
         if lat == 1:
-            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_xn, {p}_wslot = {p}_xslot, {p}_wk = {p}_xk;")
+            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_xn;", f"wire [{IDX - 1}:0] {p}_wslot = {p}_xslot;",
+              f"wire [{IDX - 1}:0] {p}_wk = {p}_xk;")
             w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
             w("genvar " + f"{p}_g;", "generate")
             w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
@@ -236,7 +237,8 @@ class _Builder:
             st = lat - 1
             w(f"reg [{IDX - 1}:0] {p}_pn [1:{st}], {p}_pslot [1:{st}], {p}_pk [1:{st}];",
               f"reg [{b - 1}:0] {p}_pd [0:{st * bw - 1}];")
-            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_pn[{st}], {p}_wslot = {p}_pslot[{st}], {p}_wk = {p}_pk[{st}];")
+            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_pn[{st}];", f"wire [{IDX - 1}:0] {p}_wslot = {p}_pslot[{st}];",
+              f"wire [{IDX - 1}:0] {p}_wk = {p}_pk[{st}];")
             w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
             w("genvar " + f"{p}_g;", "generate")
             w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
@@ -316,7 +318,7 @@ class _Builder:
         w(f"wire [{len(flags) - 1}:0] a_f = a_flags[a_idx];", f"wire a_fold = a_f[0];")
         for i, t in enumerate(tensors):
             p = self.names[t]
-            w(f"wire a_{p}_start = a_f[{1 + 2 * i}], a_{p}_last = a_f[{2 + 2 * i}];",
+            w(f"wire a_{p}_start = a_f[{1 + 2 * i}];", f"wire a_{p}_last = a_f[{2 + 2 * i}];",
               f"wire [{IDX - 1}:0] a_{p}_sz = a_{p}_size[a_idx];", f"wire [{IDX - 1}:0] a_{p}_ev = a_{p}_pev[a_idx];")
         w(f"wire [{IDX - 1}:0] a_act_pes = a_active[a_idx];", f"wire [{self.npe - 1}:0] a_v = a_valid[a_idx];")
         for t in tensors:

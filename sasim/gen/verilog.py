@@ -54,7 +54,7 @@ def identifier(name: str) -> str:
 
 def clog2(n: int) -> int:
     """⌈log2 n⌉ (0 for n <= 1)."""
-    return max(0, (int(n) - 1).bit_length())
+    return (int(n) - 1).bit_length() if n > 1 else 0
 
 
 def width(max_value: int) -> int:

@@ -1,0 +1,204 @@
+"""The Verilog generator without an RTL simulator: identifiers, tables, refusals with
+reasons, byte-stable output, the manifest, pyverilog parsing and ``sasim gen``. (RTL
+behaviour is checked against the simulator in ``rtl_tests/``.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sasim.cli import main
+from sasim.errors import GenerationError
+from sasim.gen import build, build_tables, generate
+from sasim.gen.tables import MAX_TABLE_ENTRIES, _edge_slots
+from sasim.gen.verilog import KEYWORDS, clog2, hex_image, identifier, pack_rows, width
+from sasim.sim.program import build_program
+from sasim.spec import load_spec
+
+SMALL = {"workload": "gemm:M=8,N=7,K=5", "architecture": "ws_systolic:rows=2,cols=3,buffer_size=4KiB", "mapping": "ws"}
+
+
+def small_design(**changes: str):  # type: ignore[no-untyped-def]
+    return load_spec(None, {**SMALL, **changes}).design()
+
+
+# --- identifiers and helpers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("I", "I"), ("weights", "weights"), ("input", "input_"), ("reg", "reg_"), ("logic", "logic_"),
+    ("3d", "n_3d"), ("a-b.c", "a_b_c"), ("", "n_"), ("$x", "_x"), ("ünï", "_n_"),
+])
+def test_identifier_is_legal_and_not_reserved(name: str, expected: str) -> None:
+    got = identifier(name)
+    assert got == expected
+    assert got not in KEYWORDS and not got[0].isdigit()
+
+
+def test_widths_and_rom_images() -> None:
+    assert [clog2(n) for n in (0, 1, 2, 3, 4, 5, 1024)] == [0, 0, 1, 2, 2, 3, 10]
+    assert [width(v) for v in (0, 1, 2, 255, 256)] == [1, 1, 2, 8, 9]
+    assert hex_image([0, 5, 255, -1], 8) == "00\n05\nff\nff\n"
+    assert hex_image([1], 9) == "001\n"
+    # the first field in the lowest bits; a 2-D field packs column 0 lowest
+    assert pack_rows([np.array([1, 0]), np.array([[2, 3], [1, 0]])], [1, 2]) == [1 | 2 << 1 | 3 << 3, 1 << 1]
+
+
+def test_edge_slots_is_the_most_tiles_that_fit_at_once() -> None:
+    assert _edge_slots(np.array([4, 4, 4, 4]), 8) == 2
+    assert _edge_slots(np.array([4, 1, 1, 4, 4]), 8) == 3  # 1+1+4 or 4+1+1
+    assert _edge_slots(np.array([3]), 3) == 1
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def test_tables_follow_the_program() -> None:
+    design = small_design()
+    program = build_program(design)
+    tables = build_tables(design, program)
+    assert tables.array.steps == program.steps
+    for t in tables.inputs:
+        edge = program.seqs[(design.pe_level.name, t.tensor)]
+        assert t.edge_sizes.tolist() == [len(x) for x in edge.tiles]
+        assert len(t.edge_positions) == sum(len(x) for x in edge.tiles)
+        assert t.edge_last[-1] and t.edge_last.sum() == len(t.dram_sizes)
+    # every PE the program uses is valid somewhere, and only those
+    assert tables.array.valid.sum() == program.valid.sum()
+    o = tables.output
+    # the first drain into each buffer tile writes each element, later ones read-modify-write
+    assert int((~o.edge_rmw).sum()) == int(np.prod(design.workload.shape("O")))
+    assert o.edge_rmw.sum() > 0
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+
+def test_refuses_a_second_buffer_level_with_the_reason() -> None:
+    design = load_spec("tpu_gemm", {"workload": "gemm:M=8,N=8,K=8"}).design()
+    with pytest.raises(GenerationError, match=r"tensor 'O' is kept by DRAM -> unified_buffer -> accumulators -> PE"):
+        build(design)
+
+
+def test_refuses_a_bypassed_buffer() -> None:
+    design = load_spec("eyeriss_conv", {"workload": "conv2d:N=1,C=2,K=3,H=6,W=6,R=3,S=3"}).design()
+    with pytest.raises(GenerationError, match=r"tensor 'W' is kept by DRAM -> PE; .*no bypass"):
+        build(design)
+
+
+def test_refuses_explicit_layouts() -> None:
+    mapping = {"temporal": {"global_buffer": "N=4 M=4 K=5"}, "spatial": {"Y": "M=2", "X": "N=2"},
+               "layout": {"global_buffer": {"I": "blocked"}}}
+    design = load_spec(None, {**SMALL, "architecture": "os_systolic:rows=2,cols=3,buffer_size=4KiB",
+                              "mapping": mapping}).design()
+    with pytest.raises(GenerationError, match=r"lays out global_buffer\.I explicitly"):
+        build(design)
+
+
+def test_refuses_outputs_that_revisit_dram() -> None:
+    mapping = {"temporal": {"DRAM": "K=* N=*", "global_buffer": "M=8"}, "spatial": {"Y": "K=2", "X": "N=3"}}
+    design = load_spec(None, {**SMALL, "mapping": mapping}).design()
+    with pytest.raises(GenerationError, match=r"output 'O' leaves the buffer 'global_buffer' more than once"):
+        build(design)
+
+
+def test_refuses_tables_beyond_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sasim.gen.tables as tables
+
+    monkeypatch.setattr(tables, "MAX_TABLE_ENTRIES", 100)
+    with pytest.raises(GenerationError, match=r"sequencer tables need [\d,]+ entries \(limit 100\)"):
+        build(small_design())
+    assert MAX_TABLE_ENTRIES >= 1 << 20
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def test_generation_is_byte_stable(tmp_path: Path) -> None:
+    first = build(small_design())
+    second = build(small_design())
+    assert first.files == second.files
+    generate(small_design(), tmp_path / "a")
+    generate(small_design(), tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert not any(name.endswith(".tmp") for name in names)
+
+
+def test_manifest_names_ports_and_counters(tmp_path: Path) -> None:
+    design = small_design()
+    rtl, written = generate(design, tmp_path, top="my accel")
+    assert rtl.top == "my_accel"
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    assert data["top"] == "my_accel" and data["verilog"] == "my_accel.v"
+    assert set(data["ports"]) == {"I", "W", "O"}
+    assert data["ports"]["O"]["role"] == "output"
+    names = [c["name"] for c in data["counters"]]
+    assert names[0] == "cycles" and "steps" in names and "global_buffer.I.reads" in names
+    assert [c["index"] for c in data["counters"]] == list(range(len(names)))
+    text = (tmp_path / "my_accel.v").read_text()
+    for rom in (f for f in data["files"] if f.endswith(".hex")):
+        assert f'$readmemh("{rom}"' in text
+    assert sorted(p.name for p in written) == sorted([*data["files"], "manifest.json"])
+
+
+def test_pyverilog_parses_the_generated_module(tmp_path: Path) -> None:
+    from pyverilog.vparser.parser import parse
+
+    rtl, _ = generate(small_design(mapping="ws"), tmp_path)
+    ast, _ = parse([str(tmp_path / f"{rtl.top}.v")], outputdir=str(tmp_path), debug=False)
+    modules = [d.name for d in ast.description.definitions]
+    assert modules == [rtl.top]
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_gen_writes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rtl"
+    status = main(["gen", "gemm_ws", "--workload", "gemm:M=8,N=8,K=8", "--out", str(out)])
+    report = capsys.readouterr().out
+    assert status == 0
+    assert "sasim_accel" in report and "ROM images" in report
+    assert (out / "sasim_accel.v").is_file() and (out / "manifest.json").is_file()
+
+
+def test_gen_json_is_the_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["gen", "gemm_ws", "--workload", "gemm:M=8,N=8,K=8", "--out", str(tmp_path), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert data == json.loads((tmp_path / "manifest.json").read_text())
+
+
+def test_gen_refusal_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rtl"
+    status = main(["gen", "tpu_gemm", "--workload", "gemm:M=8,N=8,K=8", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith("sasim: error: tensor 'O' is kept by")
+    assert not out.exists()
+
+
+def test_gen_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    status = main(["gen", "gemm_ws", "--out", str(target)])
+    assert status == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_gen_and_verify_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command, phrase in (("gen", "byte-identical"), ("verify", "bit for bit")):
+        assert main([command, "--help"]) == 0
+        assert phrase in capsys.readouterr().out
+
+
+def test_verify_rejects_an_unknown_simulator(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["verify", "gemm_ws", "--simulator", "modelsim"])
+    assert status == 2
+    assert "invalid choice: 'modelsim'" in capsys.readouterr().err
