@@ -10,7 +10,7 @@ name says, so a change to the presets cannot silently empty the matrix.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_equal_to_simulator, design_of
+from rtl_helpers import assert_equal_to_simulator, design_of
 
 from sasim.sim import simulate
 from sasim.verify import verify

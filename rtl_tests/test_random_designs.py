@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import assert_equal_to_simulator
+from rtl_helpers import assert_equal_to_simulator
 
 from sasim.arch.architecture import DRAM, PE, Architecture, Buffer, BufferSemantics, PEArray
 from sasim.design import Design, lower

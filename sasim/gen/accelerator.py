@@ -76,6 +76,11 @@ def _sext(expr: str, have: int, want: int) -> str:
     return f"{{{{{want - have}{{{expr}[{have - 1}]}}}}, {expr}}}"
 
 
+def _zext(expr: str, have: int, want: int = IDX) -> str:
+    """``expr`` (``have`` bits, unsigned) zero-extended to ``want`` bits."""
+    return expr if have >= want else f"{{{want - have}'d0, {expr}}}"
+
+
 def _wrap(expr: str, cap: int) -> str:
     """``expr`` (< 2*cap) reduced modulo ``cap``."""
     return f"(({expr}) >= {IDX}'d{cap} ? ({expr}) - {IDX}'d{cap} : ({expr}))"
@@ -105,8 +110,9 @@ class _Builder:
     def rom(self, name: str, words: list[int] | np.ndarray, bits: int) -> None:
         _rom(self.w, self.files, self.top, name, words, bits)
 
-    def count(self, name: str, expr: str) -> None:
-        self.counters.append((name, expr))
+    def count(self, name: str, expr: str, bits: int) -> None:
+        """A performance counter adding ``expr`` (``bits`` wide) each cycle of the run."""
+        self.counters.append((name, _zext(f"({expr})", bits, COUNTER_BITS)))
 
     def dram_lanes(self, bits: int) -> int:
         return max(1, -(-self.dram_bpc // bits))
@@ -189,6 +195,7 @@ class _Builder:
         self.rom(f"{p}_etile", pack_rows([t.edge_sizes, t.edge_last.astype(np.int64)], [esw, 1]), esw + 1)
         self.rom(f"{p}_epos", np.concatenate([t.edge_positions, np.zeros(bw, dtype=np.int64)]), pw)
         w(f"reg [{b - 1}:0] {p}_bmem [0:{cap - 1}];", f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];")
+        w(f"wire [{IDX - 1}:0] {p}_rd_n = {_zext(f'{p}_rd_count', 8)};")
         w(f"wire [{b - 1}:0] {p}_rd_lanes [0:{lanes - 1}];", "genvar " + f"{p}_r;", "generate")
         w(f"for ({p}_r = 0; {p}_r < {lanes}; {p}_r = {p}_r + 1) begin : {p}_rl",
           f"    assign {p}_rd_lanes[{p}_r] = {p}_rd_data[{p}_r * {b} + {b - 1} : {p}_r * {b}];", "end", "endgenerate")
@@ -196,15 +203,15 @@ class _Builder:
                 "eres", "efill", "efreed", "hslot"]
         w("reg [{0}:0] {1};".format(IDX - 1, ", ".join(f"{p}_{r}" for r in regs)), f"reg {p}_xopen;")
         # DRAM read engine
-        w(f"wire [{IDX - 1}:0] {p}_dsize = {p}_dsz[{p}_de < {nb} ? {p}_de : 0];")
+        w(f"wire [{IDX - 1}:0] {p}_dsize = {_zext(f'{p}_dsz[{p}_de < {nb} ? {p}_de : 0]', szw)};")
         w(f"wire {p}_dreq = go & ({p}_de < {nb}) & ({p}_bres - {p}_bfreed + {p}_dsize <= {cap});")
         w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {p}_dsize;", f"assign {p}_req_tile = {p}_de;")
         # edge engine
         w(f"wire [{esw}:0] {p}_etw = {p}_etile[{p}_xe < {ne} ? {p}_xe : 0];")
-        w(f"wire [{IDX - 1}:0] {p}_xsize = {p}_etw[{esw - 1}:0];", f"wire {p}_xlast = {p}_etw[{esw}];")
+        w(f"wire [{IDX - 1}:0] {p}_xsize = {_zext(f'{p}_etw[{esw - 1}:0]', esw)};", f"wire {p}_xlast = {p}_etw[{esw}];")
         w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & ({p}_eres - {p}_efreed + {p}_xsize <= {ecap});")
         w(f"wire {p}_xact = go & ({p}_xe < {ne}) & ({p}_xopen | {p}_xopen_now);")
-        w(f"wire [{IDX - 1}:0] {p}_hsize = {p}_dsz[{p}_bhead < {nb} ? {p}_bhead : 0];")
+        w(f"wire [{IDX - 1}:0] {p}_hsize = {_zext(f'{p}_dsz[{p}_bhead < {nb} ? {p}_bhead : 0]', szw)};")
         w(f"wire [{IDX - 1}:0] {p}_bavail = {p}_bfill - {p}_bfreed;")
         if t.double:
             w(f"wire [{IDX - 1}:0] {p}_readable = ({p}_bavail >= {p}_hsize) ? {{{IDX}{{1'b1}}}} : {IDX}'d0;")
@@ -216,9 +223,9 @@ class _Builder:
         with w.block("always @* begin"):
             w(f"{p}_xn = 0;", f"{p}_xstop = 1'b0;")
             with w.block(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) begin"):
-                w(f"{p}_xaddr[{p}_i] = {_wrap(f'{p}_bhptr + {p}_epos[{p}_xptr + {p}_i]', cap)};")
+                w(f"{p}_xaddr[{p}_i] = {_wrap(f'{p}_bhptr + ' + _zext(f'{p}_epos[{p}_xptr + {p}_i]', pw), cap)};")
                 w(f"{p}_xdata[{p}_i] = {p}_bmem[{p}_xaddr[{p}_i]];")
-                w(f"if (!{p}_xstop && {p}_xact && ({p}_i < {p}_xrem) && ({p}_epos[{p}_xptr + {p}_i] < {p}_readable))")
+                w(f"if (!{p}_xstop && {p}_xact && ({p}_i < {p}_xrem) && ({_zext(f'{p}_epos[{p}_xptr + {p}_i]', pw)} < {p}_readable))")
                 w(f"    {p}_xn = {p}_i + 1;", "else", f"    {p}_xstop = 1'b1;")
         w(f"wire {p}_xfinish = {p}_xact & ({p}_xk + {p}_xn == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
@@ -261,7 +268,7 @@ class _Builder:
                 w(f"for ({p}_i = 0; {p}_i < {lanes}; {p}_i = {p}_i + 1)")
                 w(f"    if ({p}_i < {p}_rd_count) {p}_bmem[{_wrap(f'{p}_bwptr + {p}_i', cap)}] <= "
                   f"{p}_rd_lanes[{p}_i];")
-                w(f"{p}_bwptr <= {_wrap(f'{p}_bwptr + {p}_rd_count', cap)};", f"{p}_bfill <= {p}_bfill + {p}_rd_count;")
+                w(f"{p}_bwptr <= {_wrap(f'{p}_bwptr + {p}_rd_n', cap)};", f"{p}_bfill <= {p}_bfill + {p}_rd_n;")
                 w(f"if ({p}_xopen_now) {p}_eres <= {p}_eres + {p}_xsize;")
                 with w.block(f"if ({p}_xact) begin"):
                     w(f"{p}_xptr <= {p}_xptr + {p}_xn;")
@@ -277,9 +284,9 @@ class _Builder:
                 w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {p}_asize; "
                   f"{p}_hslot <= ({p}_hslot + 1 == {ns}) ? 0 : {p}_hslot + 1; end")
         w("")
-        self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : 0")
-        self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : 0")
-        self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn")
+        self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
+        self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
+        self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn", IDX)
         self.pw = getattr(self, "pw", {})
         self.pw[t.tensor] = (width(tmax - 1), tmax, ns)
         return [f"({p}_de == {nb})", f"({p}_xe == {ne})"]
@@ -297,15 +304,19 @@ class _Builder:
         q = self.names[o]
         w.comment(f"===== array: {arr.rows}x{arr.cols} PEs ({arr.rows_used}x{self.d.array_used[1]} used), "
                   f"skew {arr.skew}, MAC depth {arr.mac_latency}, {s_count} steps =====")
+        rw: dict[str, int] = {}  # ROM widths
         flags = [arr.fold_start.astype(np.int64)]
         for t in tensors:
             flags += [arr.starts[t].astype(np.int64), arr.lasts[t].astype(np.int64)]
         self.rom("a_flags", pack_rows(flags, [1] * len(flags)), len(flags))
         for t in tensors:
             p = self.names[t]
-            self.rom(f"a_{p}_size", arr.sizes[t], width(int(arr.sizes[t].max())))
-            self.rom(f"a_{p}_pev", arr.pe_events[t], width(int(arr.pe_events[t].max())))
-        self.rom("a_active", arr.active, width(self.npe))
+            rw[f"a_{p}_size"] = width(int(arr.sizes[t].max()))
+            rw[f"a_{p}_pev"] = width(int(arr.pe_events[t].max()))
+            self.rom(f"a_{p}_size", arr.sizes[t], rw[f"a_{p}_size"])
+            self.rom(f"a_{p}_pev", arr.pe_events[t], rw[f"a_{p}_pev"])
+        rw["a_active"] = width(self.npe)
+        self.rom("a_active", arr.active, rw["a_active"])
         self.rom("a_valid", pack_rows([arr.valid.astype(np.int64)], [1]), self.npe)
         pos_w = {}
         for t in tensors:
@@ -314,13 +325,15 @@ class _Builder:
             pos_w[t] = pw
             self.rom(f"a_{p}_pos", pack_rows([arr.positions[t]], [pw]), pw * self.npe)
         w(f"reg [{IDX - 1}:0] a_s, a_last, a_pres;", "reg a_any, a_prev;")
-        w(f"wire [{IDX - 1}:0] a_idx = (a_s < {s_count}) ? a_s : 0;")
+        aw = width(max(0, s_count - 1))
+        w(f"wire [{aw - 1}:0] a_idx = (a_s < {s_count}) ? a_s[{aw - 1}:0] : {aw}'d0;")
         w(f"wire [{len(flags) - 1}:0] a_f = a_flags[a_idx];", f"wire a_fold = a_f[0];")
         for i, t in enumerate(tensors):
             p = self.names[t]
             w(f"wire a_{p}_start = a_f[{1 + 2 * i}];", f"wire a_{p}_last = a_f[{2 + 2 * i}];",
-              f"wire [{IDX - 1}:0] a_{p}_sz = a_{p}_size[a_idx];", f"wire [{IDX - 1}:0] a_{p}_ev = a_{p}_pev[a_idx];")
-        w(f"wire [{IDX - 1}:0] a_act_pes = a_active[a_idx];", f"wire [{self.npe - 1}:0] a_v = a_valid[a_idx];")
+              f"wire [{IDX - 1}:0] a_{p}_sz = {_zext(f'a_{p}_size[a_idx]', rw[f'a_{p}_size'])};",
+              f"wire [{IDX - 1}:0] a_{p}_ev = {_zext(f'a_{p}_pev[a_idx]', rw[f'a_{p}_pev'])};")
+        w(f"wire [{IDX - 1}:0] a_act_pes = {_zext('a_active[a_idx]', rw['a_active'])};", f"wire [{self.npe - 1}:0] a_v = a_valid[a_idx];")
         for t in tensors:
             p = self.names[t]
             w(f"wire [{pos_w[t] * self.npe - 1}:0] a_{p}_pw = a_{p}_pos[a_idx];")
@@ -337,7 +350,9 @@ class _Builder:
         stat_ready = ready[stat] if stat in wl.operands else "1'b1"
         w(f"wire a_pre_set = a_fb & ~a_prev & a_drained & {stat_ready};",
           "wire a_pre_v = a_prev | a_pre_set;", f"wire [{IDX - 1}:0] a_pre_s = a_prev ? a_pres : now;")
-        w("wire a_stall_fold = a_fb & ~a_pre_v & ~a_drained;", "wire a_stall_stat = a_fb & ~a_pre_v & a_drained;",
+        if stat in wl.operands:  # waiting for the stationary input's tile (counted as its input stall)
+            w("wire a_stall_stat = a_fb & ~a_pre_v & a_drained;")
+        w("wire a_stall_fold = a_fb & ~a_pre_v & ~a_drained;",
           f"wire a_stall_pre = a_fb & a_pre_v & (now < a_pre_s + {arr.rows_used});",
           f"wire a_past = a_run & (~a_fb | (a_pre_v & (now >= a_pre_s + {arr.rows_used})));")
         blocked = "1'b0"
@@ -367,8 +382,8 @@ class _Builder:
             w(f"wire [{pos_w[a_t] - 1}:0] pa = a_{pa}_pw[a_g * {pos_w[a_t]} + {pos_w[a_t] - 1} : a_g * {pos_w[a_t]}];")
             w(f"wire [{pos_w[b_t] - 1}:0] pb = a_{pb}_pw[a_g * {pos_w[b_t]} + {pos_w[b_t] - 1} : a_g * {pos_w[b_t]}];")
             w(f"assign a_opos[a_g] = a_{q}_pw[a_g * {pos_w[o]} + {pos_w[o] - 1} : a_g * {pos_w[o]}];")
-            w(f"wire [{ba - 1}:0] va = {pa}_emem[{pa}_hslot * {ta} + pa];",
-              f"wire [{bb - 1}:0] vb = {pb}_emem[{pb}_hslot * {tb_} + pb];")
+            w(f"wire [{ba - 1}:0] va = {pa}_emem[{pa}_hslot * {ta} + {_zext('pa', pos_w[a_t])}];",
+              f"wire [{bb - 1}:0] vb = {pb}_emem[{pb}_hslot * {tb_} + {_zext('pb', pos_w[b_t])}];")
             w(f"wire [{acc - 1}:0] xa = {_sext('va', ba, acc)};", f"wire [{acc - 1}:0] xb = {_sext('vb', bb, acc)};")
             w("assign a_prod[a_g] = xa * xb;")
         w("endgenerate")
@@ -379,7 +394,7 @@ class _Builder:
             with w.block(f"for (a_j = 0; a_j < {to}; a_j = a_j + 1) begin"):
                 w(f"a_next[a_j] = a_{q}_start ? {acc}'d0 : a_psum[a_j];")
                 w(f"for (a_k = 0; a_k < {self.npe}; a_k = a_k + 1)")
-                w(f"    if (a_v[a_k] && a_opos[a_k] == a_j) a_next[a_j] = a_next[a_j] + a_prod[a_k];")
+                w(f"    if (a_v[a_k] && {_zext('a_opos[a_k]', pos_w[o])} == a_j) a_next[a_j] = a_next[a_j] + a_prod[a_k];")
         ns_o = self.tb.output.edge_slots
         w(f"reg [{sigma_d}:1] a_dl;  // drain tiles in flight: skew + MAC depth")
         with w.block("always @(posedge clk) begin"):
@@ -400,21 +415,21 @@ class _Builder:
                     w(f"a_dl <= {{a_dl[{sigma_d - 1}:1], a_issue & a_{q}_last}};")
                 w(f"if (a_dl[{sigma_d}]) {q}_ecomplete <= {q}_ecomplete + 1;")
         w("")
-        self.count("steps", "a_issue")
-        self.count("stall.fold drain", "a_stall_fold")
-        self.count("stall.preload", "a_stall_pre")
+        self.count("steps", "a_issue", 1)
+        self.count("stall.fold drain", "a_stall_fold", 1)
+        self.count("stall.preload", "a_stall_pre", 1)
         for t in wl.operands:
             p = self.names[t]
             extra = " | a_stall_stat" if t == stat else ""
-            self.count(f"stall.input {t}", f"a_stall_{p}{extra}")
-        self.count("stall.output full", "a_stall_out")
+            self.count(f"stall.input {t}", f"a_stall_{p}{extra}", 1)
+        self.count("stall.output full", "a_stall_out", 1)
         pe = d.pe_level.name
         for t in wl.operands:
             p = self.names[t]
-            self.count(f"{pe}.{t}.fills", f"(a_issue & a_{p}_start) ? a_{p}_ev : 0")
-            self.count(f"{pe}.{t}.reads", "a_issue ? a_act_pes : 0")
-        self.count(f"{pe}.{o}.updates", "a_issue ? a_act_pes : 0")
-        self.count(f"{pe}.{o}.drains", f"(a_issue & a_{q}_last) ? a_{q}_ev : 0")
+            self.count(f"{pe}.{t}.fills", f"(a_issue & a_{p}_start) ? a_{p}_ev : {IDX}'d0", IDX)
+            self.count(f"{pe}.{t}.reads", f"a_issue ? a_act_pes : {IDX}'d0", IDX)
+        self.count(f"{pe}.{o}.updates", f"a_issue ? a_act_pes : {IDX}'d0", IDX)
+        self.count(f"{pe}.{o}.drains", f"(a_issue & a_{q}_last) ? a_{q}_ev : {IDX}'d0", IDX)
         return [f"(a_s == {s_count})"]
 
     def output_declarations(self, o: OutputTables) -> None:
@@ -451,9 +466,10 @@ class _Builder:
         regs = _OUTPUT_REGS
         # edge -> buffer (accumulate)
         w(f"wire [{esw + pbw}:0] {q}_utw = {q}_utile[{q}_ue < {ne} ? {q}_ue : 0];")
-        w(f"wire [{IDX - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
-          f"wire [{IDX - 1}:0] {q}_upe = {q}_utw[{esw + pbw - 1}:{esw}];", f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
-        w(f"wire [{IDX - 1}:0] {q}_upsize = {q}_bsz[{q}_upe];")
+        w(f"wire [{IDX - 1}:0] {q}_usize = {_zext(f'{q}_utw[{esw - 1}:0]', esw)};",
+          f"wire [{IDX - 1}:0] {q}_upe = {_zext(f'{q}_utw[{esw + pbw - 1}:{esw}]', pbw)};",
+          f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
+        w(f"wire [{IDX - 1}:0] {q}_upsize = {_zext(f'{q}_bsz[{q}_upe]', szw)};")
         w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
           f"wire {q}_uneed = ({q}_oopened == {q}_upe);",
           f"wire {q}_uroom = ({q}_ores - {q}_ofreed + {q}_upsize <= {cap});",
@@ -467,12 +483,12 @@ class _Builder:
         with w.block("always @* begin"):
             w(f"{q}_ureads = 0;")
             with w.block(f"for ({q}_i = 0; {q}_i < {bw}; {q}_i = {q}_i + 1) begin"):
-                w(f"{q}_uaddr[{q}_i] = {_wrap(f'{q}_ubase + {q}_upos[{q}_uptr + {q}_i][{pw - 1}:0]', cap)};")
+                w(f"{q}_uaddr[{q}_i] = {_wrap(f'{q}_ubase + ' + _zext(f'{q}_upos[{q}_uptr + {q}_i][{pw - 1}:0]', pw), cap)};")
                 w(f"{q}_urmw[{q}_i] = {q}_upos[{q}_uptr + {q}_i][{pw}];")
                 w(f"{q}_uval[{q}_i] = {q}_emem[{q}_uslot * {to} + {q}_uk + {q}_i];")
                 w(f"if ({q}_i < {q}_un && {q}_urmw[{q}_i]) {q}_ureads = {q}_ureads + 1;")
         # buffer -> DRAM (write)
-        w(f"wire [{IDX - 1}:0] {q}_wsize = {q}_bsz[{q}_we < {nb} ? {q}_we : 0];",
+        w(f"wire [{IDX - 1}:0] {q}_wsize = {_zext(f'{q}_bsz[{q}_we < {nb} ? {q}_we : 0]', szw)};",
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
           f"wire [{IDX - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
@@ -508,10 +524,10 @@ class _Builder:
                   f"{q}_ofreed <= {q}_ofreed + {q}_wsize; {q}_ohptr <= {_wrap(f'{q}_ohptr + {q}_wsize', cap)}; end")
                 w(f"else {q}_wk <= {q}_wk + {q}_wn;")
         w("")
-        self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un")
-        self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads")
-        self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : 0")
-        self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : 0")
+        self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", IDX)
+        self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", IDX)
+        self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
+        self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
         return [f"({q}_ue == {ne})", f"({q}_we == {nb})"]
 
     # --- counters ------------------------------------------------------------------------------
@@ -528,7 +544,7 @@ class _Builder:
                 w(f"for (perf_i = 1; perf_i <= {n}; perf_i = perf_i + 1) perf[perf_i] <= 0;")
             with w.block("end else if (go & ~all_done) begin", "end"):
                 for i, (_, expr) in enumerate(self.counters, start=1):
-                    w(f"perf[{i}] <= perf[{i}] + ({expr});")
+                    w(f"perf[{i}] <= perf[{i}] + {expr};")
         with w.block("always @* begin"):
             w(f"perf_value = {COUNTER_BITS}'d0;")
             w(f"if (perf_sel == 8'd0) perf_value = {{{COUNTER_BITS - IDX}'d0, now}};")
