@@ -59,7 +59,8 @@ def rtl_designs(draw: st.DrawFn) -> Design:
     for dim, size in wl.dims.items():
         where = draw(st.sampled_from(["X", "Y", "GLB", "PE", "split"]))
         if where in spatial:
-            f = min(size, draw(st.integers(1, 4)), (arch.array.cols if where == "X" else arch.array.rows) // used[where])
+            room = (arch.array.cols if where == "X" else arch.array.rows) // used[where]
+            f = min(size, draw(st.integers(1, 4)), room)
             f = max(1, f)
             used[where] *= f
             spatial[where].append({"dim": dim, "factor": f})

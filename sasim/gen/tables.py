@@ -24,7 +24,9 @@ from sasim.errors import GenerationError
 from sasim.sim import machine
 from sasim.sim.program import Program, TileSeq, build_program
 
-__all__ = ["ArrayTables", "InputTables", "OutputTables", "Tables", "build_tables", "check_supported", "MAX_TABLE_ENTRIES"]
+__all__ = [
+    "ArrayTables", "InputTables", "OutputTables", "Tables", "build_tables", "check_supported", "MAX_TABLE_ENTRIES",
+]
 
 #: Sequencer tables grow with the number of steps; beyond this the generator refuses.
 MAX_TABLE_ENTRIES = 1 << 20
@@ -83,7 +85,8 @@ class ArrayTables:
     starts: dict[str, np.ndarray]  # per tensor (S,) bool: an array tile / drain tile starts here
     lasts: dict[str, np.ndarray]  # per tensor (S,) bool: ... ends here
     sizes: dict[str, np.ndarray]  # per tensor (S,): elements of the tile in use at this step
-    pe_events: dict[str, np.ndarray]  # per tensor (S,): PE-level fills (inputs, at a start) or drains (output, at a last)
+    #: per tensor (S,): PE-level fills (inputs, at a tile's first step) or drains (output, at its last)
+    pe_events: dict[str, np.ndarray]
     active: np.ndarray  # (S,) active PEs
     valid: np.ndarray  # (S, R*C) bool, physical PE order (row-major)
     positions: dict[str, np.ndarray]  # per tensor (S, R*C): the PE's element position in its tile
@@ -101,7 +104,7 @@ class Tables:
 
     @property
     def entries(self) -> int:
-        n = self.array.steps * (1 + self.array.valid.shape[1])
+        n = int(self.array.steps * (1 + self.array.valid.shape[1]))
         for t in self.inputs:
             n += len(t.dram_sizes) + len(t.edge_sizes) + len(t.edge_positions)
         o = self.output

