@@ -104,6 +104,8 @@ class _Builder:
         arch = design.architecture
         self.dram_bpc = arch.dram.bits_per_cycle
         self.npe = arch.array.rows * arch.array.cols
+        self.edge_tile: dict[str, int] = {}  # per input: elements of its largest array tile (an edge slot)
+        self.to = 0  # elements of the output's largest drain tile
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -289,8 +291,7 @@ class _Builder:
         self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
         self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
         self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn", IDX)
-        self.pw = getattr(self, "pw", {})
-        self.pw[t.tensor] = (width(tmax - 1), tmax, ns)
+        self.edge_tile[t.tensor] = tmax
         return [f"({p}_de == {nb})", f"({p}_xe == {ne})"]
 
     # --- array --------------------------------------------------------------------------------
@@ -377,8 +378,7 @@ class _Builder:
         pa, pb = self.names[a_t], self.names[b_t]
         ba, bb = d.bits(a_t), d.bits(b_t)
         acc = self.acc
-        _, ta, _ = self.pw[a_t]
-        _, tb_, _ = self.pw[b_t]
+        ta, tb_ = self.edge_tile[a_t], self.edge_tile[b_t]
         w(f"wire [{acc - 1}:0] a_prod [0:{self.npe - 1}];", f"wire [{pos_w[o] - 1}:0] a_opos [0:{self.npe - 1}];")
         w("genvar a_g;", "generate")
         with w.block(f"for (a_g = 0; a_g < {self.npe}; a_g = a_g + 1) begin : pe"):

@@ -16,11 +16,13 @@ raises :class:`~sasim.errors.GenerationError` with the reason otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 
-from sasim.design.design import Design, LevelKind
+from sasim.design.design import Design, LevelKind, Loop
 from sasim.errors import GenerationError
+from sasim.mapping.spec import Axis
 from sasim.sim import machine
 from sasim.sim.program import Program, TileSeq, build_program
 
@@ -226,7 +228,7 @@ def _array_tables(design: Design, p: Program) -> ArrayTables:
     # Program PE slots enumerate the spatial loops row-major over (Y loops..., X loops...) in nest
     # order; map each to its physical (row, col).
     spatial = [lp for lp in design.loops if lp.is_spatial]
-    slot_row, slot_col = _physical_slots(design, spatial)
+    slot_row, slot_col = _physical_slots(spatial)
     n_pe = arr.rows * arr.cols
     phys = slot_row * arr.cols + slot_col
     valid = np.zeros((steps, n_pe), dtype=bool)
@@ -260,13 +262,9 @@ def _array_tables(design: Design, p: Program) -> ArrayTables:
     )
 
 
-def _physical_slots(design: Design, spatial: list) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def _physical_slots(spatial: list[Loop]) -> tuple[np.ndarray, np.ndarray]:
     """(row, col) of each of the program's PE slots: the Y loops number the rows and the X loops
     the columns, each mixed-radix in nest order."""
-    from itertools import product
-
-    from sasim.mapping.spec import Axis
-
     rows, cols = [], []
     for idx in product(*(range(lp.factor) for lp in spatial)):
         r = c = 0
