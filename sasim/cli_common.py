@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["add_spec_arguments"]
+if TYPE_CHECKING:
+    from sasim.spec import Spec
+
+__all__ = ["add_spec_arguments", "load_full_spec"]
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "replace the mapping section") -> None:
@@ -13,3 +18,18 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "
     parser.add_argument("--arch", "--architecture", dest="arch", metavar="X", help="replace the architecture section")
     parser.add_argument("--workload", metavar="X", help="replace the workload section")
     parser.add_argument("--mapping", metavar="X", help=mapping_help)
+
+
+def load_full_spec(args: argparse.Namespace, usage: Callable[[str], Exception]) -> Spec:
+    """The spec named by ``SPEC`` with the section flags applied; without ``SPEC`` all three
+    flags are needed (``usage(message)`` builds the command's usage error)."""
+    from sasim.cli import SECTION_FLAGS
+    from sasim.spec import load_spec
+
+    flags = {"architecture": args.arch, "workload": args.workload, "mapping": args.mapping}
+    overrides = {section: value for section, value in flags.items() if value is not None}
+    if args.spec is None and len(overrides) < len(flags):
+        missing = [SECTION_FLAGS[s] for s in flags if s not in overrides]
+        raise usage(f"no SPEC given: name a spec file or a bundled example, or give all of --arch, --workload and "
+                    f"--mapping (missing: {', '.join(missing)})")
+    return load_spec(args.spec, overrides, override_labels=SECTION_FLAGS)

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments
-from sasim.spec import Spec, load_spec
+from sasim.cli_common import add_spec_arguments, load_full_spec
+from sasim.spec import Spec
 
 __all__ = ["add_rtl_parsers"]
 
@@ -104,15 +104,7 @@ def _usage(command: str) -> Callable[[str], Exception]:
 
 
 def _load(args: argparse.Namespace, command: str) -> Spec:
-    from sasim.cli import SECTION_FLAGS
-
-    flags = {"architecture": args.arch, "workload": args.workload, "mapping": args.mapping}
-    overrides = {section: value for section, value in flags.items() if value is not None}
-    if args.spec is None and len(overrides) < len(flags):
-        missing = [SECTION_FLAGS[s] for s in flags if s not in overrides]
-        raise _usage(command)(f"no SPEC given: name a spec file or a bundled example, or give all of --arch, "
-                              f"--workload and --mapping (missing: {', '.join(missing)})")
-    return load_spec(args.spec, overrides, override_labels=SECTION_FLAGS)
+    return load_full_spec(args, _usage(command))
 
 
 # --- sasim gen ----------------------------------------------------------------------------------

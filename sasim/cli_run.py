@@ -27,13 +27,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments
+from sasim.cli_common import add_spec_arguments, load_full_spec
 from sasim.design import Design
 from sasim.errors import SasimError
 from sasim.mapping.spec import format_loops
 from sasim.sim import Mode, SimResult, simulate
 from sasim.sim.trace import FINISHED, timeline, write_perfetto, write_vcd
-from sasim.spec import Spec, load_spec
+from sasim.spec import Spec
 
 __all__ = ["add_run_parser", "run_json", "access_differences"]
 
@@ -442,16 +442,12 @@ def _usage(message: str) -> Exception:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sasim.cli import SECTION_FLAGS, _console, _write_json
+    from sasim.cli import _console, _write_json
 
     usage = _usage
 
-    flags = {"architecture": args.arch, "workload": args.workload, "mapping": args.mapping}
-    overrides = {section: value for section, value in flags.items() if value is not None}
-    if args.spec is None and len(overrides) < len(flags):
-        missing = [SECTION_FLAGS[s] for s in flags if s not in overrides]
-        raise usage(f"no SPEC given: name a spec file or a bundled example, or give all of --arch, --workload and "
-                    f"--mapping (missing: {', '.join(missing)})")
+    if args.spec is None and None in (args.arch, args.workload, args.mapping):
+        load_full_spec(args, usage)  # raises the usage error naming the missing flags
     if args.trace is not None:
         _check_output("--trace", args.trace, tuple(TRACE_FORMATS),
                       "use .vcd (a waveform for GTKWave) or .json (a trace for ui.perfetto.dev)", usage)
@@ -461,7 +457,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         flag = "--trace" if args.trace else "--plot"
         raise usage(f"{flag} needs --mode fast: the golden mode records no timelines "
                     "(its cycles and counts equal the fast mode's)")
-    spec = load_spec(args.spec, overrides, override_labels=SECTION_FLAGS)
+    spec = load_full_spec(args, usage)
     design = spec.design()
     with _progress_bar(not args.json and sys.stderr.isatty()) as progress:
         result = simulate(design, seed=args.seed, mode=args.mode, progress=progress)
