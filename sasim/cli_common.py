@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sasim.spec import Spec
 
-__all__ = ["add_spec_arguments", "load_full_spec"]
+__all__ = ["add_spec_arguments", "load_full_spec", "seed_argument"]
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "replace the mapping section") -> None:
@@ -33,3 +33,14 @@ def load_full_spec(args: argparse.Namespace, usage: Callable[[str], Exception]) 
         raise usage(f"no SPEC given: name a spec file or a bundled example, or give all of --arch, --workload and "
                     f"--mapping (missing: {', '.join(missing)})")
     return load_spec(args.spec, overrides, override_labels=SECTION_FLAGS)
+
+
+def seed_argument(text: str) -> int:
+    """The ``--seed`` flag's type: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
+    return value

