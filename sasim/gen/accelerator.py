@@ -226,34 +226,29 @@ class _Builder:
         with w.block("always @* begin"):
             w(f"{p}_xn = 0;", f"{p}_xstop = 1'b0;")
             with w.block(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) begin"):
-                w(f"{p}_xaddr[{p}_i] = {_wrap(f'{p}_bhptr + ' + _zext(f'{p}_epos[{p}_xptr + {p}_i]', pw), cap)};")
-                w(f"{p}_xdata[{p}_i] = {p}_bmem[{p}_xaddr[{p}_i]];")
                 pos = _zext(f"{p}_epos[{p}_xptr + {p}_i]", pw)
+                w(f"{p}_xaddr[{p}_i] = {_wrap(f'{p}_bhptr + {pos}', cap)};")
+                w(f"{p}_xdata[{p}_i] = {p}_bmem[{p}_xaddr[{p}_i]];")
                 w(f"if (!{p}_xstop && {p}_xact && ({p}_i < {p}_xrem) && ({pos} < {p}_readable))")
                 w(f"    {p}_xn = {p}_i + 1;", "else", f"    {p}_xstop = 1'b1;")
         w(f"wire {p}_xfinish = {p}_xact & ({p}_xk + {p}_xn == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
           f"wire [{IDX - 1}:0] {p}_asize;  // that tile's size")
-        # write stage of the edge buffer: after read_latency - 1 cycles
-        lat = t.read_latency
-        if lat == 1:
-            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_xn;", f"wire [{IDX - 1}:0] {p}_wslot = {p}_xslot;",
-              f"wire [{IDX - 1}:0] {p}_wk = {p}_xk;")
-            w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
-            w("genvar " + f"{p}_g;", "generate")
-            w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
-              f"    assign {p}_wdata[{p}_g] = {p}_xdata[{p}_g];", "end", "endgenerate")
-        else:
-            st = lat - 1
+        st = t.read_latency - 1  # pipeline stages between the buffer read and the edge-buffer write
+        if st:
             w(f"reg [{IDX - 1}:0] {p}_pn [1:{st}], {p}_pslot [1:{st}], {p}_pk [1:{st}];",
               f"reg [{b - 1}:0] {p}_pd [0:{st * bw - 1}];")
-            w(f"wire [{IDX - 1}:0] {p}_wn = {p}_pn[{st}];", f"wire [{IDX - 1}:0] {p}_wslot = {p}_pslot[{st}];",
-              f"wire [{IDX - 1}:0] {p}_wk = {p}_pk[{st}];")
-            w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
-            w("genvar " + f"{p}_g;", "generate")
-            w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
-              f"    assign {p}_wdata[{p}_g] = {p}_pd[{(st - 1) * bw} + {p}_g];", "end", "endgenerate")
+            n, slot, k, data = f"{p}_pn[{st}]", f"{p}_pslot[{st}]", f"{p}_pk[{st}]", f"{p}_pd[{(st - 1) * bw} + {p}_g]"
+        else:
+            n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", f"{p}_xdata[{p}_g]"
+        w(f"wire [{IDX - 1}:0] {p}_wn = {n};", f"wire [{IDX - 1}:0] {p}_wslot = {slot};",
+          f"wire [{IDX - 1}:0] {p}_wk = {k};")
+        w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
+        w("genvar " + f"{p}_g;", "generate")
+        w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
+          f"    assign {p}_wdata[{p}_g] = {data};", "end", "endgenerate")
+        if st:
             w("integer " + f"{p}_s;")
             with w.block("always @(posedge clk) begin"):
                 w(f"{p}_pn[1] <= (rst | ~go) ? 0 : {p}_xn;", f"{p}_pslot[1] <= {p}_xslot;", f"{p}_pk[1] <= {p}_xk;")
