@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from rich.table import Table
 from sasim.cli_common import add_spec_arguments
 from sasim.errors import SpecError
 from sasim.examples import example_path
+from sasim.fileio import write_text_atomic
 from sasim.mapping.constraints import Constraints
 from sasim.mapping.network import NetworkResult, load_network, map_network
 from sasim.mapping.search import MapperResult, MapPoint, Objective, search
@@ -222,18 +222,9 @@ def _network_report(console: Console, result: NetworkResult, arch_name: str, clo
 
 
 def _write_atomic(path: str, text: str) -> None:
-    target = Path(path).expanduser()
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        write_text_atomic(path, text)
     except OSError as exc:
-        raise SpecError(f"--out: cannot write {path!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        os.unlink(tmp)
         raise SpecError(f"--out: cannot write {path!r}: {exc.strerror or exc}") from None
 
 

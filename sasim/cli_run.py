@@ -13,9 +13,7 @@ written where possible).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +28,7 @@ from rich.text import Text
 from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
 from sasim.design import Design
 from sasim.errors import SasimError
+from sasim.fileio import atomic_open
 from sasim.mapping.spec import format_loops
 from sasim.sim import Mode, SimResult, simulate
 from sasim.sim.trace import FINISHED, timeline, write_perfetto, write_vcd
@@ -144,29 +143,11 @@ def _check_output(flag: str, path: str, allowed: tuple[str, ...], what: str,
 @contextmanager
 def _atomic(flag: str, path: str, *, binary: bool = False) -> Iterator[IO[Any]]:
     """A file to write that replaces ``path`` only when the block succeeds."""
-    target = Path(path).expanduser()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise SasimError(f"{flag}: cannot write {path!r}: {exc.strerror or exc}") from None
-    try:
-        fh: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
-        with fh:
+        with atomic_open(path, binary=binary) as fh:
             yield fh
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, target)
     except OSError as exc:
-        os.unlink(tmp)
         raise SasimError(f"{flag}: cannot write {path!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _title(spec: Spec) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from sasim.design.design import Design
+from sasim.fileio import write_text_atomic
 from sasim.gen.accelerator import Rtl, build
 
 __all__ = ["MANIFEST", "generate", "manifest", "write_rtl"]
@@ -35,17 +35,6 @@ def manifest(rtl: Rtl, design: Design) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write_rtl(rtl: Rtl, design: Design, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write every file of ``rtl`` and its manifest into ``out_dir`` (created if needed),
     each file atomically. Returns the paths written."""
@@ -56,7 +45,7 @@ def write_rtl(rtl: Rtl, design: Design, out_dir: str | os.PathLike[str]) -> list
     written = []
     for name, text in sorted(files.items()):
         path = out / name
-        _write_atomic(path, text)
+        write_text_atomic(path, text)
         written.append(path)
     log.info("wrote %d files to %s", len(written), out)
     return written
