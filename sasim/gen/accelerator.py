@@ -27,10 +27,11 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import GenerationError
+from sasim.gen.memory import absolute_addresses, input_ram, ring
 from sasim.gen.tables import InputTables, OutputTables, Tables, build_tables
 from sasim.gen.verilog import Writer, hex_image, identifier, pack_rows, width
 
-__all__ = ["Counter", "Rtl", "build"]
+__all__ = ["Counter", "Memory", "Rtl", "build"]
 
 COUNTER_BITS = 48
 _OUTPUT_REGS = ("eres", "efreed", "wslot", "ecomplete", "ue", "uk", "uptr", "uslot", "ores", "ofreed", "oopened",
@@ -47,6 +48,24 @@ class Counter:
     name: str  # "cycles", "steps", "stall.<cause>", or "<level>.<tensor>.<action>"
 
 
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A memory array of the generated module, as synthesis will see it.
+
+    ``kind`` is ``"buffer"`` (a buffer region: banked RAM meant for block RAM),
+    ``"edge"`` (an edge buffer, read by many PEs at once: registers) or ``"rom"``
+    (a sequencer table). Every memory whose hierarchical name starts with ``name``
+    belongs to this entry (a buffer region is one memory per bank).
+    """
+
+    name: str
+    kind: str
+    tensor: str | None
+    words: int
+    bits: int
+    banks: int = 1
+
+
 @dataclass(frozen=True)
 class Rtl:
     """A generated accelerator: file name -> contents, and what a testbench needs to drive it."""
@@ -56,6 +75,7 @@ class Rtl:
     counters: tuple[Counter, ...]
     ports: dict[str, dict[str, object]]
     parameters: dict[str, object] = field(default_factory=dict)
+    memories: tuple[Memory, ...] = ()
 
 
 def _rom(w: Writer, files: dict[str, str], top: str, name: str, words: list[int] | np.ndarray, bits: int) -> None:
@@ -94,6 +114,7 @@ class _Builder:
         self.w = Writer()
         self.files: dict[str, str] = {}
         self.counters: list[tuple[str, str]] = []  # (name, increment expression)
+        self.memories: list[Memory] = []
         wl = design.workload
         self.names = {t: identifier(t) for t in wl.tensors}
         if len(set(self.names.values())) != len(self.names):
@@ -111,6 +132,10 @@ class _Builder:
 
     def rom(self, name: str, words: list[int] | np.ndarray, bits: int) -> None:
         _rom(self.w, self.files, self.top, name, words, bits)
+        self.memory(name, "rom", None, max(1, len(words)), bits)
+
+    def memory(self, name: str, kind: str, tensor: str | None, words: int, bits: int, banks: int = 1) -> None:
+        self.memories.append(Memory(name, kind, tensor, words, bits, banks))
 
     def count(self, name: str, expr: str, bits: int) -> None:
         """A performance counter adding ``expr`` (``bits`` wide) each cycle of the run."""
@@ -175,7 +200,7 @@ class _Builder:
             "steps": arr.steps, "skew": arr.skew, "mac_latency": arr.mac_latency, "rows": arr.rows,
             "cols": arr.cols, "dram_latency": d.architecture.dram.latency, "dram_bits_per_cycle": self.dram_bpc,
         }
-        return Rtl(self.top, dict(sorted(self.files.items())), counters, ports, params)
+        return Rtl(self.top, dict(sorted(self.files.items())), counters, ports, params, tuple(self.memories))
 
     # --- input path -------------------------------------------------------------------------
 
@@ -196,13 +221,19 @@ class _Builder:
         self.rom(f"{p}_dsz", t.dram_sizes, szw)
         self.rom(f"{p}_etile", pack_rows([t.edge_sizes, t.edge_last.astype(np.int64)], [esw, 1]), esw + 1)
         self.rom(f"{p}_epos", np.concatenate([t.edge_positions, np.zeros(bw, dtype=np.int64)]), pw)
-        w(f"reg [{b - 1}:0] {p}_bmem [0:{cap - 1}];", f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];")
+        ring_ = ring(cap, lanes)
+        ab = ring_.addr_bits
+        absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
+        self.rom(f"{p}_eabs", np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab)
+        self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
+        self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
+        w(f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];", f"wire [{b - 1}:0] {p}_bdata [0:{bw - 1}];")
         w(f"wire [{IDX - 1}:0] {p}_rd_n = {_zext(f'{p}_rd_count', 8)};")
         w(f"wire [{b - 1}:0] {p}_rd_lanes [0:{lanes - 1}];", "genvar " + f"{p}_r;", "generate")
         w(f"for ({p}_r = 0; {p}_r < {lanes}; {p}_r = {p}_r + 1) begin : {p}_rl",
           f"    assign {p}_rd_lanes[{p}_r] = {p}_rd_data[{p}_r * {b} + {b - 1} : {p}_r * {b}];", "end", "endgenerate")
-        regs = ["de", "bres", "bfill", "bfreed", "bwptr", "bhptr", "bhead", "xe", "xk", "xptr", "xslot",
-                "eres", "efill", "efreed", "hslot"]
+        regs = ["de", "bres", "bfill", "bfreed", "bhead", "xe", "xk", "xptr", "xslot", "eres", "efill", "efreed",
+                "hslot"]
         names = ", ".join(f"{p}_{r}" for r in regs)
         w(f"reg [{IDX - 1}:0] {names};", f"reg {p}_xopen;")
         # DRAM read engine
@@ -221,16 +252,19 @@ class _Builder:
         else:
             w(f"wire [{IDX - 1}:0] {p}_readable = {p}_bavail;")
         w(f"wire [{IDX - 1}:0] {p}_xrem = {p}_xsize - {p}_xk;")
-        w(f"reg [{IDX - 1}:0] {p}_xn;", f"reg {p}_xstop;", f"reg [{IDX - 1}:0] {p}_xaddr [0:{bw - 1}];",
-          f"reg [{b - 1}:0] {p}_xdata [0:{bw - 1}];", "integer " + f"{p}_i;")
+        w(f"reg [{IDX - 1}:0] {p}_xn;", f"reg {p}_xstop;", f"reg [{b - 1}:0] {p}_xdata [0:{bw - 1}];",
+          "integer " + f"{p}_i;")
         with w.block("always @* begin"):
             w(f"{p}_xn = 0;", f"{p}_xstop = 1'b0;")
             with w.block(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) begin"):
                 pos = _zext(f"{p}_epos[{p}_xptr + {p}_i]", pw)
-                w(f"{p}_xaddr[{p}_i] = {_wrap(f'{p}_bhptr + {pos}', cap)};")
-                w(f"{p}_xdata[{p}_i] = {p}_bmem[{p}_xaddr[{p}_i]];")
+                w(f"{p}_xdata[{p}_i] = {p}_bdata[{p}_i];")
                 w(f"if (!{p}_xstop && {p}_xact && ({p}_i < {p}_xrem) && ({pos} < {p}_readable))")
                 w(f"    {p}_xn = {p}_i + 1;", "else", f"    {p}_xstop = 1'b1;")
+        w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
+        w(f"wire [{IDX - 1}:0] {p}_xptr_d = rst ? {IDX}'d0 : (go & {p}_xact) ? {p}_xptr + {p}_xn : {p}_xptr;")
+        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n",
+                  [f"{p}_eabs[{p}_xptr_d + {i}]" for i in range(bw)], f"{p}_bdata")
         w(f"wire {p}_xfinish = {p}_xact & ({p}_xk + {p}_xn == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
@@ -264,10 +298,7 @@ class _Builder:
                 w(" ".join(f"{p}_{r} <= 0;" for r in regs), f"{p}_xopen <= 1'b0;")
             with w.block("end else if (go) begin", "end"):
                 w(f"if ({p}_dreq) begin {p}_de <= {p}_de + 1; {p}_bres <= {p}_bres + {p}_dsize; end")
-                w(f"for ({p}_i = 0; {p}_i < {lanes}; {p}_i = {p}_i + 1)")
-                w(f"    if ({p}_i < {p}_rd_count) {p}_bmem[{_wrap(f'{p}_bwptr + {p}_i', cap)}] <= "
-                  f"{p}_rd_lanes[{p}_i];")
-                w(f"{p}_bwptr <= {_wrap(f'{p}_bwptr + {p}_rd_n', cap)};", f"{p}_bfill <= {p}_bfill + {p}_rd_n;")
+                w(f"{p}_bfill <= {p}_bfill + {p}_rd_n;")
                 w(f"if ({p}_xopen_now) {p}_eres <= {p}_eres + {p}_xsize;")
                 with w.block(f"if ({p}_xact) begin"):
                     w(f"{p}_xptr <= {p}_xptr + {p}_xn;")
@@ -275,8 +306,7 @@ class _Builder:
                       f"{p}_xslot <= ({p}_xslot + 1 == {ns}) ? 0 : {p}_xslot + 1; end")
                     w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {p}_xn; end")
                 with w.block(f"if ({p}_bshrink) begin"):
-                    w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {p}_hsize;",
-                      f"{p}_bhptr <= {_wrap(f'{p}_bhptr + {p}_hsize', cap)};")
+                    w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {p}_hsize;")
                 w(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1)")
                 w(f"    if ({p}_i < {p}_wn) {p}_emem[{p}_wslot * {tmax} + {p}_wk + {p}_i] <= {p}_wdata[{p}_i];")
                 w(f"{p}_efill <= {p}_efill + {p}_wn;")
@@ -435,6 +465,8 @@ class _Builder:
         """The output path's state, declared before the array that writes its edge buffer."""
         q = self.names[o.tensor]
         self.to = int(o.edge_sizes.max())
+        self.memory(f"{q}_emem", "edge", o.tensor, o.edge_slots * self.to, o.bits)
+        self.memory(f"{q}_omem", "buffer", o.tensor, o.buffer_capacity, o.bits)
         self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{o.edge_slots * self.to - 1}];",
                f"reg [{o.bits - 1}:0] {q}_omem [0:{o.buffer_capacity - 1}];")
         names = ", ".join(f"{q}_{r}" for r in _OUTPUT_REGS)

@@ -32,6 +32,8 @@ def manifest(rtl: Rtl, design: Design) -> dict[str, Any]:
         "ports": rtl.ports,
         "parameters": rtl.parameters,
         "counters": [{"index": c.index, "name": c.name} for c in rtl.counters],
+        "memories": [{"name": m.name, "kind": m.kind, "tensor": m.tensor, "words": m.words, "bits": m.bits,
+                      "banks": m.banks} for m in rtl.memories],
     }
 
 

@@ -1,0 +1,143 @@
+"""Buffer regions as banked, synchronous-read RAMs that synthesis maps to block RAM.
+
+A buffer region is a ring: the element filled ``n``-th lives at address ``n mod P``.
+Any ``P`` at least the region's capacity keeps the live elements apart, so the
+hardware uses a power of two and wraps by truncation. The ring is split into
+``B`` banks (a power of two): address ``a`` is row ``a >> log2(B)`` of bank
+``a mod B``. ``B`` consecutive addresses hit ``B`` different banks, so a DRAM
+burst of up to ``B`` elements is one write per bank.
+
+Block RAM reads are synchronous. The contract's reads are combinational on
+registered state ("written in cycle c, visible from c + 1", docs/timing.md), so
+every read address here is *registered one cycle ahead*: the address register
+loads, at the clock edge, the address the engine will read in the next cycle,
+computed from the next values of the engine's registers. ``mem[address_register]``
+then reads, in cycle c, exactly what a combinational read would, including a word
+written at the edge that starts cycle c (a transparent read port; yosys adds the
+bypass where the block RAM lacks it).
+
+The element addresses themselves are static: the buffer tile an array tile is read
+from (or a drain tile is accumulated into) starts at the sum of the sizes of the
+buffer tiles before it, so the generator stores each element's absolute ring
+address in the sequencer ROM beside its position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sasim.gen.verilog import Writer, clog2
+
+__all__ = ["Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "ring"]
+
+#: An output region needs a bank per element accumulated in one cycle; beyond this many
+#: times that minimum, the generator keeps the region in flip-flops instead.
+MAX_BANK_FACTOR = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """The physical ring of one buffer region."""
+
+    words: int  # a power of two, at least the region's capacity
+    banks: int  # a power of two; words >= 2 * banks
+
+    @property
+    def addr_bits(self) -> int:
+        return clog2(self.words)
+
+    @property
+    def bank_bits(self) -> int:
+        return clog2(self.banks)
+
+    @property
+    def depth(self) -> int:
+        return self.words // self.banks
+
+
+def _pow2(n: int) -> int:
+    return 1 << clog2(max(1, n))
+
+
+def ring(capacity: int, banks: int) -> Ring:
+    """The ring for a region of ``capacity`` elements with at least ``banks`` banks."""
+    b = _pow2(banks)
+    return Ring(words=_pow2(max(capacity, 2 * b)), banks=b)
+
+
+def absolute_addresses(parent: np.ndarray, positions: np.ndarray, child_sizes: np.ndarray,
+                       parent_sizes: np.ndarray, words: int) -> np.ndarray:
+    """Each child element's ring address: its parent tile's start (the sizes of the parent
+    tiles before it) plus its position in the parent, modulo ``words``."""
+    starts = np.concatenate([[0], np.cumsum(parent_sizes)[:-1]]).astype(np.int64)
+    per_element = np.repeat(starts[parent], child_sizes) if len(child_sizes) else np.zeros(0, dtype=np.int64)
+    return (per_element + positions) % words
+
+
+def conflict_free_banks(groups: Iterable[np.ndarray], at_least: int, words: int) -> int | None:
+    """The fewest banks (a power of two, at least ``at_least``, at most ``MAX_BANK_FACTOR``
+    times that) for which every group of addresses, accessed in one cycle, hits distinct
+    banks; None if there is none."""
+    groups = [g for g in groups if len(g) > 1]
+    b = _pow2(at_least)
+    limit = b * MAX_BANK_FACTOR
+    while b <= limit and 2 * b <= max(words, 2 * b):
+        if all(len(np.unique(g % b)) == len(g) for g in groups):
+            return b
+        b *= 2
+    return None
+
+
+def _row(expr: str, r: Ring) -> str:
+    return f"{expr}[{r.addr_bits - 1}:{r.bank_bits}]"
+
+
+def _bank(expr: str, r: Ring) -> str:
+    return f"{expr}[{r.bank_bits - 1}:0]" if r.bank_bits else "1'b0"
+
+
+def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
+              next_addresses: list[str], data: str) -> None:
+    """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
+    count) onward, ``count`` of them this cycle (from ``{p}_rd_lanes``); ``reads``
+    read ports whose addresses for the next cycle are ``next_addresses``; read port
+    ``i``'s word this cycle drives ``{data}[i]`` (declared by the caller). Each bank
+    has one write port and ``reads`` read ports (synthesis duplicates a bank per read
+    port)."""
+    ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
+    w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead",
+      f"wire [{reads * ab - 1}:0] {p}_ra_d;", f"wire [{bits - 1}:0] {p}_brd [0:{r.banks * reads - 1}];")
+    for q, expr in enumerate(next_addresses):
+        lo = q * ab
+        w(f"assign {p}_ra_d[{lo + ab - 1}:{lo}] = {expr};")
+        if bb:
+            bank = f"{{{32 - bb}'d0, {p}_ra[{lo + bb - 1}:{lo}]}} * 32'd{reads} + 32'd{q}"
+        else:
+            bank = f"{q}"
+        w(f"assign {data}[{q}] = {p}_brd[{bank}];")
+    w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
+    for j in range(r.banks):
+        m = f"{p}_bmem{j}"
+        w(f"reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        if bb:
+            # the DRAM lane that writes this bank, and the row: the next one if the bank
+            # comes before the burst's first bank
+            low = f"{fill}[{bb - 1}:0]"
+            lane = f"{p}_lane{j}"
+            carry = f" + (({bb}'d{j} < {low}) ? {rb}'d1 : {rb}'d0)" if j + 1 < r.banks else ""
+            w(f"wire [{bb - 1}:0] {lane} = {bb}'d{j} - {low};",
+              f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:{bb}]{carry};")
+            src = f"{p}_rd_lanes[{lane}]" if lanes > 1 else f"{p}_rd_lanes[0]"
+            w(f"wire [{bits - 1}:0] {p}_wdin{j} = ({{{32 - bb}'d0, {lane}}} < 32'd{lanes}) ? {src} : {bits}'d0;")
+            we = f"({{{32 - bb}'d0, {lane}}} < {count})"
+        else:
+            w(f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:0];",
+              f"wire [{bits - 1}:0] {p}_wdin{j} = {p}_rd_lanes[0];")
+            we = f"({count} != 32'd0)"
+        w(f"always @(posedge clk) if (go & ~rst & {we}) {m}[{p}_wrow{j}] <= {p}_wdin{j};")
+        for q in range(reads):
+            lo = q * ab
+            w(f"assign {p}_brd[{j * reads + q}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
