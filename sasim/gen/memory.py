@@ -74,7 +74,8 @@ def absolute_addresses(parent: np.ndarray, positions: np.ndarray, child_sizes: n
     tiles before it) plus its position in the parent, modulo ``words``."""
     starts = np.concatenate([[0], np.cumsum(parent_sizes)[:-1]]).astype(np.int64)
     per_element = np.repeat(starts[parent], child_sizes) if len(child_sizes) else np.zeros(0, dtype=np.int64)
-    return (per_element + positions) % words
+    result: np.ndarray = (per_element + positions) % words
+    return result
 
 
 def conflict_free_banks(groups: Iterable[np.ndarray], at_least: int, words: int) -> int | None:
