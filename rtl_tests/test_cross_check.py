@@ -3,8 +3,10 @@
 Covers the WS, OS and IS dataflows and multicast access entries; arrays 1x1, 2x3,
 4x4 and 8x8; GEMM and conv2d (stride 2, dilation 2); partial edge tiles; int8 and
 int16; a DRAM bandwidth low enough to stall; buffer read latency above one, a deeper
-MAC pipeline and double buffering. Each case also checks that it exercises what its
-name says, so a change to the presets cannot silently empty the matrix.
+MAC pipeline and double buffering; the output region in banked RAM and, where the
+lanes it accumulates in one cycle clash in every bank count, in flip-flops. Each case
+also checks that it exercises what its name says, so a change to the presets cannot
+silently empty the matrix.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import pytest
 from rtl_helpers import assert_equal_to_simulator, design_of
 
+from sasim.gen import build
 from sasim.sim import simulate
 from sasim.verify import verify
 
@@ -34,6 +37,7 @@ CASES = {
         "ws"),
     "ws-4x4-latency-and-depth": (
         "gemm:M=10,N=9,K=7", f"ws_systolic:rows=4,cols=4,{SMALL},mac_latency=3,dram_latency=7", "ws"),
+    "os-2x2-gemm-output-in-registers": ("gemm:M=4,N=32,K=3", f"os_systolic:rows=2,cols=2,{SMALL}", "os"),
     "depthwise-3x4-multicast": ("depthwise_conv2d:C=4,H=6,W=6,R=3,S=3", f"multicast:rows=3,cols=4,{SMALL}", "ws"),
 }
 
@@ -57,6 +61,11 @@ def test_rtl_equals_simulator(name: str) -> None:
     if "low-bandwidth" in name:
         sim = simulate(design)
         assert sim.dram_queue_wait > 0 and sim.stalls, "the case should stall on DRAM bandwidth"
+    banks = {m.name: m.banks for m in build(design).memories if m.kind == "buffer"}
+    if "output-in-registers" in name:  # the output's accumulation lanes clash in every bank count tried
+        assert banks["O_omem"] == 1 and "in flip-flops" in build(design).files["sasim_accel.v"]
+    else:
+        assert banks["O_omem"] > 1, banks
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access
     assert_equal_to_simulator(verify(design, seed=3))

@@ -27,7 +27,7 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import GenerationError
-from sasim.gen.memory import absolute_addresses, input_ram, ring
+from sasim.gen.memory import Ring, absolute_addresses, conflict_free_banks, input_ram, output_ram, ring, update_groups
 from sasim.gen.tables import InputTables, OutputTables, Tables, build_tables
 from sasim.gen.verilog import Writer, hex_image, identifier, pack_rows, width
 
@@ -35,7 +35,7 @@ __all__ = ["Counter", "Memory", "Rtl", "build"]
 
 COUNTER_BITS = 48
 _OUTPUT_REGS = ("eres", "efreed", "wslot", "ecomplete", "ue", "uk", "uptr", "uslot", "ores", "ofreed", "oopened",
-                "ocompleted", "obase", "onext", "ohptr", "we", "wk")
+                "ocompleted", "we", "wk")
 #: Every index, pointer and total in the control logic.
 IDX = 32
 
@@ -466,9 +466,7 @@ class _Builder:
         q = self.names[o.tensor]
         self.to = int(o.edge_sizes.max())
         self.memory(f"{q}_emem", "edge", o.tensor, o.edge_slots * self.to, o.bits)
-        self.memory(f"{q}_omem", "buffer", o.tensor, o.buffer_capacity, o.bits)
-        self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{o.edge_slots * self.to - 1}];",
-               f"reg [{o.bits - 1}:0] {q}_omem [0:{o.buffer_capacity - 1}];")
+        self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{o.edge_slots * self.to - 1}];")
         names = ", ".join(f"{q}_{r}" for r in _OUTPUT_REGS)
         self.w(f"reg [{IDX - 1}:0] {names};", f"reg {q}_wpend;", "")
 
@@ -485,14 +483,22 @@ class _Builder:
         lanes = self.dram_lanes(acc)
         szw = width(int(o.dram_sizes.max()))
         esw = width(int(o.edge_sizes.max()))
-        pw = width(int(o.edge_positions.max()) if len(o.edge_positions) else 0)
         pbw = width(max(0, nb - 1))
         w.comment(f"===== output {o.tensor}: array -> edge buffer ({ns} tiles) -> {o.buffer} ({cap} elements, "
                   f"read-modify-write) -> DRAM =====")
         self.rom(f"{q}_bsz", o.dram_sizes, szw)
         self.rom(f"{q}_utile", pack_rows([o.edge_sizes, o.edge_parent, o.edge_last.astype(np.int64)], [esw, pbw, 1]),
                  esw + pbw + 1)
-        self.rom(f"{q}_upos", pack_rows([np.concatenate([o.edge_positions, np.zeros(bw, dtype=np.int64)]),
+        # the buffer region: banked RAM if the lanes accumulated in one cycle always hit distinct banks
+        ring_ = ring(cap, max(bw, lanes))
+        absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        banks = conflict_free_banks(update_groups(absolute, o.edge_sizes, bw), max(bw, lanes), ring_.words)
+        if banks is not None and banks != ring_.banks:
+            ring_ = ring(cap, banks)
+            absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        ab = ring_.addr_bits
+        pw = ab
+        self.rom(f"{q}_upos", pack_rows([np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]),
                                          np.concatenate([o.edge_rmw.astype(np.int64), np.zeros(bw, dtype=np.int64)])],
                                         [pw, 1]), pw + 1)
         regs = _OUTPUT_REGS
@@ -506,17 +512,14 @@ class _Builder:
           f"wire {q}_uneed = ({q}_oopened == {q}_upe);",
           f"wire {q}_uroom = ({q}_ores - {q}_ofreed + {q}_upsize <= {cap});",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
-          f"wire [{IDX - 1}:0] {q}_ubase = {q}_uneed ? {q}_onext : {q}_obase;",
           f"wire [{IDX - 1}:0] {q}_urem = {q}_usize - {q}_uk;",
           f"wire [{IDX - 1}:0] {q}_un = ~{q}_uact ? 0 : ({q}_urem < {bw} ? {q}_urem : {bw});",
           f"wire {q}_ufinish = {q}_uact & ({q}_uk + {q}_un == {q}_usize);")
-        w(f"reg [{IDX - 1}:0] {q}_uaddr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uval [0:{bw - 1}];",
-          f"reg {q}_urmw [0:{bw - 1}];", f"reg [{IDX - 1}:0] {q}_ureads;", "integer " + f"{q}_i;")
+        w(f"reg [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"reg [{bw - 1}:0] {q}_urmw;",
+          f"reg [{IDX - 1}:0] {q}_ureads;", "integer " + f"{q}_i;")
         with w.block("always @* begin"):
             w(f"{q}_ureads = 0;")
             with w.block(f"for ({q}_i = 0; {q}_i < {bw}; {q}_i = {q}_i + 1) begin"):
-                pos = _zext(f"{q}_upos[{q}_uptr + {q}_i][{pw - 1}:0]", pw)
-                w(f"{q}_uaddr[{q}_i] = {_wrap(f'{q}_ubase + {pos}', cap)};")
                 w(f"{q}_urmw[{q}_i] = {q}_upos[{q}_uptr + {q}_i][{pw}];")
                 w(f"{q}_uval[{q}_i] = {q}_emem[{q}_uslot * {to} + {q}_uk + {q}_i];")
                 w(f"if ({q}_i < {q}_un && {q}_urmw[{q}_i]) {q}_ureads = {q}_ureads + 1;")
@@ -529,11 +532,11 @@ class _Builder:
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {q}_wsize;", f"assign {q}_req_tile = {q}_we;",
           f"assign {q}_wr_count = {q}_wn[7:0];")
+        self.output_region(o, ring_, banks is not None, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
         with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
-            w(f"wire [{IDX - 1}:0] at = {_wrap(f'{q}_ohptr + {q}_wk + {q}_g', cap)};")
             w(f"assign {q}_wr_data[{q}_g * {acc} + {acc - 1} : {q}_g * {acc}] = "
-              f"({q}_g < {q}_wn) ? {q}_omem[at < {cap} ? at : 0] : {acc}'d0;")
+              f"({q}_g < {q}_wn) ? {q}_sdata[{q}_g] : {acc}'d0;")
         w("endgenerate")
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
@@ -541,11 +544,7 @@ class _Builder:
                 w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0;")
             with w.block("end else if (go) begin", "end"):
                 with w.block(f"if ({q}_uact & {q}_uneed) begin"):
-                    w(f"{q}_ores <= {q}_ores + {q}_upsize; {q}_oopened <= {q}_oopened + 1; {q}_obase <= {q}_onext;",
-                      f"{q}_onext <= {_wrap(f'{q}_onext + {q}_upsize', cap)};")
-                w(f"for ({q}_i = 0; {q}_i < {bw}; {q}_i = {q}_i + 1)")
-                w(f"    if ({q}_i < {q}_un) {q}_omem[{q}_uaddr[{q}_i]] <= "
-                  f"{q}_urmw[{q}_i] ? {q}_omem[{q}_uaddr[{q}_i]] + {q}_uval[{q}_i] : {q}_uval[{q}_i];")
+                    w(f"{q}_ores <= {q}_ores + {q}_upsize; {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
                     w(f"{q}_uptr <= {q}_uptr + {q}_un;")
                     w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
@@ -555,7 +554,7 @@ class _Builder:
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
-                  f"{q}_ofreed <= {q}_ofreed + {q}_wsize; {q}_ohptr <= {_wrap(f'{q}_ohptr + {q}_wsize', cap)}; end")
+                  f"{q}_ofreed <= {q}_ofreed + {q}_wsize; end")
                 w(f"else {q}_wk <= {q}_wk + {q}_wn;")
         w("")
         self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", IDX)
@@ -563,6 +562,40 @@ class _Builder:
         self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
         self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
         return [f"({q}_ue == {ne})", f"({q}_we == {nb})"]
+
+    def output_region(self, o: OutputTables, ring_: Ring, banked: bool, bw: int, lanes: int) -> None:
+        """The output's buffer region: banked RAM when the lanes accumulated in one cycle
+        always hit distinct banks (checked by the generator), otherwise flip-flops. Either
+        way it drives ``sdata``, the words streamed to DRAM."""
+        w = self.w
+        q = self.names[o.tensor]
+        acc, ab = o.bits, ring_.addr_bits
+        w(f"wire [{acc - 1}:0] {q}_sdata [0:{lanes - 1}];")
+        self.memory(f"{q}_omem", "buffer", o.tensor, ring_.words, acc, ring_.banks if banked else 1)
+        if banked:
+            w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
+            w(f"wire [{IDX - 1}:0] {q}_uptr_d = rst ? {IDX}'d0 : (go & {q}_uact) ? {q}_uptr + {q}_un : {q}_uptr;",
+              f"wire [{ab - 1}:0] {q}_ofreed_d = rst ? {ab}'d0 : (go & {q}_wfinish) ? {q}_ofreed[{ab - 1}:0] + "
+              f"{q}_wsize[{ab - 1}:0] : {q}_ofreed[{ab - 1}:0];",
+              f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {q}_wk[{ab - 1}:0] : {q}_wfinish ? {ab}'d0 "
+              f": {q}_wk[{ab - 1}:0] + {q}_wn[{ab - 1}:0];",
+              f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;")
+            output_ram(w, q, acc, ring_, lanes, [f"{q}_upos[{q}_uptr_d + {i}][{ab - 1}:0]" for i in range(bw)],
+                       {"count": f"{q}_un", "value": f"{q}_uval", "rmw": f"{q}_urmw",
+                        "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"})
+            return
+        w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
+        w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
+        for i in range(bw):
+            w(f"wire [{ab - 1}:0] {q}_ua{i} = {q}_upos[{q}_uptr + {i}][{ab - 1}:0];",
+              f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
+        for g in range(lanes):
+            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {q}_wk[{ab - 1}:0] + {ab}'d{g};",
+              f"assign {q}_sdata[{g}] = {q}_omem[{q}_sa{g}];")
+        with w.block("always @(posedge clk) if (go & ~rst) begin"):
+            for i in range(bw):
+                w(f"if ({IDX}'d{i} < {q}_un) {q}_omem[{q}_ua{i}] <= "
+                  f"{q}_urmw[{i}] ? {q}_old[{i}] + {q}_uval[{i}] : {q}_uval[{i}];")
 
     # --- counters ------------------------------------------------------------------------------
 

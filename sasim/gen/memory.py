@@ -31,7 +31,7 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2
 
-__all__ = ["Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "ring"]
+__all__ = ["Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "output_ram", "ring", "update_groups"]
 
 #: An output region needs a bank per element accumulated in one cycle; beyond this many
 #: times that minimum, the generator keeps the region in flip-flops instead.
@@ -142,3 +142,79 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         for q in range(reads):
             lo = q * ab
             w(f"assign {p}_brd[{j * reads + q}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
+
+
+def update_groups(addresses: np.ndarray, sizes: np.ndarray, lanes: int) -> list[np.ndarray]:
+    """The addresses an engine moving ``lanes`` elements per cycle touches together: each
+    tile (of ``sizes``) in chunks of ``lanes`` from its start."""
+    groups, at = [], 0
+    for n in sizes.tolist():
+        groups += [addresses[at + k: at + min(n, k + lanes)] for k in range(0, n, lanes)]
+        at += n
+    return groups
+
+
+def _row_after(fill: str, j: int, r: Ring) -> str:
+    """The row of bank ``j`` holding the first address at or after ``fill``."""
+    ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
+    if not bb:
+        return f"{fill}[{ab - 1}:0]"
+    carry = f" + (({bb}'d{j} < {fill}[{bb - 1}:0]) ? {rb}'d1 : {rb}'d0)" if j + 1 < r.banks else ""
+    return f"{fill}[{ab - 1}:{bb}]{carry}"
+
+
+def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_addresses: list[str],
+               io: dict[str, str]) -> None:
+    """The output region, for an engine that accumulates up to ``len(next_addresses)``
+    elements per cycle (read-modify-write) and a DRAM write engine that streams up to
+    ``stream_lanes`` consecutive elements per cycle.
+
+    ``next_addresses`` are the update lanes' addresses in the next cycle; ``io`` names
+    the engines' signals: ``count`` (update lanes active this cycle), ``value[i]`` / ``rmw[i]``
+    (lane ``i``'s word and whether it adds to the stored one), ``base_next`` (the stream's first
+    address in the next cycle) and ``stream`` (an array this drives: the streamed words).
+    The generator has checked that the update lanes active in one cycle hit distinct
+    banks, so each bank has one write port and two read ports, all at registered rows.
+    """
+    ab, bb, rb, n, u = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits, r.banks, len(next_addresses)
+
+    w(f"wire [{bits - 1}:0] {q}_ubrd [0:{n - 1}];", f"wire [{bits - 1}:0] {q}_sbrd [0:{n - 1}];")
+    nxt = [f"{q}_nx{i}" for i in range(u)]
+    for i, expr in enumerate(next_addresses):
+        w(f"wire [{ab - 1}:0] {nxt[i]} = {expr};  // update lane {i}'s address in the next cycle")
+    now = ["" for _ in range(u)]
+    if bb:
+        # the banks of this cycle's update lanes and of the stream's first address, registered one cycle ahead
+        w(f"reg [{u * bb - 1}:0] {q}_ub;", f"reg [{bb - 1}:0] {q}_sbank;",
+          f"always @(posedge clk) begin {q}_ub <= {{{', '.join(f'{x}[{bb - 1}:0]' for x in reversed(nxt))}}}; "
+          f"{q}_sbank <= {io['base_next']}[{bb - 1}:0]; end")
+        now = [f"{q}_ub[{i * bb + bb - 1}:{i * bb}]" for i in range(u)]
+    for g in range(stream_lanes):
+        if bb:
+            w(f"wire [{bb - 1}:0] {q}_sb{g} = {q}_sbank + {bb}'d{g};",
+              f"assign {io['stream']}[{g}] = {q}_sbrd[{q}_sb{g}];")
+        else:
+            w(f"assign {io['stream']}[{g}] = {q}_sbrd[0];")
+    for j in range(n):
+        m = f"{q}_omem{j}"
+        w(f"reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        # update port: the row of the lowest lane on this bank (the active lanes hit distinct banks)
+        chain = f"{rb}'d0"
+        hit = "1'b0"
+        data = f"{bits}'d0"
+        for i in reversed(range(u)):
+            on_next = f"({nxt[i]}[{bb - 1}:0] == {bb}'d{j})" if bb else "1'b1"
+            on_now = f"({now[i]} == {bb}'d{j})" if bb else "1'b1"
+            chain = f"{on_next} ? {nxt[i]}[{ab - 1}:{bb}] : {chain}" if bb else f"{nxt[i]}[{ab - 1}:0]"
+            mine = f"({on_now} & (32'd{i} < {io['count']}))"
+            hit = f"{mine} | {hit}" if i + 1 < u else mine
+            new = f"({io['rmw']}[{i}] ? {q}_ubrd[{j}] + {io['value']}[{i}] : {io['value']}[{i}])"
+            data = f"{mine} ? {new} : {data}" if i + 1 < u else new
+        w(f"reg [{rb - 1}:0] {q}_urow{j};", f"always @(posedge clk) {q}_urow{j} <= {chain};")
+        w(f"wire {q}_uwe{j} = {hit};", f"wire [{bits - 1}:0] {q}_uwd{j} = {data};")
+        w(f"always @(posedge clk) if (go & ~rst & {q}_uwe{j}) {m}[{q}_urow{j}] <= {q}_uwd{j};")
+        w(f"assign {q}_ubrd[{j}] = {m}[{q}_urow{j}];")
+        # stream port
+        w(f"reg [{rb - 1}:0] {q}_srow{j};",
+          f"always @(posedge clk) {q}_srow{j} <= {_row_after(io['base_next'], j, r)};")
+        w(f"assign {q}_sbrd[{j}] = {m}[{q}_srow{j}];")
