@@ -345,13 +345,29 @@ class _Builder:
             self.rom(f"a_{p}_pev", arr.pe_events[t], rw[f"a_{p}_pev"])
         rw["a_active"] = width(self.npe)
         self.rom("a_active", arr.active, rw["a_active"])
-        self.rom("a_valid", pack_rows([arr.valid.astype(np.int64)], [1]), self.npe)
-        pos_w = {}
+        # Per PE, only what varies from step to step goes into a ROM: whether the PE is
+        # valid, and each tensor's position in its tile. PEs never valid are not built.
+        used = [g for g in range(self.npe) if arr.valid[:, g].any()]
+        vary_valid = [g for g in used if not arr.valid[:, g].all()]
+        if vary_valid:
+            self.rom("a_valid", pack_rows([arr.valid[:, vary_valid].astype(np.int64)], [1]), len(vary_valid))
+        pos_w: dict[str, int] = {}
+        self.pe_pos: dict[tuple[str, int], str] = {}  # (tensor, PE) -> position expression
         for t in tensors:
             p = self.names[t]
             pw = width(max(0, int(arr.positions[t].max())))
             pos_w[t] = pw
-            self.rom(f"a_{p}_pos", pack_rows([arr.positions[t]], [pw]), pw * self.npe)
+            vary: list[int] = []
+            for g in used:
+                values = np.unique(arr.positions[t][arr.valid[:, g], g])
+                if len(values) == 1:
+                    self.pe_pos[(t, g)] = f"{pw}'d{int(values[0])}"
+                else:
+                    self.pe_pos[(t, g)] = f"a_{p}_pw[{len(vary) * pw + pw - 1}:{len(vary) * pw}]"
+                    vary.append(g)
+            if vary:
+                self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pw * len(vary))
+                self.pe_pos[(t, -1)] = f"{pw * len(vary)}"  # the ROM's width
         w(f"reg [{IDX - 1}:0] a_s, a_last, a_pres;", "reg a_any, a_prev;")
         aw = width(max(0, s_count - 1))
         w(f"wire [{aw - 1}:0] a_idx = (a_s < {s_count}) ? a_s[{aw - 1}:0] : {aw}'d0;")
@@ -361,11 +377,13 @@ class _Builder:
             w(f"wire a_{p}_start = a_f[{1 + 2 * i}];", f"wire a_{p}_last = a_f[{2 + 2 * i}];",
               f"wire [{IDX - 1}:0] a_{p}_sz = {_zext(f'a_{p}_size[a_idx]', rw[f'a_{p}_size'])};",
               f"wire [{IDX - 1}:0] a_{p}_ev = {_zext(f'a_{p}_pev[a_idx]', rw[f'a_{p}_pev'])};")
-        w(f"wire [{IDX - 1}:0] a_act_pes = {_zext('a_active[a_idx]', rw['a_active'])};",
-          f"wire [{self.npe - 1}:0] a_v = a_valid[a_idx];")
+        w(f"wire [{IDX - 1}:0] a_act_pes = {_zext('a_active[a_idx]', rw['a_active'])};")
+        if vary_valid:
+            w(f"wire [{len(vary_valid) - 1}:0] a_v = a_valid[a_idx];")
         for t in tensors:
             p = self.names[t]
-            w(f"wire [{pos_w[t] * self.npe - 1}:0] a_{p}_pw = a_{p}_pos[a_idx];")
+            if (t, -1) in self.pe_pos:
+                w(f"wire [{int(self.pe_pos[(t, -1)]) - 1}:0] a_{p}_pw = a_{p}_pos[a_idx];")
         sigma_d = arr.skew + arr.mac_latency
         stat = arr.stationary
         w(f"wire a_run = go & (a_s < {s_count});")
@@ -404,26 +422,31 @@ class _Builder:
         ba, bb = d.bits(a_t), d.bits(b_t)
         acc = self.acc
         ta, tb_ = self.edge_tile[a_t], self.edge_tile[b_t]
-        w(f"wire [{acc - 1}:0] a_prod [0:{self.npe - 1}];", f"wire [{pos_w[o] - 1}:0] a_opos [0:{self.npe - 1}];")
-        w("genvar a_g;", "generate")
-        with w.block(f"for (a_g = 0; a_g < {self.npe}; a_g = a_g + 1) begin : pe"):
-            w(f"wire [{pos_w[a_t] - 1}:0] pa = a_{pa}_pw[a_g * {pos_w[a_t]} + {pos_w[a_t] - 1} : a_g * {pos_w[a_t]}];")
-            w(f"wire [{pos_w[b_t] - 1}:0] pb = a_{pb}_pw[a_g * {pos_w[b_t]} + {pos_w[b_t] - 1} : a_g * {pos_w[b_t]}];")
-            w(f"assign a_opos[a_g] = a_{q}_pw[a_g * {pos_w[o]} + {pos_w[o] - 1} : a_g * {pos_w[o]}];")
-            w(f"wire [{ba - 1}:0] va = {pa}_emem[{pa}_hslot * {ta} + {_zext('pa', pos_w[a_t])}];",
-              f"wire [{bb - 1}:0] vb = {pb}_emem[{pb}_hslot * {tb_} + {_zext('pb', pos_w[b_t])}];")
-            w(f"wire [{acc - 1}:0] xa = {_sext('va', ba, acc)};", f"wire [{acc - 1}:0] xb = {_sext('vb', bb, acc)};")
-            w("assign a_prod[a_g] = xa * xb;")
-        w("endgenerate")
+        w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
+                  "an output element")
+        for g in used:
+            va = f"{pa}_emem[{pa}_hslot * {ta} + {_zext(self.pe_pos[(a_t, g)], pos_w[a_t])}]"
+            vb = f"{pb}_emem[{pb}_hslot * {tb_} + {_zext(self.pe_pos[(b_t, g)], pos_w[b_t])}]"
+            # a signed multiply at the operands' width (what a DSP block does), wrapped to the accumulator
+            w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};",
+              f"wire signed [{ba + bb - 1}:0] a_pp{g} = a_va{g} * a_vb{g};",
+              f"wire [{acc - 1}:0] a_prod{g} = {_sext(f'a_pp{g}', ba + bb, acc)};")
         to = self.to
-        w(f"reg [{acc - 1}:0] a_psum [0:{to - 1}];", f"reg [{acc - 1}:0] a_next [0:{to - 1}];",
-          "integer a_j, a_k;")
+        w(f"reg [{acc - 1}:0] a_psum [0:{to - 1}];", f"reg [{acc - 1}:0] a_next [0:{to - 1}];", "integer a_j;")
+        terms: dict[int, list[str]] = {j: [] for j in range(to)}
+        for g in used:
+            valid = f"a_v[{vary_valid.index(g)}]" if g in vary_valid else ""
+            expr = self.pe_pos[(o, g)]
+            if "'d" in expr:  # one output element for every step
+                j = int(expr.split("'d")[1])
+                terms[j].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
+            else:
+                for j in np.unique(arr.positions[o][arr.valid[:, g], g]).tolist():
+                    cond = f"({expr} == {pos_w[o]}'d{j})" + (f" & {valid}" if valid else "")
+                    terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
         with w.block("always @* begin"):
-            with w.block(f"for (a_j = 0; a_j < {to}; a_j = a_j + 1) begin"):
-                w(f"a_next[a_j] = a_{q}_start ? {acc}'d0 : a_psum[a_j];")
-                w(f"for (a_k = 0; a_k < {self.npe}; a_k = a_k + 1)")
-                opos = _zext("a_opos[a_k]", pos_w[o])
-                w(f"    if (a_v[a_k] && {opos} == a_j) a_next[a_j] = a_next[a_j] + a_prod[a_k];")
+            for j in range(to):
+                w(f"a_next[{j}] = (a_{q}_start ? {acc}'d0 : a_psum[{j}])" + "".join(f" + {x}" for x in terms[j]) + ";")
         ns_o = self.tb.output.edge_slots
         w(f"reg [{sigma_d}:1] a_dl;  // drain tiles in flight: skew + MAC depth")
         with w.block("always @(posedge clk) begin"):
