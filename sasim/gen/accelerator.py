@@ -125,7 +125,6 @@ class _Builder:
         arch = design.architecture
         self.dram_bpc = arch.dram.bits_per_cycle
         self.npe = arch.array.rows * arch.array.cols
-        self.edge_tile: dict[str, int] = {}  # per input: elements of its largest array tile (an edge slot)
         self.to = 0  # elements of the output's largest drain tile
 
     # --- helpers ----------------------------------------------------------------------------
@@ -303,20 +302,19 @@ class _Builder:
                 with w.block(f"if ({p}_xact) begin"):
                     w(f"{p}_xptr <= {p}_xptr + {p}_xn;")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
-                      f"{p}_xslot <= ({p}_xslot + 1 == {ns}) ? 0 : {p}_xslot + 1; end")
+                      f"{p}_xslot <= ({p}_xslot + {tmax} == {ns * tmax}) ? 0 : {p}_xslot + {tmax}; end")
                     w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {p}_xn; end")
                 with w.block(f"if ({p}_bshrink) begin"):
                     w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {p}_hsize;")
                 w(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1)")
-                w(f"    if ({p}_i < {p}_wn) {p}_emem[{p}_wslot * {tmax} + {p}_wk + {p}_i] <= {p}_wdata[{p}_i];")
+                w(f"    if ({p}_i < {p}_wn) {p}_emem[{p}_wslot + {p}_wk + {p}_i] <= {p}_wdata[{p}_i];")
                 w(f"{p}_efill <= {p}_efill + {p}_wn;")
                 w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {p}_asize; "
-                  f"{p}_hslot <= ({p}_hslot + 1 == {ns}) ? 0 : {p}_hslot + 1; end")
+                  f"{p}_hslot <= ({p}_hslot + {tmax} == {ns * tmax}) ? 0 : {p}_hslot + {tmax}; end")
         w("")
         self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
         self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
         self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn", IDX)
-        self.edge_tile[t.tensor] = tmax
         return [f"({p}_de == {nb})", f"({p}_xe == {ne})"]
 
     # --- array --------------------------------------------------------------------------------
@@ -421,12 +419,11 @@ class _Builder:
         pa, pb = self.names[a_t], self.names[b_t]
         ba, bb = d.bits(a_t), d.bits(b_t)
         acc = self.acc
-        ta, tb_ = self.edge_tile[a_t], self.edge_tile[b_t]
         w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
                   "an output element")
         for g in used:
-            va = f"{pa}_emem[{pa}_hslot * {ta} + {_zext(self.pe_pos[(a_t, g)], pos_w[a_t])}]"
-            vb = f"{pb}_emem[{pb}_hslot * {tb_} + {_zext(self.pe_pos[(b_t, g)], pos_w[b_t])}]"
+            va = f"{pa}_emem[{pa}_hslot + {_zext(self.pe_pos[(a_t, g)], pos_w[a_t])}]"
+            vb = f"{pb}_emem[{pb}_hslot + {_zext(self.pe_pos[(b_t, g)], pos_w[b_t])}]"
             # a signed multiply at the operands' width (what a DSP block does), wrapped to the accumulator
             w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};",
               f"wire signed [{ba + bb - 1}:0] a_pp{g} = a_va{g} * a_vb{g};",
@@ -459,8 +456,8 @@ class _Builder:
                 w(f"if (a_issue) for (a_j = 0; a_j < {to}; a_j = a_j + 1) a_psum[a_j] <= a_next[a_j];")
                 w(f"if (a_issue & a_{q}_start) {q}_eres <= {q}_eres + a_{q}_sz;")
                 with w.block(f"if (a_issue & a_{q}_last) begin"):
-                    w(f"for (a_j = 0; a_j < {to}; a_j = a_j + 1) {q}_emem[{q}_wslot * {to} + a_j] <= a_next[a_j];")
-                    w(f"{q}_wslot <= ({q}_wslot + 1 == {ns_o}) ? 0 : {q}_wslot + 1;")
+                    w(f"for (a_j = 0; a_j < {to}; a_j = a_j + 1) {q}_emem[{q}_wslot + a_j] <= a_next[a_j];")
+                    w(f"{q}_wslot <= ({q}_wslot + {to} == {ns_o * to}) ? 0 : {q}_wslot + {to};")
                 if sigma_d == 1:
                     w(f"a_dl <= a_issue & a_{q}_last;")
                 else:
@@ -544,7 +541,7 @@ class _Builder:
             w(f"{q}_ureads = 0;")
             with w.block(f"for ({q}_i = 0; {q}_i < {bw}; {q}_i = {q}_i + 1) begin"):
                 w(f"{q}_urmw[{q}_i] = {q}_upos[{q}_uptr + {q}_i][{pw}];")
-                w(f"{q}_uval[{q}_i] = {q}_emem[{q}_uslot * {to} + {q}_uk + {q}_i];")
+                w(f"{q}_uval[{q}_i] = {q}_emem[{q}_uslot + {q}_uk + {q}_i];")
                 w(f"if ({q}_i < {q}_un && {q}_urmw[{q}_i]) {q}_ureads = {q}_ureads + 1;")
         # buffer -> DRAM (write)
         w(f"wire [{IDX - 1}:0] {q}_wsize = {_zext(f'{q}_bsz[{q}_we < {nb} ? {q}_we : 0]', szw)};",
@@ -572,7 +569,7 @@ class _Builder:
                     w(f"{q}_uptr <= {q}_uptr + {q}_un;")
                     w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
                       f"{q}_efreed <= {q}_efreed + {q}_usize; "
-                      f"{q}_uslot <= ({q}_uslot + 1 == {ns}) ? 0 : {q}_uslot + 1; end")
+                      f"{q}_uslot <= ({q}_uslot + {to} == {ns * to}) ? 0 : {q}_uslot + {to}; end")
                     w(f"else {q}_uk <= {q}_uk + {q}_un;")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")

@@ -110,15 +110,14 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     port)."""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
     w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead",
-      f"wire [{reads * ab - 1}:0] {p}_ra_d;", f"wire [{bits - 1}:0] {p}_brd [0:{r.banks * reads - 1}];")
+      f"wire [{reads * ab - 1}:0] {p}_ra_d;")
+    for q in range(reads):
+        w(f"wire [{bits - 1}:0] {p}_brd{q} [0:{r.banks - 1}];  // read port {q}, per bank")
     for q, expr in enumerate(next_addresses):
         lo = q * ab
         w(f"assign {p}_ra_d[{lo + ab - 1}:{lo}] = {expr};")
-        if bb:
-            bank = f"{{{32 - bb}'d0, {p}_ra[{lo + bb - 1}:{lo}]}} * 32'd{reads} + 32'd{q}"
-        else:
-            bank = f"{q}"
-        w(f"assign {data}[{q}] = {p}_brd[{bank}];")
+        bank = f"{p}_ra[{lo + bb - 1}:{lo}]" if bb else "0"
+        w(f"assign {data}[{q}] = {p}_brd{q}[{bank}];")
     w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
     for j in range(r.banks):
         m = f"{p}_bmem{j}"
@@ -141,7 +140,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         w(f"always @(posedge clk) if (go & ~rst & {we}) {m}[{p}_wrow{j}] <= {p}_wdin{j};")
         for q in range(reads):
             lo = q * ab
-            w(f"assign {p}_brd[{j * reads + q}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
+            w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
 
 
 def update_groups(addresses: np.ndarray, sizes: np.ndarray, lanes: int) -> list[np.ndarray]:
