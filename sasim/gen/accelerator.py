@@ -87,6 +87,16 @@ def _rom(w: Writer, files: dict[str, str], top: str, name: str, words: list[int]
     w(f'initial $readmemh("{fname}", {name});')
 
 
+def _inverted(addresses: np.ndarray, bits: int) -> np.ndarray:
+    """Buffer addresses as the ROMs store them: inverted, and inverted back where they are
+    read. The one-cycle-ahead address register is then not a plain copy of the ROM's
+    output, so synthesis keeps it as the buffer's (synchronous) read address instead of
+    absorbing it into the ROM as the ROM's output register, which would leave the buffer
+    with an asynchronous read and no block RAM."""
+    inverted: np.ndarray = np.bitwise_xor(addresses, (1 << bits) - 1)
+    return inverted
+
+
 def _sext(expr: str, have: int, want: int) -> str:
     """``expr`` (``have`` bits, two's complement) sign-extended or truncated to ``want`` bits."""
     if have == want:
@@ -223,7 +233,7 @@ class _Builder:
         ring_ = ring(cap, lanes)
         ab = ring_.addr_bits
         absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
-        self.rom(f"{p}_eabs", np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab)
+        self.rom(f"{p}_eabs", _inverted(np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab), ab)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
         w(f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];", f"wire [{b - 1}:0] {p}_bdata [0:{bw - 1}];")
@@ -263,7 +273,7 @@ class _Builder:
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
         w(f"wire [{IDX - 1}:0] {p}_xptr_d = rst ? {IDX}'d0 : (go & {p}_xact) ? {p}_xptr + {p}_xn : {p}_xptr;")
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n",
-                  [f"{p}_eabs[{p}_xptr_d + {i}]" for i in range(bw)], f"{p}_bdata")
+                  [f"~{p}_eabs[{p}_xptr_d + {i}]" for i in range(bw)], f"{p}_bdata")
         w(f"wire {p}_xfinish = {p}_xact & ({p}_xk + {p}_xn == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
@@ -518,7 +528,7 @@ class _Builder:
             absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
         ab = ring_.addr_bits
         pw = ab
-        self.rom(f"{q}_upos", pack_rows([np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]),
+        self.rom(f"{q}_upos", pack_rows([_inverted(np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab),
                                          np.concatenate([o.edge_rmw.astype(np.int64), np.zeros(bw, dtype=np.int64)])],
                                         [pw, 1]), pw + 1)
         regs = _OUTPUT_REGS
@@ -600,14 +610,14 @@ class _Builder:
               f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {q}_wk[{ab - 1}:0] : {q}_wfinish ? {ab}'d0 "
               f": {q}_wk[{ab - 1}:0] + {q}_wn[{ab - 1}:0];",
               f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;")
-            output_ram(w, q, acc, ring_, lanes, [f"{q}_upos[{q}_uptr_d + {i}][{ab - 1}:0]" for i in range(bw)],
+            output_ram(w, q, acc, ring_, lanes, [f"~{q}_upos[{q}_uptr_d + {i}][{ab - 1}:0]" for i in range(bw)],
                        {"count": f"{q}_un", "value": f"{q}_uval", "rmw": f"{q}_urmw",
                         "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"})
             return
         w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
         w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
         for i in range(bw):
-            w(f"wire [{ab - 1}:0] {q}_ua{i} = {q}_upos[{q}_uptr + {i}][{ab - 1}:0];",
+            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{q}_upos[{q}_uptr + {i}][{ab - 1}:0];",
               f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
         for g in range(lanes):
             w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {q}_wk[{ab - 1}:0] + {ab}'d{g};",

@@ -33,6 +33,10 @@ from sasim.gen.verilog import Writer, clog2
 
 __all__ = ["Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "output_ram", "ring", "update_groups"]
 
+#: The synthesis attribute on every bank: block RAM even where a bank is small enough
+#: for LUT RAM (yosys honours it; other tools ignore or honour the same name).
+BLOCK_RAM = '(* ram_style = "block" *)'
+
 #: An output region needs a bank per element accumulated in one cycle; beyond this many
 #: times that minimum, the generator keeps the region in flip-flops instead.
 MAX_BANK_FACTOR = 4
@@ -121,7 +125,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
     for j in range(r.banks):
         m = f"{p}_bmem{j}"
-        w(f"reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        w(f"{BLOCK_RAM} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         if bb:
             # the DRAM lane that writes this bank, and the row: the next one if the bank
             # comes before the burst's first bank
@@ -196,7 +200,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_ad
             w(f"assign {io['stream']}[{g}] = {q}_sbrd[0];")
     for j in range(n):
         m = f"{q}_omem{j}"
-        w(f"reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        w(f"{BLOCK_RAM} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         # update port: the row of the lowest lane on this bank (the active lanes hit distinct banks)
         chain = f"{rb}'d0"
         hit = "1'b0"
