@@ -75,6 +75,7 @@ examples:
   sasim map --arch gemmini --workload gemm:M=128,N=768,K=512   search for the best mappings
   sasim gen gemm_ws --workload gemm:M=16,N=16,K=16 --out rtl/   synthesizable Verilog
   sasim verify gemm_ws --workload gemm:M=16,N=16,K=16   RTL == simulator, under cocotb
+  sasim synth gemm_ws --workload gemm:M=16,N=16,K=16    FPGA resources and Fmax (yosys, nextpnr)
 
 docs: docs/index.md (spec fields: docs/reference.md, commands: docs/cli.md)
 """
@@ -162,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sasim.cli_rtl import add_rtl_parsers
 
     add_rtl_parsers(commands, _common, _Formatter)
+
+    from sasim.cli_synth import add_synth_parser
+
+    add_synth_parser(commands, _common, _Formatter)
     return parser
 
 

