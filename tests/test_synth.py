@@ -302,6 +302,15 @@ def test_tool_failure_quotes_its_error_wrong(tmp_path: Path) -> None:
     assert str(info.value) == "failing failed (exit status 3): Module top not found!"
 
 
+def test_tool_crash_says_what_it_was_doing_wrong(tmp_path: Path) -> None:
+    tool = _script(tmp_path, "crashing", "echo 'mapping memory m via X' > own.log\necho 'Caused by:'\n"
+                   "echo '    thrown Wasm exception'\nexit 1\n")
+    with pytest.raises(SynthesisError) as info:
+        run_tool(tool, [], cwd=tmp_path, log_file=tmp_path / "log", timeout_s=30, tool_log=tmp_path / "own.log")
+    assert str(info.value) == (
+        "crashing failed (exit status 1): thrown Wasm exception; its log ends with: mapping memory m via X")
+
+
 # --- the command line: errors -------------------------------------------------------------------
 
 

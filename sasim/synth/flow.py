@@ -175,7 +175,7 @@ def synthesize_verilog(
     wall: dict[str, float] = {}
     try:
         run = run_tool(yosys, ["-q", "-l", work.yosys_log.name, "-s", work.script.name], cwd=work.root,
-                       log_file=work.yosys_console, timeout_s=remaining(), limit_s=timeout_s,
+                       log_file=work.yosys_console, timeout_s=remaining(), limit_s=timeout_s, tool_log=work.yosys_log,
                        on_tick=ticker("yosys", lambda: current_pass(work.yosys_log)))
     except SynthesisError as exc:
         raise SynthesisError(f"{exc} ({hint})") from exc
@@ -203,7 +203,7 @@ def synthesize_verilog(
                      dev.part, ECP5_PACKAGE)
         try:
             pnr = run_tool(tools[1], args, cwd=work.root, log_file=work.root / "nextpnr.console.log",
-                           timeout_s=remaining(), limit_s=timeout_s,
+                           timeout_s=remaining(), limit_s=timeout_s, tool_log=work.nextpnr_log,
                            on_tick=ticker("nextpnr-ecp5", lambda: current_step(work.nextpnr_log)))
         except SynthesisError as exc:
             raise SynthesisError(f"{exc} ({hint})") from exc

@@ -102,13 +102,15 @@ def run_tool(
     timeout_s: float,
     limit_s: float | None = None,
     on_tick: Callable[[float], None] | None = None,
+    tool_log: Path | None = None,
 ) -> ToolRun:
     """Run ``tool`` with ``args`` in ``cwd``, its stdout and stderr to ``log_file``.
 
     ``on_tick(elapsed_s)`` is called about every :data:`POLL_S` seconds while it runs.
     Raises :class:`SynthesisError` when it runs past ``timeout_s`` (it is killed; the
     message names the time limit ``limit_s``, by default ``timeout_s``) or exits with
-    a non-zero status (the message quotes its first error line)."""
+    a non-zero status (the message quotes its first error line, from ``log_file`` or
+    the log the tool writes itself, ``tool_log``, or else the last line of each)."""
     argv = (tool.path, *args)
     log.info("running %s in %s", " ".join(argv), cwd)
     start = time.perf_counter()
@@ -141,18 +143,26 @@ def run_tool(
     wall = time.perf_counter() - start
     log.info("%s finished in %.1f s with status %d", tool.name, wall, proc.returncode)
     if proc.returncode != 0:
-        raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {_first_error(log_file)}")
+        raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {_failure(log_file, tool_log)}")
     return ToolRun(tool, argv, wall, log_file)
 
 
-def _first_error(log_file: Path) -> str:
-    """The tool's first error line (yosys: 'ERROR: ...'; nextpnr: 'ERROR: ...'), else its last line."""
+def _lines(path: Path | None) -> list[str]:
+    if path is None:
+        return []
     try:
-        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip()]
     except OSError:
-        return "no output"
-    for line in lines:
+        return []
+
+
+def _failure(log_file: Path, tool_log: Path | None) -> str:
+    """Why a tool failed: its first 'ERROR:' line, else the last line it printed (a crash,
+    such as a WebAssembly trap) and the last line of its own log (what it was doing)."""
+    console, own = _lines(log_file), _lines(tool_log)
+    for line in console + own:
         if line.startswith("ERROR:"):
             return line[len("ERROR:"):].strip()
-    tail = [line.strip() for line in lines if line.strip()]
-    return tail[-1] if tail else "no output"
+    why = console[-1] if console else "no output"
+    return f"{why}; its log ends with: {own[-1]}" if own else why
