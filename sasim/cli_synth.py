@@ -140,7 +140,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         given = [flag for flag, value in (("--device", args.device), ("--speed", args.speed), ("--freq", args.freq))
                  if value is not None]
         if given:
-            raise _usage(f"{', '.join(given)} only apply to --target ecp5, not {target.value!r}")
+            verb = "applies" if len(given) == 1 else "apply"
+            raise _usage(f"{', '.join(given)} {verb} only to --target ecp5, not {target.value!r}")
     spec = load_full_spec(args, _usage)
     design = spec.design()
     with _status(not args.json and sys.stderr.isatty()) as progress:

@@ -329,7 +329,7 @@ def test_bad_target_wrong(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_ecp5_flags_with_another_target_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert _error(capsys, ["synth", "gemm_ws", "--target", "generic", "--device", "25k", "--freq", "50"]) == (
-        "sasim: error: --device, --freq only apply to --target ecp5, not 'generic' (see 'sasim synth --help')")
+        "sasim: error: --device, --freq apply only to --target ecp5, not 'generic' (see 'sasim synth --help')")
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [

@@ -188,35 +188,42 @@ def synthesize_verilog(
                for cell in parse_latch_list(work.latches)]
     if not latches and resources.latch:  # latches the probe did not see (none so far)
         latches = [f"{n} x {cell}" for cell, n in sorted(latch_cells(target, stat.cells).items())]
-    fields: dict[str, Any] = {"device": None}
+    fields: dict[str, Any] = {"device": "xc7" if target is Target.XILINX else None}
     if target is Target.ECP5:
-        dev = ECP5_DEVICES[device]
-        out_of_context = stat.port_bits > dev.user_io
-        args = [dev.nextpnr_flag, "--package", ECP5_PACKAGE, "--speed", str(speed), "--json", work.netlist.name,
-                "--top", top, "--freq", f"{freq_mhz:g}", "--report", work.nextpnr_report.name,
-                "--timing-allow-fail", "-q", "-l", work.nextpnr_log.name]
-        args.append("--out-of-context" if out_of_context else "--lpf-allow-unconstrained")
-        if latches:  # synth_ecp5 made them LUT loops; the latch check fails, the report still comes
-            args.append("--ignore-loops")
-        if out_of_context:
-            log.info("%d I/O bits > %d pins of %s %s: placing out of context", stat.port_bits, dev.user_io,
-                     dev.part, ECP5_PACKAGE)
         try:
-            pnr = run_tool(tools[1], args, cwd=work.root, log_file=work.root / "nextpnr.console.log",
-                           timeout_s=remaining(), limit_s=timeout_s, tool_log=work.nextpnr_log,
-                           on_tick=ticker("nextpnr-ecp5", lambda: current_step(work.nextpnr_log)))
+            fields = _place_and_route(tools[1], work, top=top, device=device, speed=speed, freq_mhz=freq_mhz,
+                                      port_bits=stat.port_bits, ignore_loops=bool(latches), timeout_s=remaining(),
+                                      limit_s=timeout_s, on_tick=ticker("nextpnr-ecp5",
+                                                                        lambda: current_step(work.nextpnr_log)))
         except SynthesisError as exc:
             raise SynthesisError(f"{exc} ({hint})") from exc
-        wall["nextpnr"] = pnr.wall_s
-        report = parse_nextpnr_report(work.nextpnr_report)
-        fields.update(device=f"{dev.part} {ECP5_PACKAGE} speed {speed}", target_mhz=freq_mhz,
-                      out_of_context=out_of_context, fmax=report.fmax, critical_paths=report.critical_paths,
-                      utilization=report.utilization)
-    elif target is Target.XILINX:
-        fields.update(device="xc7")
+        wall["nextpnr"] = fields.pop("wall_s")
     checks = (no_latches(latches), buffers_in_block_ram(target, memories))
     return SynthResult(
         target=target, top=top, resources=resources, io_bits=stat.port_bits, latches=tuple(latches),
         memories=tuple(memories), checks=checks, wall_s=wall, tools={t.name: t.path for t in tools},
         work_dir=work.root if kept else None, **fields)
 
+
+def _place_and_route(
+    tool: Tool, work: WorkFiles, *, top: str, device: str, speed: int, freq_mhz: float, port_bits: int,
+    ignore_loops: bool, timeout_s: float, limit_s: float, on_tick: Callable[[float], None] | None,
+) -> dict[str, Any]:
+    """Run nextpnr-ecp5 on the netlist; the :class:`SynthResult` fields it gives, and its ``wall_s``."""
+    dev = ECP5_DEVICES[device]
+    # More port bits than pins: place as a block inside a larger design (no I/O buffers, local clock).
+    out_of_context = port_bits > dev.user_io
+    args = [dev.nextpnr_flag, "--package", ECP5_PACKAGE, "--speed", str(speed), "--json", work.netlist.name,
+            "--top", top, "--freq", f"{freq_mhz:g}", "--report", work.nextpnr_report.name, "--timing-allow-fail",
+            "-q", "-l", work.nextpnr_log.name, "--out-of-context" if out_of_context else "--lpf-allow-unconstrained"]
+    if ignore_loops:  # synth_ecp5 built the latches from LUT loops; the latch check fails, the report still comes
+        args.append("--ignore-loops")
+    if out_of_context:
+        log.info("%d I/O bits > %d pins of %s %s: placing out of context", port_bits, dev.user_io, dev.part,
+                 ECP5_PACKAGE)
+    run = run_tool(tool, args, cwd=work.root, log_file=work.nextpnr_console, timeout_s=timeout_s, limit_s=limit_s,
+                   tool_log=work.nextpnr_log, on_tick=on_tick)
+    report = parse_nextpnr_report(work.nextpnr_report)
+    return {"device": f"{dev.part} {ECP5_PACKAGE} speed {speed}", "target_mhz": freq_mhz,
+            "out_of_context": out_of_context, "fmax": report.fmax, "critical_paths": report.critical_paths,
+            "utilization": report.utilization, "wall_s": run.wall_s}

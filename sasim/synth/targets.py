@@ -103,6 +103,10 @@ class WorkFiles:
         return self.root / "nextpnr.log"
 
     @property
+    def nextpnr_console(self) -> Path:
+        return self.root / "nextpnr.console.log"
+
+    @property
     def nextpnr_report(self) -> Path:
         return self.root / "nextpnr.json"
 
