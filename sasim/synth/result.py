@@ -32,6 +32,7 @@ class SynthResult:
     checks: tuple[Check, ...]
     wall_s: dict[str, float]  # step ('generate', 'yosys', 'nextpnr') -> seconds
     tools: dict[str, str]  # tool -> the executable that ran it
+    peak_mib: dict[str, float] = field(default_factory=dict)  # tool -> its peak resident memory, where known
     target_mhz: float | None = None  # nextpnr's --freq
     out_of_context: bool | None = None  # placed without I/O buffers (ECP5: more I/O than pins)
     fmax: tuple[ClockFmax, ...] = ()
@@ -79,6 +80,7 @@ class SynthResult:
             "checks": {c.name: c.to_json() for c in self.checks},
             "passed": self.passed,
             "wall_s": dict(self.wall_s),
+            "peak_mib": dict(self.peak_mib),
             "tools": dict(self.tools),
             "work_dir": None if self.work_dir is None else str(self.work_dir),
         }

