@@ -336,6 +336,24 @@ def test_tool_crash_says_what_it_was_doing_wrong(tmp_path: Path) -> None:
         "crashing failed (exit status 1): thrown Wasm exception; its log ends with: mapping memory m via X")
 
 
+def test_yosys_failure_names_the_most_ported_memories_wrong(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    fake = _script(tmp_path, "fake-yosys", f"cp {DATA / 'accel_ecp5_memories.il'} memories.il\n"
+                   "echo 'Caused by:'\necho '    thrown Wasm exception'\nexit 1\n")
+    monkeypatch.setenv("SASIM_YOSYS", fake.path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "latches.txt").write_text("stale/from_an_earlier_run\n")
+    (work / "t.v").write_text("module t; endmodule\n")
+    with pytest.raises(SynthesisError) as info:
+        synthesize_verilog(work, top="t", target=Target.GENERIC)
+    assert str(info.value) == (
+        "yosys failed (exit status 1): thrown Wasm exception; the memories with the most ports before mapping: "
+        "O_omem0 (16x32, 2R/1W), O_upos (9x3, 2R/0W), I_bmem0 (16x8, 1R/1W) "
+        f"(logs in {work})")
+    assert not (work / "latches.txt").exists()  # removed before the run
+
+
 # --- the command line: errors -------------------------------------------------------------------
 
 

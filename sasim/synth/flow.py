@@ -169,6 +169,8 @@ def synthesize_verilog(
 
     yosys = tools[0]
     try:
+        for stale in work.outputs():
+            stale.unlink(missing_ok=True)
         work.script.write_text(yosys_script(target, top, sources, work), encoding="utf-8")
     except OSError as exc:
         raise SynthesisError(f"cannot write the yosys script to {work.root}: {exc.strerror or exc}") from exc
@@ -178,7 +180,7 @@ def synthesize_verilog(
                        log_file=work.yosys_console, timeout_s=remaining(), limit_s=timeout_s, tool_log=work.yosys_log,
                        on_tick=ticker("yosys", lambda: current_pass(work.yosys_log)))
     except SynthesisError as exc:
-        raise SynthesisError(f"{exc} ({hint})") from exc
+        raise SynthesisError(f"{exc}{_ports_before_mapping(work)} ({hint})") from exc
     wall["yosys"] = run.wall_s
     peak = {} if run.peak_mib is None else {"yosys": run.peak_mib}
     stat = parse_stat(work.stat)
@@ -231,3 +233,19 @@ def _place_and_route(
     return {"device": f"{dev.part} {ECP5_PACKAGE} speed {speed}", "target_mhz": freq_mhz,
             "out_of_context": out_of_context, "fmax": report.fmax, "critical_paths": report.critical_paths,
             "utilization": report.utilization, "wall_s": run.wall_s, "peak_mib": run.peak_mib}
+
+
+def _ports_before_mapping(work: WorkFiles) -> str:
+    """For a yosys run that failed after the probe: the memories with the most ports, which
+    are what memory mapping struggles with (``''`` when the probe did not run)."""
+    if not work.memories.exists():
+        return ""
+    try:
+        memories = parse_memory_dump(work.memories)
+    except SynthesisError:
+        return ""
+    ranked = sorted(memories, key=lambda m: (-(m.read_ports + m.write_ports), -m.read_ports, m.name))[:3]
+    if not ranked:
+        return ""
+    listed = ", ".join(f"{m.name} ({m.words}x{m.bits}, {m.read_ports}R/{m.write_ports}W)" for m in ranked)
+    return f"; the memories with the most ports before mapping: {listed}"

@@ -70,6 +70,12 @@ class WorkFiles:
 
     root: Path
 
+    def outputs(self) -> list[Path]:
+        """Every file a run writes besides the script (removed before a run, so that
+        nothing stale from an earlier run in the same directory is read)."""
+        return [self.yosys_log, self.yosys_console, self.memories, self.latches, self.stat, self.netlist,
+                self.nextpnr_log, self.nextpnr_console, self.nextpnr_report]
+
     @property
     def script(self) -> Path:
         return self.root / "synth.ys"
