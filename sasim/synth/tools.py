@@ -184,8 +184,8 @@ def run_tool(
     if proc.returncode != 0:
         why = _failure(log_file, tool_log)
         if tool.webassembly and peak is not None and peak >= 0.9 * WASM_MEMORY_MIB:
-            why += (f"; it used {peak:,.0f} MiB, the most a WebAssembly build can address: the design is too large "
-                    f"for it; set {ENV_VARS[tool.name]} to a native {tool.name}, or synthesize a smaller design")
+            why += (f"; it used {peak:,.0f} MiB, the most a WebAssembly build can address; set "
+                    f"{ENV_VARS[tool.name]} to a native {tool.name}, or synthesize a smaller design")
         raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {why}")
     return ToolRun(tool, argv, wall, log_file, peak)
 
