@@ -66,13 +66,15 @@ long: --timeout bounds it. Details: docs/synth.md.
 _EPILOG = """\
 examples:
   sasim synth gemm_ws --arch ws_systolic:rows=2,cols=2,buffer_size=4KiB --workload gemm:M=16,N=16,K=16
-  sasim synth gemm_os --arch os_systolic:rows=2,cols=2,buffer_size=4KiB --workload gemm:M=8,N=8,K=8 \
+  sasim synth gemm_os --arch os_systolic:rows=2,cols=2,buffer_size=4KiB --workload gemm:M=8,N=8,K=8 \\
       --target generic --keep build/synth
   sasim synth my_spec.yaml --device 45k --speed 8 --freq 150 --timeout 7200 --json
-  sasim synth --arch ws_systolic:rows=4,cols=4 --workload gemm:M=32,N=32,K=32 --mapping ws --target xilinx
+  sasim synth --arch ws_systolic:rows=2,cols=2,buffer_size=4KiB --workload gemm:M=8,N=8,K=8 --mapping ws \\
+      --target xilinx
 
-Synthesis time grows quickly with the array, the workload (the sequencer ROMs) and
-the DRAM port width; the examples above take minutes (docs/synth.md, "Limits").
+Synthesis time and memory grow quickly with the array, the workload (the sequencer
+ROMs) and the DRAM port width: even these small examples take minutes, and the
+WebAssembly yosys runs out of memory on some 4x4 arrays (docs/synth.md, "Limits").
 
 exit status: 0 when every check passes, 1 when a check fails (a latch, a buffer
 not in block RAM), 2 for a bad spec or flag, a design the generator refuses, a
