@@ -26,7 +26,7 @@ from sasim.errors import SpecError
 from sasim.examples import example_path
 from sasim.fileio import write_text_atomic
 from sasim.mapping.constraints import Constraints
-from sasim.mapping.network import NetworkResult, load_network, map_network
+from sasim.mapping.network import NetworkResult, load_network, map_network, network_yaml
 from sasim.mapping.search import MapperResult, MapPoint, Objective, search
 from sasim.mapping.search import Progress as SearchProgress
 from sasim.mapping.spec import Mapping
@@ -46,7 +46,10 @@ SPEC is a spec file or bundled example; its mapping section is optional and, if
 given, constrains the search (fixed loops, factors, spatial dimensions, bypasses,
 access entries; '*' factors are searched). --arch/--workload/--mapping replace
 sections as in 'sasim model'. With --network NAME|FILE (bundled: {networks}) every
-layer of a network is mapped on --arch and per-layer and total results are shown.
+layer of a network is mapped on --arch and per-layer and total results are shown; a
+layer's own 'mapping' in the network file constrains its search (--ignore-mapping:
+search freely), and --out writes the network file back with each layer's best mapping,
+which 'sasim run --network FILE --arch ...' simulates.
 """
 
 _EPILOG = """\
@@ -55,6 +58,8 @@ examples:
   sasim map --arch gemmini --workload gemm:M=128,N=768,K=512 --objective latency
   sasim map my_spec.yaml --top 10 --out best.yaml --plot front.png
   sasim map --arch simba --network bert_base --time-budget 10 --json > bert.json
+  sasim map --arch simba --network resnet50 --time-budget 5 --out mapped.yaml
+  sasim run --network mapped.yaml --arch simba
 
 exit status: 0 on success, 1 when --verify-top finds a mapping whose simulation
 disagrees (outputs or counts), 2 for a bad spec or flag, or when no mapping is valid.
@@ -70,7 +75,8 @@ def add_map_parser(commands: Any, common: Callable[..., None], formatter: type[a
         formatter_class=formatter,
     )
     add_spec_arguments(p, mapping_help="replace the mapping section (constraints)")
-    p.add_argument("--ignore-mapping", action="store_true", help="ignore the spec's mapping section: search freely")
+    p.add_argument("--ignore-mapping", action="store_true", help="ignore the spec's mapping section (with --network: "
+                   "the layers' own mappings): search freely")
     p.add_argument("--network", metavar="NAME|FILE", help=f"map every layer of a network ({', '.join(network_names())} "
                    "or a YAML file); needs --arch")
     p.add_argument("--objective", choices=[o.value for o in Objective], default="edp",
@@ -83,7 +89,8 @@ def add_map_parser(commands: Any, common: Callable[..., None], formatter: type[a
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same result")
     p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes (default: the number of cores)")
-    p.add_argument("--out", metavar="FILE.yaml", help="write the best mapping as a mapping YAML file")
+    p.add_argument("--out", metavar="FILE.yaml", help="write the best mapping as a mapping YAML file (with --network: "
+                   "the network file with each layer's best mapping, for 'sasim run --network')")
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     p.add_argument("--plot", metavar="FILE.png", help="plot the explored points and the Pareto front")
     p.add_argument("--verify-top", type=_positive_int, default=None, metavar="K",
@@ -312,19 +319,20 @@ def _cmd_map(args: argparse.Namespace, usage: Callable[[str], Exception]) -> int
         arch = spec.architecture
         with _progress_bar(show_bar) as bar:
             net = map_network(network, arch, objective=args.objective, time_budget=args.time_budget,
-                                 seed=args.seed, jobs=args.jobs, min_utilization=args.min_utilization, progress=bar)
+                              seed=args.seed, jobs=args.jobs, min_utilization=args.min_utilization,
+                              ignore_mapping=args.ignore_mapping, progress=bar)
         if args.out is not None:
-            data = {lr.layer.name: lr.result.best.mapping.to_yaml_dict() for lr in net.layers}
-            _write_atomic(args.out, _mapping_yaml(
-                f"sasim map: best {args.objective} mapping of each layer of {network.name} on {arch.name} "
-                "(layer name -> mapping section)", data))
+            _write_atomic(args.out, network_yaml(network, [lr.result.best.mapping for lr in net.layers], (
+                f"sasim map: network {network.name} with the best {args.objective} mapping of each layer on "
+                f"{arch.name}\nsimulate it: sasim run --network {args.out} --arch {args.arch}")))
         if args.json:
             _write_json(network_json(net, arch.clock_mhz, arch.name))
         else:
             console = _console()
             _network_report(console, net, arch.name, arch.clock_mhz)
             if args.out is not None:
-                console.print(f"wrote the mapping of every layer to {args.out}")
+                console.print(f"wrote the network with the mapping of every layer to {args.out} "
+                              f"(simulate it: sasim run --network {args.out} --arch ...)")
         return 0
     spec = _load(args, usage)
     constraints = Constraints.from_mapping(spec.mapping, spec.workload, spec.architecture, args.min_utilization)

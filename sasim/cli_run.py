@@ -3,7 +3,10 @@
 Simulates one design on random inputs (``--seed``) in the fast or golden mode, prints a
 report (cycles beside the model's estimate, stalls by cause, accesses, peak occupancy,
 whether the outputs equal the NumPy reference) or one JSON object, and optionally writes
-a VCD or Perfetto trace (``--trace``) and a utilization/stall plot (``--plot``).
+a VCD or Perfetto trace (``--trace``) and a utilization/stall plot (``--plot``). With
+``--network NAME|FILE`` and ``--arch`` it simulates every layer of a network instead
+(:func:`~sasim.sim.simulate_network`, ``--jobs`` worker processes) and reports each layer
+and the totals.
 
 Exit status: 0 when the outputs match the reference, 1 when they do not, 2 for a
 :class:`~sasim.errors.SasimError` or a usage error (before anything is simulated or
@@ -13,6 +16,8 @@ written where possible).
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +34,15 @@ from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
 from sasim.design import Design
 from sasim.errors import SasimError
 from sasim.fileio import atomic_open
-from sasim.mapping.spec import format_loops
-from sasim.sim import Mode, SimResult, simulate
+from sasim.mapping.network import Network, load_network
+from sasim.mapping.space import compact_mapping
+from sasim.mapping.spec import Mapping, format_loops
+from sasim.networks import network_names
+from sasim.sim import Mode, NetworkSimResult, SimResult, simulate, simulate_network
 from sasim.sim.trace import FINISHED, timeline, write_perfetto, write_vcd
 from sasim.spec import Spec
 
-__all__ = ["add_run_parser", "run_json", "access_differences"]
+__all__ = ["add_run_parser", "run_json", "access_differences", "network_run_json"]
 
 EXIT_MISMATCH = 1
 
@@ -52,6 +60,15 @@ SPEC, --arch, --workload and --mapping work as in 'sasim model'. The fast mode
 (default) is exact and handles large designs; the golden mode steps every cycle and
 is meant for small designs (up to 2,000,000 iteration points) and for checking the
 fast one: both give the same cycles and counts.
+
+With --network NAME|FILE and --arch, every layer of a network (bundled: {networks})
+is simulated in the fast mode, across --jobs worker processes, and each layer and the
+totals (cycles, energy and stalls times each layer's repeat) are reported. A layer is
+simulated with its own 'mapping' from the network file (as 'sasim map --network --out'
+writes it), else with the first --mapping that applies to it (a mapping section, or
+presets tried in order: ws,os,is). Layers with the same shape and mapping are
+simulated once: the simulator is deterministic, and its timing and counts do not
+depend on the data.
 """
 
 _EPILOG = """\
@@ -62,9 +79,15 @@ examples:
   sasim run conv_multicast --trace run.vcd --plot run.png
   sasim run gemm_ws --trace run.json      open in ui.perfetto.dev (1 us = 1 cycle)
   sasim run my_spec.yaml --json > result.json
+  sasim run --network resnet50 --arch multicast:rows=32,cols=32 --mapping ws,os,is
+  sasim run --network bert_base --arch simba --mapping ws --jobs 2 --json > bert.json
+  sasim map --network net.yaml --arch simba --out mapped.yaml
+  sasim run --network mapped.yaml --arch simba      each layer with the mapping found
 
-exit status: 0 if the outputs match the NumPy reference, 1 if they do not,
-2 for a bad spec, a bad flag or a design the simulator refuses.
+exit status: 0 if the outputs match the NumPy reference, 1 if they do not
+(with --network: 0 only if every layer's do), 2 for a bad spec, a bad flag or a
+design the simulator refuses (with --network: any layer it cannot simulate, each
+named).
 """
 
 
@@ -72,9 +95,15 @@ def add_run_parser(commands: Any, common: Callable[..., None], formatter: type[a
     """Register ``sasim run`` on the subcommand set ``commands``."""
     p = commands.add_parser(
         "run", help="cycle-exact simulation with real values, stalls, traces",
-        description=_DESCRIPTION, epilog=_EPILOG, formatter_class=formatter,
+        description=_DESCRIPTION.format(networks=", ".join(network_names())), epilog=_EPILOG,
+        formatter_class=formatter,
     )
-    add_spec_arguments(p)
+    add_spec_arguments(p, mapping_help="replace the mapping section; with --network: the mapping of the layers "
+                       "without their own, or presets tried in order per layer (ws,os,is)")
+    p.add_argument("--network", metavar="NAME|FILE", help=f"simulate every layer of a network "
+                   f"({', '.join(network_names())} or a YAML file); needs --arch")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="with --network: worker processes (default: the number of cores)")
     p.add_argument("--mode", type=_mode, default=Mode.FAST, metavar="{fast,golden}",
                    help="fast (default: tile-level events, exact) or golden (every cycle, small designs)")
     p.add_argument("--seed", type=seed_argument, default=0, metavar="N",
@@ -84,6 +113,16 @@ def add_run_parser(commands: Any, common: Callable[..., None], formatter: type[a
     p.add_argument("--plot", metavar="FILE.png", help="plot utilization and stalls over time (.png, .svg, .pdf)")
     common(p, suppress=True)
     p.set_defaults(func=_cmd_run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
 
 
 def _mode(text: str) -> Mode:
@@ -123,6 +162,46 @@ def run_json(spec: Spec, design: Design, result: SimResult, *, seed: int) -> dic
     out["accesses_match_model"] = not access_differences(result)
     out["design"] = model_json(spec, design, result.model)["design"]
     return out
+
+
+def network_run_json(result: NetworkSimResult) -> dict[str, Any]:
+    """The object ``sasim run --network --json`` prints (schema: docs/cli.md)."""
+    arch = result.architecture
+    clock = arch.clock_mhz
+    net = result.network
+
+    def model(cycles: int, energy_pj: float, error: float) -> dict[str, Any]:
+        return {"cycles": cycles, "energy_pj": energy_pj, "time_us": cycles / clock, "error": error}
+
+    layers = []
+    for lr in result.layers:
+        r = lr.run
+        layers.append({
+            "name": lr.layer.name, "repeat": lr.layer.repeat, "workload": lr.layer.workload.name,
+            "dims": dict(lr.layer.workload.dims), "mapping_source": lr.mapping_source,
+            "mapping": lr.mapping.to_yaml_dict(), "compact": compact_mapping(lr.mapping, arch.level_names),
+            "shared_with": lr.shared_with, "cycles": r.cycles, "time_us": r.cycles / clock, "macs": r.macs,
+            "utilization": r.utilization, "energy_pj": r.energy_pj, "stalls": dict(r.stalls),
+            "array_busy_cycles": r.array_busy, "dram_busy_cycles": r.dram_busy,
+            "outputs_match_reference": r.outputs_match_reference, "accesses_match_model": r.accesses_match_model,
+            "model": model(r.model_cycles, r.model_energy_pj, r.model_error), "wall_time_s": r.wall_time_s,
+        })
+    return {
+        "network": net.name, "source": net.source, "description": net.description,
+        "architecture": arch.name, "array": {"rows": arch.array.rows, "cols": arch.array.cols},
+        "clock_mhz": clock, "mode": Mode.FAST.value, "seed": result.seed, "jobs": result.jobs,
+        "layers": layers,
+        "total": {
+            "layers": len(net.layers), "instances": sum(lay.repeat for lay in net.layers), "runs": result.runs,
+            "cycles": result.cycles, "time_us": result.cycles / clock, "macs": result.macs,
+            "utilization": result.utilization, "energy_pj": result.energy_pj, "stalls": result.stalls,
+            "array_busy_cycles": result.array_busy, "dram_busy_cycles": result.dram_busy,
+            "outputs_match_reference": result.outputs_match_reference,
+            "accesses_match_model": result.accesses_match_model,
+            "model": model(result.model_cycles, result.model_energy_pj, result.model_error),
+            "simulation_time_s": result.simulation_time_s, "wall_time_s": result.wall_time_s,
+        },
+    }
 
 
 # --- outputs -----------------------------------------------------------------------------------
@@ -237,6 +316,30 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             task.append(bar.add_task("simulating", total=total, completed=done))
             bar.start()
         bar.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()
+
+
+@contextmanager
+def _network_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress callback drawing a bar of the layers simulated on stderr."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(TextColumn("simulating layers"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   console=Console(file=sys.stderr), transient=True)
+    task: list[Any] = []
+
+    def update(done: int, total: int, layer: str) -> None:
+        if not task:
+            task.append(bar.add_task("simulating", total=total, completed=done, last=""))
+            bar.start()
+        bar.update(task[0], completed=done, total=total, last=f"last: {layer}" if layer else "")
 
     try:
         yield update
@@ -403,7 +506,126 @@ def _render(console: Console, spec: Spec, design: Design, result: SimResult, *, 
                            "please report it", style="bold red"), soft_wrap=True)
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.01 else "<0.01"
+
+
+def _render_network(console: Console, result: NetworkSimResult) -> None:
+    from sasim.cli import _fmt_energy, _fmt_int, _fmt_time
+
+    net, arch = result.network, result.architecture
+    clock = arch.clock_mhz
+    instances = sum(lay.repeat for lay in net.layers)
+    console.print(Text(f"sasim run: network {net.name}", style="bold"))
+    if net.description:
+        console.print(net.description)
+    console.print(f"{len(net.layers)} layers ({instances} with repeats, {_fmt_int(result.macs)} MACs) on "
+                  f"{arch.name} ({arch.array.rows}x{arch.array.cols} PEs), fast mode, random inputs from seed "
+                  f"{result.seed}")
+    console.print()
+
+    table = Table(title="Per layer (model error = (model - simulated) / simulated)", title_justify="left",
+                  title_style="bold")
+    for col, just in (("layer", "left"), ("x", "right"), ("mapping", "left"), ("cycles", "right"),
+                      ("model error", "right"), ("util", "right"), ("energy pJ", "right"),
+                      ("largest stall", "left"), ("wall s", "right"), ("outputs", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def stall(cause: tuple[str, int] | None, cycles: int) -> str:
+        return "-" if cause is None else f"{cause[0]} {_pct(cause[1], cycles)}"
+
+    for lr in result.layers:
+        r = lr.run
+        wall = _seconds(r.wall_time_s) if lr.shared_with is None else f"= {lr.shared_with}"
+        outputs = Text("match", style="green") if r.outputs_match_reference else Text("MISMATCH", style="bold red")
+        table.add_row(lr.layer.name, str(lr.layer.repeat), lr.mapping_source, _fmt_int(r.cycles),
+                      _error_pct(r.model_cycles, r.cycles), f"{r.utilization:.1%}", f"{r.energy_pj:,.0f}",
+                      stall(r.largest_stall, r.cycles), wall, outputs)
+    totals = result.stalls
+    largest = min(((c, n) for c, n in totals.items() if n), key=lambda kv: (-kv[1], kv[0]), default=None)
+    differ = sum(not lr.run.outputs_match_reference for lr in result.layers)
+    table.add_section()
+    table.add_row(Text("total (x repeat)", style="bold"), str(instances), "", _fmt_int(result.cycles),
+                  _error_pct(result.model_cycles, result.cycles), f"{result.utilization:.1%}",
+                  f"{result.energy_pj:,.0f}", stall(largest, result.cycles), _seconds(result.simulation_time_s),
+                  Text("all match", style="green") if not differ else Text(f"{differ} differ", style="bold red"))
+    _print_whole(console, table)
+    console.print()
+
+    console.print(f"total: {_fmt_int(result.cycles)} cycles ({_fmt_time(result.cycles / clock)} at {clock:g} MHz), "
+                  f"utilization {result.utilization:.1%}, energy {_fmt_energy(result.energy_pj)}; model estimate "
+                  f"{_fmt_int(result.model_cycles)} cycles ({_error_pct(result.model_cycles, result.cycles)})",
+                  soft_wrap=True)
+    runs = f"{result.runs} simulation{'s' if result.runs != 1 else ''}"
+    console.print(f"{runs} for {len(net.layers)} layers: layers with the same shape and mapping are simulated "
+                  "once (the simulator is deterministic; its timing and counts do not depend on the data); "
+                  f"{result.simulation_time_s:.1f} s of simulation in {result.wall_time_s:.1f} s wall on "
+                  f"{min(result.jobs, result.runs)} process{'es' if min(result.jobs, result.runs) != 1 else ''}",
+                  soft_wrap=True)
+    if not result.accesses_match_model:
+        names = ", ".join(lr.layer.name for lr in result.layers if not lr.run.accesses_match_model)
+        console.print(Text(f"WARNING: access counts differ from the model's in {names}; they must be equal "
+                           "(docs/model.md): this is a bug in the simulator or the model, please report it "
+                           "(run 'sasim run' on the layer for the counts)", style="bold red"), soft_wrap=True)
+    console.print()
+    if not differ:
+        console.print(Text("PASS  every layer's outputs match the NumPy reference", style="bold green"))
+    else:
+        names = ", ".join(lr.layer.name for lr in result.layers if not lr.run.outputs_match_reference)
+        console.print(Text(f"FAIL  outputs differ from the NumPy reference in {names}: a simulator bug, please "
+                           "report it", style="bold red"), soft_wrap=True)
+
+
 # --- the command ----------------------------------------------------------------------------------
+
+#: ``--mapping ws,os,is``: a list of preset names (other mapping forms are one section).
+_PRESET_LIST = re.compile(r"^\s*[A-Za-z_]\w*(\s*,\s*[A-Za-z_]\w*)+\s*$")
+
+
+def _network_mappings(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    if _PRESET_LIST.match(text):
+        return [name.strip() for name in text.split(",")]
+    return [text]
+
+
+def _cmd_run_network(args: argparse.Namespace, usage: Callable[[str], Exception]) -> int:
+    from sasim.cli import _console, _write_json
+    from sasim.spec import load_spec
+
+    clash = [f for f, v in (("SPEC", args.spec), ("--workload", args.workload)) if v is not None]
+    if clash:
+        raise usage(f"--network simulates the network's own layers; drop {', '.join(clash)}")
+    if args.arch is None:
+        raise usage("--network needs --arch (the architecture to simulate the layers on)")
+    for flag, value in (("--trace", args.trace), ("--plot", args.plot)):
+        if value is not None:
+            raise usage(f"{flag} records one design's timeline; it cannot be used with --network "
+                        "(run 'sasim run' on a layer instead)")
+    if args.mode is not Mode.FAST:
+        raise usage("--network simulates in the fast mode; --mode golden is for one small design "
+                    "(run 'sasim run' on a layer instead)")
+    network: Network = load_network(args.network)
+    arch = load_spec(None, {"architecture": args.arch, "workload": "gemm:M=1,N=1,K=1", "mapping": Mapping()},
+                     override_labels={"architecture": "--arch"}).architecture
+    mappings = _network_mappings(args.mapping)
+    if not mappings:
+        bare = [lay.name for lay in network.layers if lay.mapping is None]
+        if bare:
+            first = f"{bare[0]!r}" if len(bare) == 1 else f"{bare[0]!r}, ..."
+            raise usage(f"--network: {len(bare)} of the {len(network.layers)} layers of {network.name} have no "
+                        f"mapping of their own ({first}); give --mapping: a mapping section, or presets tried in "
+                        "order per layer such as --mapping ws,os,is")
+    jobs = args.jobs if args.jobs is not None else os.cpu_count() or 1
+    with _network_bar(not args.json and sys.stderr.isatty()) as progress:
+        result = simulate_network(network, arch, mappings=mappings, seed=args.seed, jobs=jobs, progress=progress)
+    if args.json:
+        _write_json(network_run_json(result))
+    else:
+        _render_network(_console(), result)
+    return 0 if result.outputs_match_reference else EXIT_MISMATCH
+
 
 
 def _usage(message: str) -> Exception:
@@ -417,6 +639,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     usage = _usage
 
+    if args.network is not None:
+        return _cmd_run_network(args, usage)
+    if args.jobs is not None:
+        raise usage("--jobs applies only to --network (one design is simulated in one process)")
     if args.spec is None and None in (args.arch, args.workload, args.mapping):
         load_full_spec(args, usage)  # raises the usage error naming the missing flags
     if args.trace is not None:

@@ -116,7 +116,9 @@ def test_map_network(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert (a["name"], a["repeat"], b["name"]) == ("a", 2, "b")
     assert data["total"]["cycles"] == 2 * a["best"]["cycles"] + b["best"]["cycles"]
     assert data["total"]["macs"] == 2 * 512 + 512
-    assert set(yaml.safe_load(out.read_text())) == {"a", "b"}
+    written = yaml.safe_load(out.read_text())  # a network file, each layer with its best mapping
+    assert [(lay["name"], lay["repeat"]) for lay in written["layers"]] == [("a", 2), ("b", 1)]
+    assert [lay["mapping"] for lay in written["layers"]] == [a["best"]["mapping"], b["best"]["mapping"]]
     status, text, err = run(capsys, "map", "--network", str(net), "--arch", ARCH, "--jobs", "1")
     assert status == 0, err
     assert "Per layer" in text and "total:" in text
