@@ -5,16 +5,17 @@
    mapping preset ``ws``), next to the time NumPy alone takes to compute the product
    (``Workload.reference``: int64 einsum).
 2. ResNet-50 (all 53 convolutions and the FC layer, batch 1) on 32x32 and 128x128
-   ``multicast`` arrays (same DRAM, 512 KiB buffer), per layer the first of the
-   mapping presets ``ws``, ``os``, ``is`` that applies (the batch-1 FC layer is a
-   matrix-vector product: no weight reuse, so not ``ws``). Repeated layers are
-   identical runs (same shapes, same mapping, deterministic): each distinct layer is
-   simulated once and its cycles counted ``repeat`` times; the wall time reported is
-   that of the distinct layers, and the time all 54 runs would take is given too.
+   ``multicast`` arrays (same DRAM, 512 KiB buffer) with ``simulate_network`` on 2 worker
+   processes, per layer the first of the mapping presets ``ws``, ``os``, ``is`` that
+   applies (the batch-1 FC layer is a matrix-vector product: no weight reuse, so not
+   ``ws``). Layers of the same shape and mapping are identical runs (deterministic,
+   data-independent timing and counts): each is simulated once and counted ``repeat``
+   times. Reported: the wall time of those distinct runs in parallel, and of all 54 runs
+   (``dedupe=False``: every layer instance simulated on its own, as without the sharing).
 3. Simulated cycles per wall second, and how wall time grows with steps and folds
    (square GEMMs on a 16x16 array).
 
-Run: python benchmarks/sim_speed.py [--skip-resnet]
+Run: python benchmarks/sim_speed.py [--skip-resnet] [--only-resnet]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sasim.design import lower
 from sasim.errors import SasimError
 from sasim.mapping.network import load_network
 from sasim.mapping.presets import build_mapping
-from sasim.sim import simulate
+from sasim.sim import simulate, simulate_network
 from sasim.workload import gemm
 
 
@@ -64,25 +65,28 @@ def gemm_vs_numpy() -> None:
           f"{result.cycles / wall:,.0f} simulated cycles/s")
 
 
-def resnet(rows: int) -> None:
+def resnet(rows: int, jobs: int = 2) -> None:
     arch = multicast(rows=rows, cols=rows, dram_latency=100, dram_words_per_cycle=16, buffer_size="512KiB",
                      buffer_banks=32)
     net = load_network("resnet50")
-    total_cycles = total_wall = all_runs = 0.0
-    stationary: dict[str, int] = {}
-    for layer in net.layers:
-        design, result, wall = run(layer.workload, arch, ("ws", "os", "is"))
-        total_cycles += result.cycles * layer.repeat
-        total_wall += wall
-        all_runs += wall * layer.repeat
-        key = f"{design.stationary} stationary"
-        stationary[key] = stationary.get(key, 0) + layer.repeat
-        print(f"  {layer.name:18s} x{layer.repeat}  {result.cycles:>10,} cycles  {wall:6.2f} s  "
-              f"model {result.model_error:+.1%}", flush=True)
-    print(f"== ResNet-50 on {rows}x{rows} ({len(net.layers)} distinct layers, "
-          f"{sum(layer.repeat for layer in net.layers)} runs) ==")
-    print(f"{total_cycles:,.0f} cycles; wall {total_wall:.1f} s for the distinct layers "
-          f"({all_runs:.1f} s if every repeat were simulated); dataflows {stationary}")
+    presets = ["ws", "os", "is"]
+    result = simulate_network(net, arch, mappings=presets, jobs=jobs)
+    assert result.outputs_match_reference
+    every = simulate_network(net, arch, mappings=presets, jobs=jobs, dedupe=False)
+    assert every.cycles == result.cycles
+    dataflows: dict[str, int] = {}
+    for lr in result.layers:
+        dataflows[lr.mapping_source] = dataflows.get(lr.mapping_source, 0) + lr.layer.repeat
+        wall = f"{lr.run.wall_time_s:6.2f} s" if lr.shared_with is None else f"= {lr.shared_with}"
+        print(f"  {lr.layer.name:18s} x{lr.layer.repeat}  {lr.run.cycles:>10,} cycles  {wall:>8s}  "
+              f"model {lr.run.model_error:+.1%}", flush=True)
+    instances = sum(layer.repeat for layer in net.layers)
+    print(f"== ResNet-50 on {rows}x{rows} ({len(net.layers)} layers, {instances} with repeats; {result.runs} distinct "
+          f"runs) on {jobs} processes ==")
+    print(f"{result.cycles:,} cycles, model error {result.model_error:+.1%}; presets {dataflows}")
+    print(f"wall {result.wall_time_s:.1f} s for the {result.runs} distinct runs ({result.simulation_time_s:.1f} s of "
+          f"simulation); {every.wall_time_s:.1f} s for all {every.runs} runs ({every.simulation_time_s:.1f} s of "
+          "simulation)")
 
 
 def scaling() -> None:
@@ -98,9 +102,11 @@ def scaling() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-resnet", action="store_true", help="only the GEMM and the size sweep")
+    parser.add_argument("--only-resnet", action="store_true", help="only ResNet-50")
     args = parser.parse_args()
-    gemm_vs_numpy()
-    scaling()
+    if not args.only_resnet:
+        gemm_vs_numpy()
+        scaling()
     if not args.skip_resnet:
         resnet(128)
         resnet(32)

@@ -240,9 +240,8 @@ def test_map_then_run_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: P
         name: trip
         description: map, then simulate what was found
         layers:
-          - {name: a, workload: "gemm:M=16,N=12,K=8", repeat: 2}
-          - {name: c, workload: {preset: conv2d, K: 4, C: 3, H: 6, W: 6, R: 3, S: 3, padding: 1}}
-          - {name: d, workload: "gemm:M=1,N=8,K=16"}
+          - {name: a, workload: "gemm:M=8,N=8,K=4", repeat: 2}
+          - {name: d, workload: {preset: gemm, M: 1, N: 8, K: 16}}
         """)
     out = tmp_path / "mapped.yaml"
     status, text, err = run(capsys, "map", "--network", str(net), "--arch", ARCH, "--jobs", "1", "--out", str(out),
@@ -274,6 +273,28 @@ def test_map_then_run_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: P
         [(lay["best"]["cycles"], lay["best"]["energy_pj"]) for lay in mapped["layers"]]
     assert [lay["best"]["mapping"]["temporal"] for lay in again] == \
         [lay["best"]["mapping"]["temporal"] for lay in mapped["layers"]]
+
+
+def test_map_reads_a_layer_s_own_mapping_as_constraints(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    free = write(tmp_path / "free.yaml", 'name: n\nlayers:\n  - {name: a, workload: "gemm:M=8,N=8,K=4"}\n')
+    fixed = write(tmp_path / "fixed.yaml", 'name: n\nlayers:\n  - {name: a, workload: "gemm:M=8,N=8,K=4", '
+                                           'mapping: os}\n')
+    argv = ["map", "--arch", ARCH, "--jobs", "1", "--json", "--network"]
+
+    def best(*extra: str) -> dict[str, Any]:
+        status, out, err = run(capsys, *argv, *extra)
+        assert status == 0, err
+        layer = json.loads(out)["layers"][0]["best"]
+        assert isinstance(layer, dict)
+        return layer
+
+    workload = load_network(fixed).layers[0].workload
+    os_mapping = build_mapping("os", workload, arch())
+    constrained = best(str(fixed))
+    assert Mapping.model_validate(constrained["mapping"]).temporal == os_mapping.temporal
+    assert constrained["mapping"]["spatial"] == os_mapping.to_yaml_dict()["spatial"]
+    assert best(str(fixed), "--ignore-mapping") == best(str(free)) != constrained
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Networks: a list of layers (workloads) mapped one by one, with per-layer and total results.
+"""Networks: a list of layers (workloads) mapped (``sasim map``) or simulated (``sasim run``,
+:mod:`sasim.sim.network`) one by one, with per-layer and total results.
 
 A network file is YAML (docs/mapper.md#networks)::
 
