@@ -29,15 +29,15 @@ from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.memory import Ring, absolute_addresses, conflict_free_banks, input_ram, output_ram, ring, update_groups
 from sasim.gen.tables import InputTables, OutputTables, Tables, build_tables
-from sasim.gen.verilog import Writer, hex_image, identifier, pack_rows, width
+from sasim.gen.verilog import Writer, clog2, hex_image, identifier, pack_rows, width
 
 __all__ = ["Counter", "Memory", "Rtl", "build"]
 
 COUNTER_BITS = 48
-_OUTPUT_REGS = ("eres", "efreed", "wslot", "ecomplete", "ue", "uk", "uptr", "uslot", "ores", "ofreed", "oopened",
-                "ocompleted", "we", "wk")
-#: Every index, pointer and total in the control logic.
+#: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
+#: Pipeline stages of the array's datapath (operands, products), as far as the drain delay allows.
+MAX_DATAPATH_STAGES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +111,65 @@ def _zext(expr: str, have: int, want: int = IDX) -> str:
     return expr if have >= want else f"{{{want - have}'d0, {expr}}}"
 
 
-def _wrap(expr: str, cap: int) -> str:
-    """``expr`` (< 2*cap) reduced modulo ``cap``."""
-    return f"(({expr}) >= {IDX}'d{cap} ? ({expr}) - {IDX}'d{cap} : ({expr}))"
+def _fit(expr: str, have: int, want: int) -> str:
+    """``expr`` (``have`` bits, unsigned) zero-extended, or truncated (a name only), to ``want`` bits."""
+    if have > want:
+        return f"{expr}[{want - 1}:0]"
+    return _zext(expr, have, want)
+
+
+def _at(rom: str, index: str, bits: int, depth: int) -> str:
+    """``rom[index]`` for an ``index`` (``bits`` wide) that may reach ``depth`` (then word 0), at
+    the index width the ROM's depth needs."""
+    k = max(1, clog2(depth))
+    return f"{rom}[({index} < {depth}) ? {_fit(index, bits, k)} : {k}'d0]"
+
+
+def _addresses_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tuple[str, int], lanes: int,
+                     bits: int, index_bits: int, at_reset: np.ndarray, field: str = "") -> list[str]:
+    """The buffer addresses ``lanes`` read ports use in the next cycle: ROM words
+    ``pointer + step + i`` (inverted, see :func:`_inverted`), ``step`` (at most ``lanes``)
+    being how far the engine moves in this cycle. All ``2 * lanes`` words the ports can
+    need are read from the registered pointer in parallel with the engine's decision,
+    which then only selects: the ROM is not on the path after that decision."""
+    ptr, ptr_bits = pointer
+    n, n_bits = step
+    cw = max(1, clog2(2 * lanes))
+    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the read ports can need next",
+      f"wire [{cw - 1}:0] {p}_cstep = {_fit(n, n_bits, cw)};")
+    for k in range(2 * lanes):
+        w(f"assign {p}_cand[{k}] = ~{rom}[{_fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}]{field};")
+    return [f"rst ? {bits}'d{int(at_reset[i]) ^ ((1 << bits) - 1)} : {p}_cand[{p}_cstep + {cw}'d{i}]"
+            for i in range(lanes)]
+
+
+def _advance(slot: str, bits: int, size: int, slots: int) -> str:
+    """Move ``slot`` (``bits`` wide) to the next of ``slots`` slots of ``size`` elements, in a ring."""
+    if slots == 1:
+        return f"{slot} <= {bits}'d0;"
+    return f"{slot} <= ({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size};"
+
+
+def _at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
+    """``min(value, limit)`` (``value`` is ``bits`` wide) at ``out_bits``, which hold ``limit``."""
+    cw = max(bits, out_bits)
+    return f"(({_fit(value, bits, cw)} < {cw}'d{limit}) ? {_fit(value, bits, out_bits)} : {out_bits}'d{limit})"
+
+
+def _difference(w: Writer, name: str, total: str, freed: str, bound: int) -> tuple[str, int]:
+    """Declare ``name = total - freed`` for two cumulative counts whose difference never
+    exceeds ``bound``: computed modulo a power of two above ``bound``, so the carry chain is
+    as short as the bound allows. Returns the wire and its width."""
+    bits = width(bound)
+    w(f"wire [{bits - 1}:0] {name} = {total}[{bits - 1}:0] - {freed}[{bits - 1}:0];")
+    return name, bits
+
+
+def _fits(occupied: tuple[str, int], size: str, size_bits: int, capacity: int) -> str:
+    """Whether ``size`` more elements fit beside ``occupied`` (a wire and its width) in ``capacity``."""
+    name, bits = occupied
+    s = max(bits, size_bits) + 1
+    return f"({_fit(name, bits, s)} + {_fit(size, size_bits, s)} <= {capacity})"
 
 
 class _Builder:
@@ -136,11 +192,17 @@ class _Builder:
         self.dram_bpc = arch.dram.bits_per_cycle
         self.npe = arch.array.rows * arch.array.cols
         self.to = 0  # elements of the output's largest drain tile
+        self.esw: dict[str, int] = {}  # per input tensor: the width of its array-tile sizes
+        self.ecap: dict[str, int] = {}  # per input tensor: its edge buffer's capacity
+        self.slot_w: dict[str, int] = {}  # per input tensor: the width of its edge-buffer slot offsets
+        self.out_w: dict[str, int] = {}  # the output path's register widths
+        self.rom_first: dict[str, int] = {}  # each ROM's first word
 
     # --- helpers ----------------------------------------------------------------------------
 
     def rom(self, name: str, words: list[int] | np.ndarray, bits: int) -> None:
         _rom(self.w, self.files, self.top, name, words, bits)
+        self.rom_first[name] = int(words[0]) if len(words) else 0
         self.memory(name, "rom", None, max(1, len(words)), bits)
 
     def memory(self, name: str, kind: str, tensor: str | None, words: int, bits: int, banks: int = 1) -> None:
@@ -233,7 +295,8 @@ class _Builder:
         ring_ = ring(cap, lanes)
         ab = ring_.addr_bits
         absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
-        self.rom(f"{p}_eabs", _inverted(np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab), ab)
+        eabs = _inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
+        self.rom(f"{p}_eabs", eabs, ab)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
         w(f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];", f"wire [{b - 1}:0] {p}_bdata [0:{bw - 1}];")
@@ -241,90 +304,104 @@ class _Builder:
         w(f"wire [{b - 1}:0] {p}_rd_lanes [0:{lanes - 1}];", "genvar " + f"{p}_r;", "generate")
         w(f"for ({p}_r = 0; {p}_r < {lanes}; {p}_r = {p}_r + 1) begin : {p}_rl",
           f"    assign {p}_rd_lanes[{p}_r] = {p}_rd_data[{p}_r * {b} + {b - 1} : {p}_r * {b}];", "end", "endgenerate")
-        regs = ["de", "bres", "bfill", "bfreed", "bhead", "xe", "xk", "xptr", "xslot", "eres", "efill", "efreed",
-                "hslot"]
-        names = ", ".join(f"{p}_{r}" for r in regs)
-        w(f"reg [{IDX - 1}:0] {names};", f"reg {p}_xopen;")
+        # Cumulative element counts (reserved, filled, freed) only ever meet as differences, which
+        # never exceed the region's capacity, so they are kept modulo a power of two above it.
+        cb = max(ab, width(cap + int(t.dram_sizes.max()))) + 1
+        eb = width(ecap + tmax) + 1
+        xw, nw, sw, kw = width(npos), width(bw), width(ns * tmax - 1), width(tmax - 1)
+        iw = width(npos + bw - 1)  # ROM indices: the pointer plus a lane
+        self.esw[t.tensor], self.ecap[t.tensor], self.slot_w[t.tensor] = esw, ecap, sw
+        regs = [("de", width(nb)), ("bres", cb), ("bfill", cb), ("bfreed", cb), ("bhead", width(nb)),
+                ("xe", width(ne)), ("xk", kw), ("xptr", xw), ("xslot", sw), ("eres", eb), ("efill", eb),
+                ("efreed", eb), ("hslot", sw)]
+        for r, bits in regs:
+            w(f"reg [{bits - 1}:0] {p}_{r};")
+        w(f"reg {p}_xopen;", f"wire [{cb - 1}:0] {p}_rd_nb = {_fit(f'{p}_rd_count', 8, cb)};")
         # DRAM read engine
-        w(f"wire [{IDX - 1}:0] {p}_dsize = {_zext(f'{p}_dsz[{p}_de < {nb} ? {p}_de : 0]', szw)};")
-        w(f"wire {p}_dreq = go & ({p}_de < {nb}) & ({p}_bres - {p}_bfreed + {p}_dsize <= {cap});")
-        w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {p}_dsize;", f"assign {p}_req_tile = {p}_de;")
+        w(f"wire [{szw - 1}:0] {p}_dsize = {_at(f'{p}_dsz', f'{p}_de', width(nb), nb)};")
+        occ = _difference(w, f"{p}_bocc", f"{p}_bres", f"{p}_bfreed", cap)
+        w(f"wire {p}_dreq = go & ({p}_de < {nb}) & {_fits(occ, f'{p}_dsize', szw, cap)};")
+        w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {_zext(f'{p}_dsize', szw)};",
+          f"assign {p}_req_tile = {_zext(f'{p}_de', width(nb))};")
         # edge engine
-        w(f"wire [{esw}:0] {p}_etw = {p}_etile[{p}_xe < {ne} ? {p}_xe : 0];")
-        w(f"wire [{IDX - 1}:0] {p}_xsize = {_zext(f'{p}_etw[{esw - 1}:0]', esw)};", f"wire {p}_xlast = {p}_etw[{esw}];")
-        w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & ({p}_eres - {p}_efreed + {p}_xsize <= {ecap});")
+        w(f"wire [{esw}:0] {p}_etw = {_at(f'{p}_etile', f'{p}_xe', width(ne), ne)};")
+        w(f"wire [{esw - 1}:0] {p}_xsize = {p}_etw[{esw - 1}:0];", f"wire {p}_xlast = {p}_etw[{esw}];")
+        eocc = _difference(w, f"{p}_eocc", f"{p}_eres", f"{p}_efreed", ecap)
+        w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & {_fits(eocc, f'{p}_xsize', esw, ecap)};")
         w(f"wire {p}_xact = go & ({p}_xe < {ne}) & ({p}_xopen | {p}_xopen_now);")
-        w(f"wire [{IDX - 1}:0] {p}_hsize = {_zext(f'{p}_dsz[{p}_bhead < {nb} ? {p}_bhead : 0]', szw)};")
-        w(f"wire [{IDX - 1}:0] {p}_bavail = {p}_bfill - {p}_bfreed;")
+        w(f"wire [{szw - 1}:0] {p}_hsize = {_at(f'{p}_dsz', f'{p}_bhead', width(nb), nb)};")
+        rb = _difference(w, f"{p}_bavail", f"{p}_bfill", f"{p}_bfreed", cap)[1]
         if t.double:
-            w(f"wire [{IDX - 1}:0] {p}_readable = ({p}_bavail >= {p}_hsize) ? {{{IDX}{{1'b1}}}} : {IDX}'d0;")
+            cw = max(rb, szw)
+            w(f"wire [{rb - 1}:0] {p}_readable = ({_fit(f'{p}_bavail', rb, cw)} >= {_fit(f'{p}_hsize', szw, cw)}) "
+              f"? {{{rb}{{1'b1}}}} : {rb}'d0;")
         else:
-            w(f"wire [{IDX - 1}:0] {p}_readable = {p}_bavail;")
-        w(f"wire [{IDX - 1}:0] {p}_xrem = {p}_xsize - {p}_xk;")
-        w(f"reg [{IDX - 1}:0] {p}_xn;", f"reg {p}_xstop;", f"reg [{b - 1}:0] {p}_xdata [0:{bw - 1}];",
-          "integer " + f"{p}_i;")
-        with w.block("always @* begin"):
-            w(f"{p}_xn = 0;", f"{p}_xstop = 1'b0;")
-            with w.block(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) begin"):
-                pos = _zext(f"{p}_epos[{p}_xptr + {p}_i]", pw)
-                w(f"{p}_xdata[{p}_i] = {p}_bdata[{p}_i];")
-                w(f"if (!{p}_xstop && {p}_xact && ({p}_i < {p}_xrem) && ({pos} < {p}_readable))")
-                w(f"    {p}_xn = {p}_i + 1;", "else", f"    {p}_xstop = 1'b1;")
+            w(f"wire [{rb - 1}:0] {p}_readable = {p}_bavail;")
+        w(f"wire [{esw - 1}:0] {p}_xrem = {p}_xsize - {_fit(f'{p}_xk', kw, esw)};")
+        # the lanes move in order and stop at the first element not yet readable
+        cw = max(pw, rb)
+        for i in range(bw):
+            w(f"wire [{iw - 1}:0] {p}_xa{i} = {_fit(f'{p}_xptr', xw, iw)} + {iw}'d{i};",
+              f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
+              f"({_fit(f'{p}_epos[{p}_xa{i}]', pw, cw)} < {_fit(f'{p}_readable', rb, cw)});")
+        xn = f"{nw}'d{bw}"
+        for i in reversed(range(bw)):
+            xn = f"{p}_ok{i} ? ({xn}) : {nw}'d{i}" if i + 1 < bw else f"{p}_ok{i} ? {xn} : {nw}'d{i}"
+        w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
-        w(f"wire [{IDX - 1}:0] {p}_xptr_d = rst ? {IDX}'d0 : (go & {p}_xact) ? {p}_xptr + {p}_xn : {p}_xptr;")
-        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n",
-                  [f"~{p}_eabs[{p}_xptr_d + {i}]" for i in range(bw)], f"{p}_bdata")
-        w(f"wire {p}_xfinish = {p}_xact & ({p}_xk + {p}_xn == {p}_xsize);")
+        ahead = _addresses_ahead(w, p, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+                                 width(npos + 2 * bw - 1), eabs[:bw])
+        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata")
+        w(f"wire {p}_xfinish = {p}_xact & ({_fit(f'{p}_xk', kw, esw)} + {_fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
-          f"wire [{IDX - 1}:0] {p}_asize;  // that tile's size")
+          f"wire [{esw - 1}:0] {p}_asize;  // that tile's size")
         st = t.read_latency - 1  # pipeline stages between the buffer read and the edge-buffer write
         if st:
-            w(f"reg [{IDX - 1}:0] {p}_pn [1:{st}], {p}_pslot [1:{st}], {p}_pk [1:{st}];",
-              f"reg [{b - 1}:0] {p}_pd [0:{st * bw - 1}];")
-            n, slot, k, data = f"{p}_pn[{st}]", f"{p}_pslot[{st}]", f"{p}_pk[{st}]", f"{p}_pd[{(st - 1) * bw} + {p}_g]"
+            w(f"reg [{nw - 1}:0] {p}_pn [1:{st}];", f"reg [{sw - 1}:0] {p}_pslot [1:{st}];",
+              f"reg [{kw - 1}:0] {p}_pk [1:{st}];", f"reg [{b - 1}:0] {p}_pd [0:{st * bw - 1}];")
+            n, slot, k = f"{p}_pn[{st}]", f"{p}_pslot[{st}]", f"{p}_pk[{st}]"
+            data = [f"{p}_pd[{(st - 1) * bw + g}]" for g in range(bw)]
         else:
-            n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", f"{p}_xdata[{p}_g]"
-        w(f"wire [{IDX - 1}:0] {p}_wn = {n};", f"wire [{IDX - 1}:0] {p}_wslot = {slot};",
-          f"wire [{IDX - 1}:0] {p}_wk = {k};")
-        w(f"wire [{b - 1}:0] {p}_wdata [0:{bw - 1}];")
-        w("genvar " + f"{p}_g;", "generate")
-        w(f"for ({p}_g = 0; {p}_g < {bw}; {p}_g = {p}_g + 1) begin : {p}_wd",
-          f"    assign {p}_wdata[{p}_g] = {data};", "end", "endgenerate")
+            n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", [f"{p}_bdata[{g}]" for g in range(bw)]
+        w(f"wire [{nw - 1}:0] {p}_wn = {n};", f"wire [{sw - 1}:0] {p}_wslot = {slot};",
+          f"wire [{kw - 1}:0] {p}_wk = {k};")
+        for g in range(bw):
+            w(f"wire [{sw - 1}:0] {p}_wa{g} = {p}_wslot + {_fit(f'{p}_wk', kw, sw)} + {sw}'d{g};")
         if st:
-            w("integer " + f"{p}_s;")
             with w.block("always @(posedge clk) begin"):
-                w(f"{p}_pn[1] <= (rst | ~go) ? 0 : {p}_xn;", f"{p}_pslot[1] <= {p}_xslot;", f"{p}_pk[1] <= {p}_xk;")
-                w(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) {p}_pd[{p}_i] <= {p}_xdata[{p}_i];")
-                with w.block(f"for ({p}_s = 2; {p}_s <= {st}; {p}_s = {p}_s + 1) begin"):
-                    w(f"{p}_pn[{p}_s] <= rst ? 0 : {p}_pn[{p}_s - 1];", f"{p}_pslot[{p}_s] <= {p}_pslot[{p}_s - 1];",
-                      f"{p}_pk[{p}_s] <= {p}_pk[{p}_s - 1];")
-                    w(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1) "
-                      f"{p}_pd[({p}_s - 1) * {bw} + {p}_i] <= {p}_pd[({p}_s - 2) * {bw} + {p}_i];")
+                w(f"{p}_pn[1] <= (rst | ~go) ? {nw}'d0 : {p}_xn;", f"{p}_pslot[1] <= {p}_xslot;",
+                  f"{p}_pk[1] <= {p}_xk;")
+                w(*(f"{p}_pd[{g}] <= {p}_bdata[{g}];" for g in range(bw)))
+                for s in range(2, st + 1):
+                    w(f"{p}_pn[{s}] <= rst ? {nw}'d0 : {p}_pn[{s - 1}];",
+                      f"{p}_pslot[{s}] <= {p}_pslot[{s - 1}]; {p}_pk[{s}] <= {p}_pk[{s - 1}];")
+                    w(*(f"{p}_pd[{(s - 1) * bw + g}] <= {p}_pd[{(s - 2) * bw + g}];" for g in range(bw)))
         # sequential
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                w(" ".join(f"{p}_{r} <= 0;" for r in regs), f"{p}_xopen <= 1'b0;")
+                w(" ".join(f"{p}_{r} <= 0;" for r, _ in regs), f"{p}_xopen <= 1'b0;")
             with w.block("end else if (go) begin", "end"):
-                w(f"if ({p}_dreq) begin {p}_de <= {p}_de + 1; {p}_bres <= {p}_bres + {p}_dsize; end")
-                w(f"{p}_bfill <= {p}_bfill + {p}_rd_n;")
-                w(f"if ({p}_xopen_now) {p}_eres <= {p}_eres + {p}_xsize;")
+                w(f"if ({p}_dreq) begin {p}_de <= {p}_de + 1; {p}_bres <= {p}_bres + {_fit(f'{p}_dsize', szw, cb)}; "
+                  "end")
+                w(f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
+                w(f"if ({p}_xopen_now) {p}_eres <= {p}_eres + {_fit(f'{p}_xsize', esw, eb)};")
                 with w.block(f"if ({p}_xact) begin"):
-                    w(f"{p}_xptr <= {p}_xptr + {p}_xn;")
+                    w(f"{p}_xptr <= {p}_xptr + {_fit(f'{p}_xn', nw, xw)};")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
-                      f"{p}_xslot <= ({p}_xslot + {tmax} == {ns * tmax}) ? 0 : {p}_xslot + {tmax}; end")
-                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {p}_xn; end")
+                      f"{_advance(f'{p}_xslot', sw, tmax, ns)} end")
+                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {_fit(f'{p}_xn', nw, kw)}; end")
                 with w.block(f"if ({p}_bshrink) begin"):
-                    w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {p}_hsize;")
-                w(f"for ({p}_i = 0; {p}_i < {bw}; {p}_i = {p}_i + 1)")
-                w(f"    if ({p}_i < {p}_wn) {p}_emem[{p}_wslot + {p}_wk + {p}_i] <= {p}_wdata[{p}_i];")
-                w(f"{p}_efill <= {p}_efill + {p}_wn;")
-                w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {p}_asize; "
-                  f"{p}_hslot <= ({p}_hslot + {tmax} == {ns * tmax}) ? 0 : {p}_hslot + {tmax}; end")
+                    w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {_fit(f'{p}_hsize', szw, cb)};")
+                for g in range(bw):
+                    w(f"if ({nw}'d{g} < {p}_wn) {p}_emem[{p}_wa{g}] <= {data[g]};")
+                w(f"{p}_efill <= {p}_efill + {_fit(f'{p}_wn', nw, eb)};")
+                w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {_fit(f'{p}_asize', esw, eb)}; "
+                  f"{_advance(f'{p}_hslot', sw, tmax, ns)} end")
         w("")
-        self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
-        self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {IDX}'d0", IDX)
-        self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn", IDX)
+        self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {szw}'d0", szw)
+        self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {szw}'d0", szw)
+        self.count(f"{t.buffer}.{t.tensor}.reads", f"{p}_xn", nw)
         return [f"({p}_de == {nb})", f"({p}_xe == {ne})"]
 
     # --- array --------------------------------------------------------------------------------
@@ -376,40 +453,62 @@ class _Builder:
             if vary:
                 self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pw * len(vary))
                 self.pe_pos[(t, -1)] = f"{pw * len(vary)}"  # the ROM's width
-        w(f"reg [{IDX - 1}:0] a_s, a_last, a_pres;", "reg a_any, a_prev;")
         aw = width(max(0, s_count - 1))
-        w(f"wire [{aw - 1}:0] a_idx = (a_s < {s_count}) ? a_s[{aw - 1}:0] : {aw}'d0;")
-        w(f"wire [{len(flags) - 1}:0] a_f = a_flags[a_idx];", "wire a_fold = a_f[0];")
-        for i, t in enumerate(tensors):
-            p = self.names[t]
-            w(f"wire a_{p}_start = a_f[{1 + 2 * i}];", f"wire a_{p}_last = a_f[{2 + 2 * i}];",
-              f"wire [{IDX - 1}:0] a_{p}_sz = {_zext(f'a_{p}_size[a_idx]', rw[f'a_{p}_size'])};",
-              f"wire [{IDX - 1}:0] a_{p}_ev = {_zext(f'a_{p}_pev[a_idx]', rw[f'a_{p}_pev'])};")
-        w(f"wire [{IDX - 1}:0] a_act_pes = {_zext('a_active[a_idx]', rw['a_active'])};")
-        if vary_valid:
-            w(f"wire [{len(vary_valid) - 1}:0] a_v = a_valid[a_idx];")
+        sw_ = width(s_count)
+        sigma_d = arr.skew + arr.mac_latency
+        if arr.rows_used < 1 or sigma_d < 1:
+            raise GenerationError(f"the array's preload ({arr.rows_used} cycles) and drain delay ({sigma_d} cycles) "
+                                  "must be at least one cycle each")
+        dw, pw_ = width(sigma_d - 1), width(arr.rows_used - 1)
+        # a_dcnt and a_pcnt count down the cycles left of the fold drain (after the last step)
+        # and of the preload (after it started): plain down counters, no comparison with the time
+        w(f"reg [{sw_ - 1}:0] a_s;", f"reg [{dw - 1}:0] a_dcnt;", f"reg [{pw_ - 1}:0] a_pcnt;",
+          "reg a_any, a_prev;")
+        # The current step's ROM words are registers, loaded with the next step's words when a
+        # step issues: the ROMs are read from a_s alone, off the path of the issue decision.
+        words = [("a_f", "a_flags", len(flags))]
         for t in tensors:
             p = self.names[t]
+            words += [(f"a_{p}_sz", f"a_{p}_size", rw[f"a_{p}_size"]), (f"a_{p}_ev", f"a_{p}_pev", rw[f"a_{p}_pev"])]
+        words.append(("a_act_pes", "a_active", rw["a_active"]))
+        if vary_valid:
+            words.append(("a_v", "a_valid", len(vary_valid)))
+        for t in tensors:
             if (t, -1) in self.pe_pos:
-                w(f"wire [{int(self.pe_pos[(t, -1)]) - 1}:0] a_{p}_pw = a_{p}_pos[a_idx];")
-        sigma_d = arr.skew + arr.mac_latency
+                p = self.names[t]
+                words.append((f"a_{p}_pw", f"a_{p}_pos", int(self.pe_pos[(t, -1)])))
+        w(f"wire [{sw_ - 1}:0] a_s1 = a_s + 1;",
+          f"wire [{aw - 1}:0] a_idx_n = (a_s1 < {s_count}) ? {_fit('a_s1', sw_, aw)} : {aw}'d0;")
+        w(*(f"reg [{bits - 1}:0] {reg};" for reg, _, bits in words))
+        with w.block("always @(posedge clk) begin"):
+            w("if (rst) begin " + " ".join(f"{reg} <= {bits}'d{self.rom_first[rom]};" for reg, rom, bits in words)
+              + " end")
+            w("else if (go & a_issue) begin " + " ".join(f"{reg} <= {rom}[a_idx_n];" for reg, rom, _ in words)
+              + " end")
+        w("wire a_fold = a_f[0];")
+        for i, t in enumerate(tensors):
+            p = self.names[t]
+            w(f"wire a_{p}_start = a_f[{1 + 2 * i}];", f"wire a_{p}_last = a_f[{2 + 2 * i}];")
         stat = arr.stationary
         w(f"wire a_run = go & (a_s < {s_count});")
         w(f"wire a_fb = a_run & a_fold & 1'b{1 if stat is not None else 0};")
-        w(f"wire a_drained = ~a_any | (now >= a_last + {sigma_d});")
+        w(f"wire a_drained = ~a_any | (a_dcnt == {dw}'d0);")
         ready = {}
         for t in wl.operands:
             p = self.names[t]
             ready[t] = f"a_{p}_ready"
-            w(f"wire a_{p}_ready = ({p}_efill - {p}_efreed >= a_{p}_sz);")
+            avail = _difference(w, f"a_{p}_avail", f"{p}_efill", f"{p}_efreed", self.ecap[t])
+            sz = rw[f"a_{p}_size"]
+            cw = max(avail[1], sz)
+            w(f"wire a_{p}_ready = ({_fit(avail[0], avail[1], cw)} >= {_fit(f'a_{p}_sz', sz, cw)});")
         stat_ready = ready[stat] if stat in wl.operands else "1'b1"
         w(f"wire a_pre_set = a_fb & ~a_prev & a_drained & {stat_ready};",
-          "wire a_pre_v = a_prev | a_pre_set;", f"wire [{IDX - 1}:0] a_pre_s = a_prev ? a_pres : now;")
+          "wire a_pre_v = a_prev | a_pre_set;", f"wire a_pre_done = a_prev & (a_pcnt == {pw_}'d0);")
         if stat in wl.operands:  # waiting for the stationary input's tile (counted as its input stall)
             w("wire a_stall_stat = a_fb & ~a_pre_v & a_drained;")
         w("wire a_stall_fold = a_fb & ~a_pre_v & ~a_drained;",
-          f"wire a_stall_pre = a_fb & a_pre_v & (now < a_pre_s + {arr.rows_used});",
-          f"wire a_past = a_run & (~a_fb | (a_pre_v & (now >= a_pre_s + {arr.rows_used})));")
+          "wire a_stall_pre = a_fb & a_pre_v & ~a_pre_done;",
+          "wire a_past = a_run & (~a_fb | (a_pre_v & a_pre_done));")
         blocked = "1'b0"
         stall_in = {}
         for t in wl.operands:
@@ -418,12 +517,14 @@ class _Builder:
             stall_in[t] = f"a_stall_{p}"
             blocked = f"({blocked} | a_stall_{p})"
         cap_o = self.tb.output.edge_capacity
-        w(f"wire a_room = ({q}_eres - {q}_efreed + a_{q}_sz <= {cap_o});")
+        occ = _difference(w, "a_oocc", f"{q}_eres", f"{q}_efreed", cap_o)
+        w(f"wire a_room = {_fits(occ, f'a_{q}_sz', rw[f'a_{q}_size'], cap_o)};")
         w(f"wire a_stall_out = a_past & ~{blocked} & a_{q}_start & ~a_room;",
           f"wire a_issue = a_past & ~{blocked} & ~(a_{q}_start & ~a_room);")
         for t in wl.operands:
             p = self.names[t]
-            w(f"assign {p}_ashrink = a_issue & a_{p}_last;", f"assign {p}_asize = a_{p}_sz;")
+            w(f"assign {p}_ashrink = a_issue & a_{p}_last;",
+              f"assign {p}_asize = {_fit(f'a_{p}_sz', rw[f'a_{p}_size'], self.esw[t])};")
         # operands and products, per physical PE
         a_t, b_t = wl.operands
         pa, pb = self.names[a_t], self.names[b_t]
@@ -431,43 +532,74 @@ class _Builder:
         acc = self.acc
         w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
                   "an output element")
+        # The datapath is pipelined into the drain delay: operands are registered after the issue
+        # cycle, then products; the drain tile is written ``depth`` cycles after its last step,
+        # still before the contract makes it readable (skew + MAC depth cycles after it).
+        depth = min(MAX_DATAPATH_STAGES, sigma_d - 1)
         for g in used:
-            va = f"{pa}_emem[{pa}_hslot + {_zext(self.pe_pos[(a_t, g)], pos_w[a_t])}]"
-            vb = f"{pb}_emem[{pb}_hslot + {_zext(self.pe_pos[(b_t, g)], pos_w[b_t])}]"
+            va = f"{pa}_emem[{pa}_hslot + {_fit(self.pe_pos[(a_t, g)], pos_w[a_t], self.slot_w[a_t])}]"
+            vb = f"{pb}_emem[{pb}_hslot + {_fit(self.pe_pos[(b_t, g)], pos_w[b_t], self.slot_w[b_t])}]"
+            w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};")
+            if depth >= 1:
+                w(f"reg signed [{ba - 1}:0] a_ra{g};", f"reg signed [{bb - 1}:0] a_rb{g};",
+                  f"always @(posedge clk) begin a_ra{g} <= a_va{g}; a_rb{g} <= a_vb{g}; end")
+            a, b = (f"a_ra{g}", f"a_rb{g}") if depth >= 1 else (f"a_va{g}", f"a_vb{g}")
             # a signed multiply at the operands' width (what a DSP block does), wrapped to the accumulator
-            w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};",
-              f"wire signed [{ba + bb - 1}:0] a_pp{g} = a_va{g} * a_vb{g};",
-              f"wire [{acc - 1}:0] a_prod{g} = {_sext(f'a_pp{g}', ba + bb, acc)};")
+            w(f"wire signed [{ba + bb - 1}:0] a_pp{g} = {a} * {b};")
+            if depth >= 2:
+                w(f"reg signed [{ba + bb - 1}:0] a_pr{g};", f"always @(posedge clk) a_pr{g} <= a_pp{g};")
+            w(f"wire [{acc - 1}:0] a_prod{g} = {_sext(f'a_pr{g}' if depth >= 2 else f'a_pp{g}', ba + bb, acc)};")
+        # what the reduction needs of the issue cycle, delayed along the datapath
+        late = {"issue": "a_issue", "start": f"a_{q}_start", "last": f"a_{q}_last"}
+        widths = {"issue": 1, "start": 1, "last": 1}
+        if vary_valid:
+            late["v"], widths["v"] = "a_v", len(vary_valid)
+        if (o, -1) in self.pe_pos:
+            late["pw"], widths["pw"] = f"a_{q}_pw", int(self.pe_pos[(o, -1)])
+        for k in range(1, depth + 1):
+            for key, src_name in list(late.items()):
+                name = f"a_{key}_d{k}"
+                w(f"reg [{widths[key] - 1}:0] {name};")
+                value = f"~rst & go & {src_name}" if key == "issue" else src_name
+                w(f"always @(posedge clk) {name} <= {value};")
+                late[key] = name
         to = self.to
         w(f"reg [{acc - 1}:0] a_psum [0:{to - 1}];", f"reg [{acc - 1}:0] a_next [0:{to - 1}];", "integer a_j;")
         terms: dict[int, list[str]] = {j: [] for j in range(to)}
         for g in used:
-            valid = f"a_v[{vary_valid.index(g)}]" if g in vary_valid else ""
+            valid = f"{late['v']}[{vary_valid.index(g)}]" if g in vary_valid else ""
             expr = self.pe_pos[(o, g)]
             if "'d" in expr:  # one output element for every step
                 j = int(expr.split("'d")[1])
                 terms[j].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
             else:
+                expr = expr.replace(f"a_{q}_pw[", f"{late['pw']}[")
                 for j in np.unique(arr.positions[o][arr.valid[:, g], g]).tolist():
                     cond = f"({expr} == {pos_w[o]}'d{j})" + (f" & {valid}" if valid else "")
                     terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
         with w.block("always @* begin"):
             for j in range(to):
-                w(f"a_next[{j}] = (a_{q}_start ? {acc}'d0 : a_psum[{j}])" + "".join(f" + {x}" for x in terms[j]) + ";")
+                w(f"a_next[{j}] = ({late['start']} ? {acc}'d0 : a_psum[{j}])"
+                  + "".join(f" + {x}" for x in terms[j]) + ";")
         ns_o = self.tb.output.edge_slots
         w(f"reg [{sigma_d}:1] a_dl;  // drain tiles in flight: skew + MAC depth")
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                w("a_s <= 0; a_last <= 0; a_pres <= 0; a_any <= 1'b0; a_prev <= 1'b0; a_dl <= 0;",
+                w("a_s <= 0; a_dcnt <= 0; a_pcnt <= 0; a_any <= 1'b0; a_prev <= 1'b0; a_dl <= 0;",
                   f"{q}_eres <= 0; {q}_wslot <= 0; {q}_ecomplete <= 0;")
             with w.block("end else if (go) begin", "end"):
-                w("if (a_issue) begin a_s <= a_s + 1; a_last <= now; a_any <= 1'b1; a_prev <= 1'b0; end",
-                  "else if (a_pre_set) begin a_prev <= 1'b1; a_pres <= now; end")
-                w(f"if (a_issue) for (a_j = 0; a_j < {to}; a_j = a_j + 1) a_psum[a_j] <= a_next[a_j];")
-                w(f"if (a_issue & a_{q}_start) {q}_eres <= {q}_eres + a_{q}_sz;")
-                with w.block(f"if (a_issue & a_{q}_last) begin"):
-                    w(f"for (a_j = 0; a_j < {to}; a_j = a_j + 1) {q}_emem[{q}_wslot + a_j] <= a_next[a_j];")
-                    w(f"{q}_wslot <= ({q}_wslot + {to} == {ns_o * to}) ? 0 : {q}_wslot + {to};")
+                w(f"if (a_issue) begin a_s <= a_s + 1; a_dcnt <= {dw}'d{sigma_d - 1}; a_any <= 1'b1; "
+                  "a_prev <= 1'b0; end",
+                  f"else if (a_dcnt != {dw}'d0) a_dcnt <= a_dcnt - 1;",
+                  f"if (a_pre_set) begin a_prev <= 1'b1; a_pcnt <= {pw_}'d{arr.rows_used - 1}; end",
+                  f"else if (a_pcnt != {pw_}'d0) a_pcnt <= a_pcnt - 1;")
+                w(f"if ({late['issue']}) for (a_j = 0; a_j < {to}; a_j = a_j + 1) a_psum[a_j] <= a_next[a_j];")
+                w(f"if (a_issue & a_{q}_start) {q}_eres <= {q}_eres + "
+                  f"{_fit(f'a_{q}_sz', rw[f'a_{q}_size'], self.out_w['eres'])};")
+                with w.block(f"if ({late['issue']} & {late['last']}) begin"):
+                    ow = self.out_w["wslot"]
+                    w(*(f"{q}_emem[{q}_wslot + {ow}'d{j}] <= a_next[{j}];" for j in range(to)))
+                    w(_advance(f"{q}_wslot", ow, to, ns_o))
                 if sigma_d == 1:
                     w(f"a_dl <= a_issue & a_{q}_last;")
                 else:
@@ -485,20 +617,42 @@ class _Builder:
         pe = d.pe_level.name
         for t in wl.operands:
             p = self.names[t]
-            self.count(f"{pe}.{t}.fills", f"(a_issue & a_{p}_start) ? a_{p}_ev : {IDX}'d0", IDX)
-            self.count(f"{pe}.{t}.reads", f"a_issue ? a_act_pes : {IDX}'d0", IDX)
-        self.count(f"{pe}.{o}.updates", f"a_issue ? a_act_pes : {IDX}'d0", IDX)
-        self.count(f"{pe}.{o}.drains", f"(a_issue & a_{q}_last) ? a_{q}_ev : {IDX}'d0", IDX)
+            ev = rw[f"a_{p}_pev"]
+            self.count(f"{pe}.{t}.fills", f"(a_issue & a_{p}_start) ? a_{p}_ev : {ev}'d0", ev)
+            self.count(f"{pe}.{t}.reads", f"a_issue ? a_act_pes : {rw['a_active']}'d0", rw["a_active"])
+        self.count(f"{pe}.{o}.updates", f"a_issue ? a_act_pes : {rw['a_active']}'d0", rw["a_active"])
+        ev = rw[f"a_{q}_pev"]
+        self.count(f"{pe}.{o}.drains", f"(a_issue & a_{q}_last) ? a_{q}_ev : {ev}'d0", ev)
         return [f"(a_s == {s_count})"]
 
     def output_declarations(self, o: OutputTables) -> None:
-        """The output path's state, declared before the array that writes its edge buffer."""
+        """The output path's state, declared before the array that writes its edge buffer, and
+        its buffer region's ring (banked if the lanes accumulated in one cycle always hit
+        distinct banks)."""
         q = self.names[o.tensor]
-        self.to = int(o.edge_sizes.max())
-        self.memory(f"{q}_emem", "edge", o.tensor, o.edge_slots * self.to, o.bits)
-        self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{o.edge_slots * self.to - 1}];")
-        names = ", ".join(f"{q}_{r}" for r in _OUTPUT_REGS)
-        self.w(f"reg [{IDX - 1}:0] {names};", f"reg {q}_wpend;", "")
+        to = self.to = int(o.edge_sizes.max())
+        bw = min(o.bandwidth, to)
+        lanes = self.dram_lanes(o.bits)
+        cap, ns = o.buffer_capacity, o.edge_slots
+        ring_ = ring(cap, max(bw, lanes))
+        absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        banks = conflict_free_banks(update_groups(absolute, o.edge_sizes, bw), max(bw, lanes), ring_.words)
+        if banks is not None and banks != ring_.banks:
+            ring_ = ring(cap, banks)
+            absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        self.out_ring, self.out_banked, self.out_absolute = ring_, banks is not None, absolute
+        ne, nb = len(o.edge_sizes), len(o.dram_sizes)
+        # cumulative counts, kept modulo a power of two above what they can differ by (see input_path)
+        eb = width(o.edge_capacity + to) + 1
+        cb = max(ring_.addr_bits, width(cap + int(o.dram_sizes.max()))) + 1
+        sw = width(ns * to - 1)
+        self.out_w = {"eres": eb, "efreed": eb, "wslot": sw, "ecomplete": width(ne), "ue": width(ne),
+                      "uk": width(to - 1), "uptr": width(len(o.edge_positions)), "uslot": sw, "ores": cb, "ofreed": cb,
+                      "oopened": width(nb), "ocompleted": width(nb), "we": width(nb),
+                      "wk": width(int(o.dram_sizes.max()))}
+        self.memory(f"{q}_emem", "edge", o.tensor, ns * to, o.bits)
+        self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{ns * to - 1}];")
+        self.w(*(f"reg [{bits - 1}:0] {q}_{r};" for r, bits in self.out_w.items()), f"reg {q}_wpend;", "")
 
     # --- output path ---------------------------------------------------------------------------
 
@@ -514,83 +668,85 @@ class _Builder:
         szw = width(int(o.dram_sizes.max()))
         esw = width(int(o.edge_sizes.max()))
         pbw = width(max(0, nb - 1))
+        ow = self.out_w
+        uw, nw, lw = ow["uptr"], width(bw), width(lanes)
+        iw = width(len(o.edge_positions) + 2 * bw - 1)  # ROM indices: the pointer plus up to 2 x bw
         w.comment(f"===== output {o.tensor}: array -> edge buffer ({ns} tiles) -> {o.buffer} ({cap} elements, "
                   f"read-modify-write) -> DRAM =====")
         self.rom(f"{q}_bsz", o.dram_sizes, szw)
         self.rom(f"{q}_utile", pack_rows([o.edge_sizes, o.edge_parent, o.edge_last.astype(np.int64)], [esw, pbw, 1]),
                  esw + pbw + 1)
-        # the buffer region: banked RAM if the lanes accumulated in one cycle always hit distinct banks
-        ring_ = ring(cap, max(bw, lanes))
-        absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
-        banks = conflict_free_banks(update_groups(absolute, o.edge_sizes, bw), max(bw, lanes), ring_.words)
-        if banks is not None and banks != ring_.banks:
-            ring_ = ring(cap, banks)
-            absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        ring_, absolute = self.out_ring, self.out_absolute
         ab = ring_.addr_bits
         pw = ab
-        self.rom(f"{q}_upos", pack_rows([_inverted(np.concatenate([absolute, np.zeros(bw, dtype=np.int64)]), ab),
-                                         np.concatenate([o.edge_rmw.astype(np.int64), np.zeros(bw, dtype=np.int64)])],
-                                        [pw, 1]), pw + 1)
-        regs = _OUTPUT_REGS
+        self.out_upos = _inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
+        self.rom(f"{q}_upos", pack_rows([self.out_upos, np.concatenate([o.edge_rmw.astype(np.int64),
+                                                                        np.zeros(2 * bw, dtype=np.int64)])]
+                                        , [pw, 1]), pw + 1)
         # edge -> buffer (accumulate)
-        w(f"wire [{esw + pbw}:0] {q}_utw = {q}_utile[{q}_ue < {ne} ? {q}_ue : 0];")
-        w(f"wire [{IDX - 1}:0] {q}_usize = {_zext(f'{q}_utw[{esw - 1}:0]', esw)};",
-          f"wire [{IDX - 1}:0] {q}_upe = {_zext(f'{q}_utw[{esw + pbw - 1}:{esw}]', pbw)};",
+        w(f"wire [{esw + pbw}:0] {q}_utw = {_at(f'{q}_utile', f'{q}_ue', ow['ue'], ne)};")
+        w(f"wire [{esw - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
+          f"wire [{pbw - 1}:0] {q}_upe = {q}_utw[{esw + pbw - 1}:{esw}];",
           f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
-        w(f"wire [{IDX - 1}:0] {q}_upsize = {_zext(f'{q}_bsz[{q}_upe]', szw)};")
+        w(f"wire [{szw - 1}:0] {q}_upsize = {q}_bsz[{q}_upe];")
+        pe_w = max(pbw, ow["oopened"])
+        occ = _difference(w, f"{q}_oocc", f"{q}_ores", f"{q}_ofreed", cap)
         w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
-          f"wire {q}_uneed = ({q}_oopened == {q}_upe);",
-          f"wire {q}_uroom = ({q}_ores - {q}_ofreed + {q}_upsize <= {cap});",
+          f"wire {q}_uneed = ({_fit(f'{q}_oopened', ow['oopened'], pe_w)} == {_fit(f'{q}_upe', pbw, pe_w)});",
+          f"wire {q}_uroom = {_fits(occ, f'{q}_upsize', szw, cap)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
-          f"wire [{IDX - 1}:0] {q}_urem = {q}_usize - {q}_uk;",
-          f"wire [{IDX - 1}:0] {q}_un = ~{q}_uact ? 0 : ({q}_urem < {bw} ? {q}_urem : {bw});",
-          f"wire {q}_ufinish = {q}_uact & ({q}_uk + {q}_un == {q}_usize);")
-        w(f"reg [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"reg [{bw - 1}:0] {q}_urmw;",
-          f"reg [{IDX - 1}:0] {q}_ureads;", "integer " + f"{q}_i;")
-        with w.block("always @* begin"):
-            w(f"{q}_ureads = 0;")
-            with w.block(f"for ({q}_i = 0; {q}_i < {bw}; {q}_i = {q}_i + 1) begin"):
-                w(f"{q}_urmw[{q}_i] = {q}_upos[{q}_uptr + {q}_i][{pw}];")
-                w(f"{q}_uval[{q}_i] = {q}_emem[{q}_uslot + {q}_uk + {q}_i];")
-                w(f"if ({q}_i < {q}_un && {q}_urmw[{q}_i]) {q}_ureads = {q}_ureads + 1;")
+          f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {_fit(f'{q}_uk', ow['uk'], esw)};",
+          f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {_at_most(f'{q}_urem', esw, bw, nw)};",
+          f"wire {q}_ufinish = {q}_uact & ({_fit(f'{q}_uk', ow['uk'], esw)} + {_fit(f'{q}_un', nw, esw)} == "
+          f"{q}_usize);")
+        rw_ = width(bw)
+        w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
+        reads = []
+        for i in range(bw):
+            w(f"wire [{iw - 1}:0] {q}_ui{i} = {_fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
+              f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];",
+              f"assign {q}_uval[{i}] = {q}_emem[{q}_uslot + {_fit(f'{q}_uk', ow['uk'], ow['uslot'])} + "
+              f"{ow['uslot']}'d{i}];")
+            reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
+        w(f"wire [{rw_ - 1}:0] {q}_ureads = {' + '.join(reads)};")
         # buffer -> DRAM (write)
-        w(f"wire [{IDX - 1}:0] {q}_wsize = {_zext(f'{q}_bsz[{q}_we < {nb} ? {q}_we : 0]', szw)};",
+        w(f"wire [{szw - 1}:0] {q}_wsize = {_at(f'{q}_bsz', f'{q}_we', ow['we'], nb)};",
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
-          f"wire [{IDX - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
-          f"wire [{IDX - 1}:0] {q}_wn = ~{q}_wact ? 0 : ({q}_wrem < {lanes} ? {q}_wrem : {lanes});",
+          f"wire [{szw - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
+          f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {_at_most(f'{q}_wrem', szw, lanes, lw)};",
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
-        w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {q}_wsize;", f"assign {q}_req_tile = {q}_we;",
-          f"assign {q}_wr_count = {q}_wn[7:0];")
-        self.output_region(o, ring_, banks is not None, bw, lanes)
+        w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {_zext(f'{q}_wsize', szw)};",
+          f"assign {q}_req_tile = {_zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {_fit(f'{q}_wn', lw, 8)};")
+        self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
         with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
             w(f"assign {q}_wr_data[{q}_g * {acc} + {acc - 1} : {q}_g * {acc}] = "
-              f"({q}_g < {q}_wn) ? {q}_sdata[{q}_g] : {acc}'d0;")
+              f"({q}_g < {_zext(f'{q}_wn', lw)}) ? {q}_sdata[{q}_g] : {acc}'d0;")
         w("endgenerate")
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                names = [r for r in regs if r not in ("eres", "wslot", "ecomplete")]
+                names = [r for r in ow if r not in ("eres", "wslot", "ecomplete")]
                 w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0;")
             with w.block("end else if (go) begin", "end"):
                 with w.block(f"if ({q}_uact & {q}_uneed) begin"):
-                    w(f"{q}_ores <= {q}_ores + {q}_upsize; {q}_oopened <= {q}_oopened + 1;")
+                    w(f"{q}_ores <= {q}_ores + {_fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
-                    w(f"{q}_uptr <= {q}_uptr + {q}_un;")
+                    w(f"{q}_uptr <= {q}_uptr + {_fit(f'{q}_un', nw, uw)};")
                     w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
-                      f"{q}_efreed <= {q}_efreed + {q}_usize; "
-                      f"{q}_uslot <= ({q}_uslot + {to} == {ns * to}) ? 0 : {q}_uslot + {to}; end")
-                    w(f"else {q}_uk <= {q}_uk + {q}_un;")
+                      f"{q}_efreed <= {q}_efreed + {_fit(f'{q}_usize', esw, ow['efreed'])}; "
+                      f"{_advance(f'{q}_uslot', ow['uslot'], to, ns)} end")
+                    w(f"else {q}_uk <= {q}_uk + {_fit(f'{q}_un', nw, ow['uk'])};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
-                  f"{q}_ofreed <= {q}_ofreed + {q}_wsize; end")
-                w(f"else {q}_wk <= {q}_wk + {q}_wn;")
+                  f"{q}_ofreed <= {q}_ofreed + {_fit(f'{q}_wsize', szw, ow['ofreed'])}; end")
+                w(f"else {q}_wk <= {q}_wk + {_fit(f'{q}_wn', lw, ow['wk'])};")
         w("")
-        self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", IDX)
-        self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", IDX)
-        self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
-        self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : {IDX}'d0", IDX)
+        self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", nw)
+        self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", rw_)
+        self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : {szw}'d0", szw)
+        self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : {szw}'d0", szw)
         return [f"({q}_ue == {ne})", f"({q}_we == {nb})"]
 
     def output_region(self, o: OutputTables, ring_: Ring, banked: bool, bw: int, lanes: int) -> None:
@@ -604,27 +760,33 @@ class _Builder:
         self.memory(f"{q}_omem", "buffer", o.tensor, ring_.words, acc, ring_.banks if banked else 1)
         if banked:
             w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
-            w(f"wire [{IDX - 1}:0] {q}_uptr_d = rst ? {IDX}'d0 : (go & {q}_uact) ? {q}_uptr + {q}_un : {q}_uptr;",
-              f"wire [{ab - 1}:0] {q}_ofreed_d = rst ? {ab}'d0 : (go & {q}_wfinish) ? {q}_ofreed[{ab - 1}:0] + "
-              f"{q}_wsize[{ab - 1}:0] : {q}_ofreed[{ab - 1}:0];",
-              f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {q}_wk[{ab - 1}:0] : {q}_wfinish ? {ab}'d0 "
-              f": {q}_wk[{ab - 1}:0] + {q}_wn[{ab - 1}:0];",
-              f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;")
-            output_ram(w, q, acc, ring_, lanes, [f"~{q}_upos[{q}_uptr_d + {i}][{ab - 1}:0]" for i in range(bw)],
-                       {"count": f"{q}_un", "value": f"{q}_uval", "rmw": f"{q}_urmw",
+            uw, nw, lw = self.out_w["uptr"], width(bw), width(lanes)
+            szw = width(int(o.dram_sizes.max()))
+            iw = width(len(o.edge_positions) + 2 * bw - 1)
+            w(f"wire [{ab - 1}:0] {q}_ofreed_d = rst ? {ab}'d0 : (go & {q}_wfinish) ? {q}_ofreed[{ab - 1}:0] + "
+              f"{_fit(f'{q}_wsize', szw, ab)} : {q}_ofreed[{ab - 1}:0];",
+              f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {_fit(f'{q}_wk', self.out_w['wk'], ab)} : "
+              f"{q}_wfinish ? {ab}'d0 : {_fit(f'{q}_wk', self.out_w['wk'], ab)} + {_fit(f'{q}_wn', lw, ab)};",
+              f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
+              f"wire [{IDX - 1}:0] {q}_un32 = {_zext(f'{q}_un', nw)};")
+            ahead = _addresses_ahead(w, q, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
+                                     self.out_upos[:bw], f"[{ab - 1}:0]")
+            output_ram(w, q, acc, ring_, lanes, ahead,
+                       {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
                         "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"})
             return
         w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
         w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
         for i in range(bw):
-            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{q}_upos[{q}_uptr + {i}][{ab - 1}:0];",
+            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{q}_upos[{q}_ui{i}][{ab - 1}:0];",
               f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
+        wk = _fit(f"{q}_wk", self.out_w["wk"], ab)
         for g in range(lanes):
-            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {q}_wk[{ab - 1}:0] + {ab}'d{g};",
+            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {wk} + {ab}'d{g};",
               f"assign {q}_sdata[{g}] = {q}_omem[{q}_sa{g}];")
         with w.block("always @(posedge clk) if (go & ~rst) begin"):
             for i in range(bw):
-                w(f"if ({IDX}'d{i} < {q}_un) {q}_omem[{q}_ua{i}] <= "
+                w(f"if ({width(bw)}'d{i} < {q}_un) {q}_omem[{q}_ua{i}] <= "
                   f"{q}_urmw[{i}] ? {q}_old[{i}] + {q}_uval[{i}] : {q}_uval[{i}];")
 
     # --- counters ------------------------------------------------------------------------------
