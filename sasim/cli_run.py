@@ -5,7 +5,7 @@ report (cycles beside the model's estimate, stalls by cause, accesses, peak occu
 whether the outputs equal the NumPy reference) or one JSON object, and optionally writes
 a VCD or Perfetto trace (``--trace``) and a utilization/stall plot (``--plot``). With
 ``--network NAME|FILE`` and ``--arch`` it simulates every layer of a network instead
-(:func:`~sasim.sim.simulate_network`, ``--jobs`` worker processes) and reports each layer
+(:mod:`sasim.cli_run_network`) and reports each layer
 and the totals.
 
 Exit status: 0 when the outputs match the reference, 1 when they do not, 2 for a
@@ -16,8 +16,6 @@ written where possible).
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,15 +32,13 @@ from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
 from sasim.design import Design
 from sasim.errors import SasimError
 from sasim.fileio import atomic_open
-from sasim.mapping.network import Network, load_network
-from sasim.mapping.space import compact_mapping
-from sasim.mapping.spec import Mapping, format_loops
+from sasim.mapping.spec import format_loops
 from sasim.networks import network_names
-from sasim.sim import Mode, NetworkSimResult, SimResult, simulate, simulate_network
+from sasim.sim import Mode, SimResult, simulate
 from sasim.sim.trace import FINISHED, timeline, write_perfetto, write_vcd
 from sasim.spec import Spec
 
-__all__ = ["add_run_parser", "run_json", "access_differences", "network_run_json"]
+__all__ = ["add_run_parser", "run_json", "access_differences"]
 
 EXIT_MISMATCH = 1
 
@@ -164,46 +160,6 @@ def run_json(spec: Spec, design: Design, result: SimResult, *, seed: int) -> dic
     return out
 
 
-def network_run_json(result: NetworkSimResult) -> dict[str, Any]:
-    """The object ``sasim run --network --json`` prints (schema: docs/cli.md)."""
-    arch = result.architecture
-    clock = arch.clock_mhz
-    net = result.network
-
-    def model(cycles: int, energy_pj: float, error: float) -> dict[str, Any]:
-        return {"cycles": cycles, "energy_pj": energy_pj, "time_us": cycles / clock, "error": error}
-
-    layers = []
-    for lr in result.layers:
-        r = lr.run
-        layers.append({
-            "name": lr.layer.name, "repeat": lr.layer.repeat, "workload": lr.layer.workload.name,
-            "dims": dict(lr.layer.workload.dims), "mapping_source": lr.mapping_source,
-            "mapping": lr.mapping.to_yaml_dict(), "compact": compact_mapping(lr.mapping, arch.level_names),
-            "shared_with": lr.shared_with, "cycles": r.cycles, "time_us": r.cycles / clock, "macs": r.macs,
-            "utilization": r.utilization, "energy_pj": r.energy_pj, "stalls": dict(r.stalls),
-            "array_busy_cycles": r.array_busy, "dram_busy_cycles": r.dram_busy,
-            "outputs_match_reference": r.outputs_match_reference, "accesses_match_model": r.accesses_match_model,
-            "model": model(r.model_cycles, r.model_energy_pj, r.model_error), "wall_time_s": r.wall_time_s,
-        })
-    return {
-        "network": net.name, "source": net.source, "description": net.description,
-        "architecture": arch.name, "array": {"rows": arch.array.rows, "cols": arch.array.cols},
-        "clock_mhz": clock, "mode": Mode.FAST.value, "seed": result.seed, "jobs": result.jobs,
-        "layers": layers,
-        "total": {
-            "layers": len(net.layers), "instances": sum(lay.repeat for lay in net.layers), "runs": result.runs,
-            "cycles": result.cycles, "time_us": result.cycles / clock, "macs": result.macs,
-            "utilization": result.utilization, "energy_pj": result.energy_pj, "stalls": result.stalls,
-            "array_busy_cycles": result.array_busy, "dram_busy_cycles": result.dram_busy,
-            "outputs_match_reference": result.outputs_match_reference,
-            "accesses_match_model": result.accesses_match_model,
-            "model": model(result.model_cycles, result.model_energy_pj, result.model_error),
-            "simulation_time_s": result.simulation_time_s, "wall_time_s": result.wall_time_s,
-        },
-    }
-
-
 # --- outputs -----------------------------------------------------------------------------------
 
 
@@ -316,30 +272,6 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             task.append(bar.add_task("simulating", total=total, completed=done))
             bar.start()
         bar.update(task[0], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if task:
-            bar.stop()
-
-
-@contextmanager
-def _network_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress callback drawing a bar of the layers simulated on stderr."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(TextColumn("simulating layers"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                   console=Console(file=sys.stderr), transient=True)
-    task: list[Any] = []
-
-    def update(done: int, total: int, layer: str) -> None:
-        if not task:
-            task.append(bar.add_task("simulating", total=total, completed=done, last=""))
-            bar.start()
-        bar.update(task[0], completed=done, total=total, last=f"last: {layer}" if layer else "")
 
     try:
         yield update
@@ -506,127 +438,7 @@ def _render(console: Console, spec: Spec, design: Design, result: SimResult, *, 
                            "please report it", style="bold red"), soft_wrap=True)
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.2f}" if value >= 0.01 else "<0.01"
-
-
-def _render_network(console: Console, result: NetworkSimResult) -> None:
-    from sasim.cli import _fmt_energy, _fmt_int, _fmt_time
-
-    net, arch = result.network, result.architecture
-    clock = arch.clock_mhz
-    instances = sum(lay.repeat for lay in net.layers)
-    console.print(Text(f"sasim run: network {net.name}", style="bold"))
-    if net.description:
-        console.print(net.description)
-    console.print(f"{len(net.layers)} layers ({instances} with repeats, {_fmt_int(result.macs)} MACs) on "
-                  f"{arch.name} ({arch.array.rows}x{arch.array.cols} PEs), fast mode, random inputs from seed "
-                  f"{result.seed}")
-    console.print()
-
-    table = Table(title="Per layer (model error = (model - simulated) / simulated)", title_justify="left",
-                  title_style="bold")
-    for col, just in (("layer", "left"), ("x", "right"), ("mapping", "left"), ("cycles", "right"),
-                      ("model error", "right"), ("util", "right"), ("energy pJ", "right"),
-                      ("largest stall", "left"), ("wall s", "right"), ("outputs", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-
-    def stall(cause: tuple[str, int] | None, cycles: int) -> str:
-        return "-" if cause is None else f"{cause[0]} {_pct(cause[1], cycles)}"
-
-    for lr in result.layers:
-        r = lr.run
-        wall = _seconds(r.wall_time_s) if lr.shared_with is None else f"= {lr.shared_with}"
-        outputs = Text("match", style="green") if r.outputs_match_reference else Text("MISMATCH", style="bold red")
-        table.add_row(lr.layer.name, str(lr.layer.repeat), lr.mapping_source, _fmt_int(r.cycles),
-                      _error_pct(r.model_cycles, r.cycles), f"{r.utilization:.1%}", f"{r.energy_pj:,.0f}",
-                      stall(r.largest_stall, r.cycles), wall, outputs)
-    totals = result.stalls
-    largest = min(((c, n) for c, n in totals.items() if n), key=lambda kv: (-kv[1], kv[0]), default=None)
-    differ = sum(not lr.run.outputs_match_reference for lr in result.layers)
-    table.add_section()
-    table.add_row(Text("total (x repeat)", style="bold"), str(instances), "", _fmt_int(result.cycles),
-                  _error_pct(result.model_cycles, result.cycles), f"{result.utilization:.1%}",
-                  f"{result.energy_pj:,.0f}", stall(largest, result.cycles), _seconds(result.simulation_time_s),
-                  Text("all match", style="green") if not differ else Text(f"{differ} differ", style="bold red"))
-    _print_whole(console, table)
-    console.print()
-
-    console.print(f"total: {_fmt_int(result.cycles)} cycles ({_fmt_time(result.cycles / clock)} at {clock:g} MHz), "
-                  f"utilization {result.utilization:.1%}, energy {_fmt_energy(result.energy_pj)}; model estimate "
-                  f"{_fmt_int(result.model_cycles)} cycles ({_error_pct(result.model_cycles, result.cycles)})",
-                  soft_wrap=True)
-    runs = f"{result.runs} simulation{'s' if result.runs != 1 else ''}"
-    console.print(f"{runs} for {len(net.layers)} layers: layers with the same shape and mapping are simulated "
-                  "once (the simulator is deterministic; its timing and counts do not depend on the data); "
-                  f"{result.simulation_time_s:.1f} s of simulation in {result.wall_time_s:.1f} s wall on "
-                  f"{min(result.jobs, result.runs)} process{'es' if min(result.jobs, result.runs) != 1 else ''}",
-                  soft_wrap=True)
-    if not result.accesses_match_model:
-        names = ", ".join(lr.layer.name for lr in result.layers if not lr.run.accesses_match_model)
-        console.print(Text(f"WARNING: access counts differ from the model's in {names}; they must be equal "
-                           "(docs/model.md): this is a bug in the simulator or the model, please report it "
-                           "(run 'sasim run' on the layer for the counts)", style="bold red"), soft_wrap=True)
-    console.print()
-    if not differ:
-        console.print(Text("PASS  every layer's outputs match the NumPy reference", style="bold green"))
-    else:
-        names = ", ".join(lr.layer.name for lr in result.layers if not lr.run.outputs_match_reference)
-        console.print(Text(f"FAIL  outputs differ from the NumPy reference in {names}: a simulator bug, please "
-                           "report it", style="bold red"), soft_wrap=True)
-
-
 # --- the command ----------------------------------------------------------------------------------
-
-#: ``--mapping ws,os,is``: a list of preset names (other mapping forms are one section).
-_PRESET_LIST = re.compile(r"^\s*[A-Za-z_]\w*(\s*,\s*[A-Za-z_]\w*)+\s*$")
-
-
-def _network_mappings(text: str | None) -> list[str]:
-    if text is None:
-        return []
-    if _PRESET_LIST.match(text):
-        return [name.strip() for name in text.split(",")]
-    return [text]
-
-
-def _cmd_run_network(args: argparse.Namespace, usage: Callable[[str], Exception]) -> int:
-    from sasim.cli import _console, _write_json
-    from sasim.spec import load_spec
-
-    clash = [f for f, v in (("SPEC", args.spec), ("--workload", args.workload)) if v is not None]
-    if clash:
-        raise usage(f"--network simulates the network's own layers; drop {', '.join(clash)}")
-    if args.arch is None:
-        raise usage("--network needs --arch (the architecture to simulate the layers on)")
-    for flag, value in (("--trace", args.trace), ("--plot", args.plot)):
-        if value is not None:
-            raise usage(f"{flag} records one design's timeline; it cannot be used with --network "
-                        "(run 'sasim run' on a layer instead)")
-    if args.mode is not Mode.FAST:
-        raise usage("--network simulates in the fast mode; --mode golden is for one small design "
-                    "(run 'sasim run' on a layer instead)")
-    network: Network = load_network(args.network)
-    arch = load_spec(None, {"architecture": args.arch, "workload": "gemm:M=1,N=1,K=1", "mapping": Mapping()},
-                     override_labels={"architecture": "--arch"}).architecture
-    mappings = _network_mappings(args.mapping)
-    if not mappings:
-        bare = [lay.name for lay in network.layers if lay.mapping is None]
-        if bare:
-            first = f"{bare[0]!r}" if len(bare) == 1 else f"{bare[0]!r}, ..."
-            raise usage(f"--network: {len(bare)} of the {len(network.layers)} layers of {network.name} have no "
-                        f"mapping of their own ({first}); give --mapping: a mapping section, or presets tried in "
-                        "order per layer such as --mapping ws,os,is")
-    jobs = args.jobs if args.jobs is not None else os.cpu_count() or 1
-    with _network_bar(not args.json and sys.stderr.isatty()) as progress:
-        result = simulate_network(network, arch, mappings=mappings, seed=args.seed, jobs=jobs, progress=progress)
-    if args.json:
-        _write_json(network_run_json(result))
-    else:
-        _render_network(_console(), result)
-    return 0 if result.outputs_match_reference else EXIT_MISMATCH
-
-
 
 def _usage(message: str) -> Exception:
     from sasim.cli import _UsageError
@@ -640,7 +452,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     usage = _usage
 
     if args.network is not None:
-        return _cmd_run_network(args, usage)
+        from sasim.cli_run_network import run_network
+
+        return run_network(args, usage)
     if args.jobs is not None:
         raise usage("--jobs applies only to --network (one design is simulated in one process)")
     if args.spec is None and None in (args.arch, args.workload, args.mapping):

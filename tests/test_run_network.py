@@ -429,7 +429,7 @@ def test_library_wrong(net: Path) -> None:
 
 def test_progress_bar_only_on_a_terminal(capsys: pytest.CaptureFixture[str], net: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import sasim.cli_run as cli_run
+    import sasim.cli_run_network as cli_run
 
     seen: list[object] = []
     real = cli_run.simulate_network
