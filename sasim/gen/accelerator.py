@@ -702,11 +702,21 @@ class _Builder:
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
         reads = []
+        # The engine moves bw elements per cycle from a tile's start, so within a tile its offset
+        # stays a multiple of bw; when the slots are too, lane i only ever reads elements
+        # congruent to i modulo bw, and its selection shrinks bw-fold.
+        sw, kw, lb = ow["uslot"], ow["uk"], clog2(bw)
+        aligned = bw > 1 and bw == 1 << lb and to % bw == 0 and sw > lb and ns > 1
+        if aligned:
+            hi = f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {_fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, sw - lb)}"
+                                                 if kw > lb else "")
+            w(f"wire [{sw - lb - 1}:0] {q}_uhi = {hi};  // the offset of lane 0, over bw")
         for i in range(bw):
+            at = (f"{{{q}_uhi, {lb}'d{i}}}" if aligned else
+                  f"{q}_uslot + {_fit(f'{q}_uk', kw, sw)} + {sw}'d{i}")
             w(f"wire [{iw - 1}:0] {q}_ui{i} = {_fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
               f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];",
-              f"assign {q}_uval[{i}] = {q}_emem[{q}_uslot + {_fit(f'{q}_uk', ow['uk'], ow['uslot'])} + "
-              f"{ow['uslot']}'d{i}];")
+              f"assign {q}_uval[{i}] = {q}_emem[{at}];")
             reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
         w(f"wire [{rw_ - 1}:0] {q}_ureads = {' + '.join(reads)};")
         # buffer -> DRAM (write)
