@@ -197,6 +197,7 @@ class _Builder:
         self.slot_w: dict[str, int] = {}  # per input tensor: the width of its edge-buffer slot offsets
         self.out_w: dict[str, int] = {}  # the output path's register widths
         self.rom_first: dict[str, int] = {}  # each ROM's first word
+        self.out_ahead = False  # does the output engine read the edge buffer a cycle ahead
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -535,7 +536,10 @@ class _Builder:
         # The datapath is pipelined into the drain delay: operands are registered after the issue
         # cycle, then products; the drain tile is written ``depth`` cycles after its last step,
         # still before the contract makes it readable (skew + MAC depth cycles after it).
-        depth = min(MAX_DATAPATH_STAGES, sigma_d - 1)
+        # With three or more cycles of drain delay, one is left to the output engine, which then
+        # reads the edge buffer a cycle ahead (see output_path).
+        self.out_ahead = sigma_d >= 3
+        depth = min(MAX_DATAPATH_STAGES, sigma_d - (2 if self.out_ahead else 1))
         for g in used:
             va = f"{pa}_emem[{pa}_hslot + {_fit(self.pe_pos[(a_t, g)], pos_w[a_t], self.slot_w[a_t])}]"
             vb = f"{pb}_emem[{pb}_hslot + {_fit(self.pe_pos[(b_t, g)], pos_w[b_t], self.slot_w[b_t])}]"
@@ -711,12 +715,35 @@ class _Builder:
             hi = f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {_fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, sw - lb)}"
                                                  if kw > lb else "")
             w(f"wire [{sw - lb - 1}:0] {q}_uhi = {hi};  // the offset of lane 0, over bw")
+        if self.out_ahead and aligned:
+            w(f"wire [{sw - lb - 1}:0] {q}_unhi = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw - lb}'d0 : "
+              f"{q}_uslot[{sw - 1}:{lb}] + {sw - lb}'d{to >> lb};  // the next slot, over bw")
+        elif self.out_ahead and ns > 1:
+            w(f"wire [{sw - 1}:0] {q}_unslot = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw}'d0 : "
+              f"{q}_uslot + {sw}'d{to};  // the next slot")
+        if self.out_ahead:
+            # The drain tile's elements are registered a cycle ahead, from the edge buffer at the
+            # position the engine will be at next: where it is, bw further on, or the next slot's
+            # start. The array writes a drain tile at least two cycles before the engine may read
+            # it (the datapath leaves a cycle of the drain delay for this), so the register holds
+            # the tile's values by then.
+            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
         for i in range(bw):
-            at = (f"{{{q}_uhi, {lb}'d{i}}}" if aligned else
-                  f"{q}_uslot + {_fit(f'{q}_uk', kw, sw)} + {sw}'d{i}")
+            if aligned:
+                stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
+                                 f"{{{q}_unhi, {lb}'d{i}}}")
+            else:
+                base = f"{q}_uslot + {_fit(f'{q}_uk', kw, sw)}"
+                stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
+                nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
             w(f"wire [{iw - 1}:0] {q}_ui{i} = {_fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
-              f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];",
-              f"assign {q}_uval[{i}] = {q}_emem[{at}];")
+              f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];")
+            if self.out_ahead:
+                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_ufinish ? {q}_emem[{nxt}] : "
+                  f"{q}_uact ? {q}_emem[{on}] : {q}_emem[{stay}];",
+                  f"assign {q}_uval[{i}] = {q}_uvr[{i}];")
+            else:
+                w(f"assign {q}_uval[{i}] = {q}_emem[{stay}];")
             reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
         w(f"wire [{rw_ - 1}:0] {q}_ureads = {' + '.join(reads)};")
         # buffer -> DRAM (write)
