@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_helpers import command_json, run
 
-from sasim.cli import main
 from sasim.design import lower
 from sasim.examples import example_names, example_path
 from sasim.mapping.spec import Mapping
@@ -23,18 +23,8 @@ from sasim.spec import load_spec
 ACTIONS = {"reads", "fills", "updates", "drains"}
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def model_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status, out, err = run(capsys, "model", *argv, "--json")
-    assert status == 0, err
-    data = json.loads(out)  # the whole of stdout is one JSON object
-    assert isinstance(data, dict)
-    return data
+    return command_json(capsys, "model", *argv)
 
 
 # --- sasim model -----------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_helpers import command_json, run
 
-from sasim.cli import main
 from sasim.design import lower
 from sasim.mapping.spec import Mapping
 from sasim.model import evaluate
@@ -22,18 +22,8 @@ WORKLOAD = "gemm:M=16,N=12,K=8"
 FLAGS = ["--arch", ARCH, "--workload", WORKLOAD, "--jobs", "1"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def map_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status, out, err = run(capsys, "map", *argv, "--json")
-    assert status == 0, err
-    data = json.loads(out)
-    assert isinstance(data, dict)
-    return data
+    return command_json(capsys, "map", *argv)
 
 
 def test_map_report(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import command_json, error_line, run
 
 import sasim.cli_run as cli_run
 from sasim.cli import main
@@ -24,24 +25,8 @@ SMALL = "gemm_inline"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status, out, err = run(capsys, "run", *argv, "--json")
-    assert status == 0, err
-    data = json.loads(out)  # the whole of stdout is one JSON object
-    assert isinstance(data, dict)
-    return data
-
-
-def error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err  # one line, no traceback
-    return lines[0]
+    return command_json(capsys, "run", *argv)
 
 
 # --- JSON --------------------------------------------------------------------------------------

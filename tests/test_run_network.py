@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import command_json, error_line, run
 
 import sasim.sim.network as sim_network
-from sasim.cli import main
 from sasim.design import lower
 from sasim.errors import MappingError, SasimError, SimulationError
 from sasim.mapping.network import load_network
@@ -54,24 +54,8 @@ def arch() -> Any:
     return load_spec(None, {"architecture": ARCH, "workload": "gemm:M=1,N=1,K=1", "mapping": Mapping()}).architecture
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status, out, err = run(capsys, "run", *argv, "--json")
-    assert status == 0, err
-    data = json.loads(out)  # the whole of stdout is one JSON object
-    assert isinstance(data, dict)
-    return data
-
-
-def error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err  # one line, no traceback
-    return lines[0]
+    return command_json(capsys, "run", *argv)
 
 
 def without_wall_times(result: NetworkSimResult) -> NetworkSimResult:
