@@ -1,0 +1,116 @@
+"""Verilog expression builders shared by the generator's sections: sized extensions and
+truncations, ROM declarations and reads, and the arithmetic of the control logic
+(differences of cumulative counts, room checks, ring slots, read-ahead addresses).
+
+Every helper returns text that is lint-clean under ``verilator -Wall``: operands of one
+operation have one width, and memory indices have exactly the width their depth needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sasim.gen.verilog import Writer, clog2, hex_image, width
+
+__all__ = ["IDX", "addresses_ahead", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
+           "rom_at", "rom_declaration", "sext", "zext"]
+
+#: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
+IDX = 32
+
+
+def rom_declaration(w: Writer, files: dict[str, str], top: str, name: str, words: list[int] | np.ndarray,
+                    bits: int) -> None:
+    """Declare ROM ``name`` of ``bits``-wide ``words``, loaded by ``$readmemh`` from its image,
+    which is added to ``files``."""
+    depth = max(1, len(words))
+    values = [int(x) for x in words] or [0]
+    fname = f"{top}_{name}.hex"
+    files[fname] = hex_image(values, bits)
+    w(f"reg [{bits - 1}:0] {name} [0:{depth - 1}];")
+    w(f'initial $readmemh("{fname}", {name});')
+
+
+def inverted(addresses: np.ndarray, bits: int) -> np.ndarray:
+    """Buffer addresses as the ROMs store them: inverted, and inverted back where they are
+    read. The one-cycle-ahead address register is then not a plain copy of the ROM's
+    output, so synthesis keeps it as the buffer's (synchronous) read address instead of
+    absorbing it into the ROM as the ROM's output register, which would leave the buffer
+    with an asynchronous read and no block RAM."""
+    inverted: np.ndarray = np.bitwise_xor(addresses, (1 << bits) - 1)
+    return inverted
+
+
+def sext(expr: str, have: int, want: int) -> str:
+    """``expr`` (``have`` bits, two's complement) sign-extended or truncated to ``want`` bits."""
+    if have == want:
+        return expr
+    if have > want:
+        return f"{expr}[{want - 1}:0]"
+    return f"{{{{{want - have}{{{expr}[{have - 1}]}}}}, {expr}}}"
+
+
+def zext(expr: str, have: int, want: int = IDX) -> str:
+    """``expr`` (``have`` bits, unsigned) zero-extended to ``want`` bits."""
+    return expr if have >= want else f"{{{want - have}'d0, {expr}}}"
+
+
+def fit(expr: str, have: int, want: int) -> str:
+    """``expr`` (``have`` bits, unsigned) zero-extended, or truncated (a name only), to ``want`` bits."""
+    if have > want:
+        return f"{expr}[{want - 1}:0]"
+    return zext(expr, have, want)
+
+
+def rom_at(rom: str, index: str, bits: int, depth: int) -> str:
+    """``rom[index]`` for an ``index`` (``bits`` wide) that may reach ``depth`` (then word 0), at
+    the index width the ROM's depth needs."""
+    k = max(1, clog2(depth))
+    return f"{rom}[({index} < {depth}) ? {fit(index, bits, k)} : {k}'d0]"
+
+
+def addresses_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tuple[str, int], lanes: int,
+                     bits: int, index_bits: int, at_reset: np.ndarray, field: str = "") -> list[str]:
+    """The buffer addresses ``lanes`` read ports use in the next cycle: ROM words
+    ``pointer + step + i`` (inverted, see :func:`inverted`), ``step`` (at most ``lanes``)
+    being how far the engine moves in this cycle. All ``2 * lanes`` words the ports can
+    need are read from the registered pointer in parallel with the engine's decision,
+    which then only selects: the ROM is not on the path after that decision."""
+    ptr, ptr_bits = pointer
+    n, n_bits = step
+    cw = max(1, clog2(2 * lanes))
+    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the read ports can need next",
+      f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
+    for k in range(2 * lanes):
+        w(f"assign {p}_cand[{k}] = ~{rom}[{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}]{field};")
+    return [f"rst ? {bits}'d{int(at_reset[i]) ^ ((1 << bits) - 1)} : {p}_cand[{p}_cstep + {cw}'d{i}]"
+            for i in range(lanes)]
+
+
+def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:
+    """Move ``slot`` (``bits`` wide) to the next of ``slots`` slots of ``size`` elements, in a ring."""
+    if slots == 1:
+        return f"{slot} <= {bits}'d0;"
+    return f"{slot} <= ({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size};"
+
+
+def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
+    """``min(value, limit)`` (``value`` is ``bits`` wide) at ``out_bits``, which hold ``limit``."""
+    cw = max(bits, out_bits)
+    return f"(({fit(value, bits, cw)} < {cw}'d{limit}) ? {fit(value, bits, out_bits)} : {out_bits}'d{limit})"
+
+
+def difference(w: Writer, name: str, total: str, freed: str, bound: int) -> tuple[str, int]:
+    """Declare ``name = total - freed`` for two cumulative counts whose difference never
+    exceeds ``bound``: computed modulo a power of two above ``bound``, so the carry chain is
+    as short as the bound allows. Returns the wire and its width."""
+    bits = width(bound)
+    w(f"wire [{bits - 1}:0] {name} = {total}[{bits - 1}:0] - {freed}[{bits - 1}:0];")
+    return name, bits
+
+
+def fits(occupied: tuple[str, int], size: str, size_bits: int, capacity: int) -> str:
+    """Whether ``size`` more elements fit beside ``occupied`` (a wire and its width) in ``capacity``."""
+    name, bits = occupied
+    s = max(bits, size_bits) + 1
+    return f"({fit(name, bits, s)} + {fit(size, size_bits, s)} <= {capacity})"

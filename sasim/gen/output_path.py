@@ -1,0 +1,222 @@
+"""The output path of the generated module: the engine that accumulates the array's drain
+tiles into the buffer's output tile (read-modify-write), the buffer region itself, and the
+DRAM write engine that streams finished tiles out (docs/timing.md, "The output path")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sasim.gen.builder import BuilderBase
+from sasim.gen.expr import IDX, addresses_ahead, advance_slot, at_most, difference, fit, fits, inverted, rom_at, zext
+from sasim.gen.memory import Ring, absolute_addresses, conflict_free_banks, output_ram, ring, update_groups
+from sasim.gen.tables import OutputTables
+from sasim.gen.verilog import clog2, pack_rows, width
+
+__all__ = ["OutputPath"]
+
+
+class OutputPath(BuilderBase):
+    """Adds the output path to the module (the array, built between its declarations and
+    the path itself, writes the edge buffer declared here)."""
+
+    out_ring: Ring
+    out_banked: bool
+    out_absolute: np.ndarray
+    out_upos: np.ndarray
+
+    def output_declarations(self, o: OutputTables) -> None:
+        """The output path's state, declared before the array that writes its edge buffer, and
+        its buffer region's ring (banked if the lanes accumulated in one cycle always hit
+        distinct banks)."""
+        q = self.names[o.tensor]
+        to = self.to = int(o.edge_sizes.max())
+        bw = min(o.bandwidth, to)
+        lanes = self.dram_lanes(o.bits)
+        cap, ns = o.buffer_capacity, o.edge_slots
+        ring_ = ring(cap, max(bw, lanes))
+        absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        banks = conflict_free_banks(update_groups(absolute, o.edge_sizes, bw), max(bw, lanes), ring_.words)
+        if banks is not None and banks != ring_.banks:
+            ring_ = ring(cap, banks)
+            absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
+        self.out_ring, self.out_banked, self.out_absolute = ring_, banks is not None, absolute
+        ne, nb = len(o.edge_sizes), len(o.dram_sizes)
+        # cumulative counts, kept modulo a power of two above what they can differ by (see input_path)
+        eb = width(o.edge_capacity + to) + 1
+        cb = max(ring_.addr_bits, width(cap + int(o.dram_sizes.max()))) + 1
+        sw = width(ns * to - 1)
+        self.out_w = {"eres": eb, "efreed": eb, "wslot": sw, "ecomplete": width(ne), "ue": width(ne),
+                      "uk": width(to - 1), "uptr": width(len(o.edge_positions)), "uslot": sw, "ores": cb, "ofreed": cb,
+                      "oopened": width(nb), "ocompleted": width(nb), "we": width(nb),
+                      "wk": width(int(o.dram_sizes.max()))}
+        self.memory(f"{q}_emem", "edge", o.tensor, ns * to, o.bits)
+        self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{ns * to - 1}];")
+        self.w(*(f"reg [{bits - 1}:0] {q}_{r};" for r, bits in self.out_w.items()), f"reg {q}_wpend;", "")
+
+    # --- output path ---------------------------------------------------------------------------
+
+    def output_path(self, o: OutputTables) -> list[str]:
+        w = self.w
+        q = self.names[o.tensor]
+        acc = o.bits
+        to = self.to
+        ne, nb = len(o.edge_sizes), len(o.dram_sizes)
+        cap, ns = o.buffer_capacity, o.edge_slots
+        bw = min(o.bandwidth, to)
+        lanes = self.dram_lanes(acc)
+        szw = width(int(o.dram_sizes.max()))
+        esw = width(int(o.edge_sizes.max()))
+        pbw = width(max(0, nb - 1))
+        ow = self.out_w
+        uw, nw, lw = ow["uptr"], width(bw), width(lanes)
+        iw = width(len(o.edge_positions) + 2 * bw - 1)  # ROM indices: the pointer plus up to 2 x bw
+        w.comment(f"===== output {o.tensor}: array -> edge buffer ({ns} tiles) -> {o.buffer} ({cap} elements, "
+                  f"read-modify-write) -> DRAM =====")
+        self.rom(f"{q}_bsz", o.dram_sizes, szw)
+        self.rom(f"{q}_utile", pack_rows([o.edge_sizes, o.edge_parent, o.edge_last.astype(np.int64)], [esw, pbw, 1]),
+                 esw + pbw + 1)
+        ring_, absolute = self.out_ring, self.out_absolute
+        ab = ring_.addr_bits
+        pw = ab
+        self.out_upos = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
+        self.rom(f"{q}_upos", pack_rows([self.out_upos, np.concatenate([o.edge_rmw.astype(np.int64),
+                                                                        np.zeros(2 * bw, dtype=np.int64)])]
+                                        , [pw, 1]), pw + 1)
+        # edge -> buffer (accumulate)
+        w(f"wire [{esw + pbw}:0] {q}_utw = {rom_at(f'{q}_utile', f'{q}_ue', ow['ue'], ne)};")
+        w(f"wire [{esw - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
+          f"wire [{pbw - 1}:0] {q}_upe = {q}_utw[{esw + pbw - 1}:{esw}];",
+          f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
+        w(f"wire [{szw - 1}:0] {q}_upsize = {q}_bsz[{q}_upe];")
+        pe_w = max(pbw, ow["oopened"])
+        occ = difference(w, f"{q}_oocc", f"{q}_ores", f"{q}_ofreed", cap)
+        w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
+          f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
+          f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
+          f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
+          f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {fit(f'{q}_uk', ow['uk'], esw)};",
+          f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {at_most(f'{q}_urem', esw, bw, nw)};",
+          f"wire {q}_ufinish = {q}_uact & ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_un', nw, esw)} == "
+          f"{q}_usize);")
+        rw_ = width(bw)
+        w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
+        reads = []
+        # The engine moves bw elements per cycle from a tile's start, so within a tile its offset
+        # stays a multiple of bw; when the slots are too, lane i only ever reads elements
+        # congruent to i modulo bw, and its selection shrinks bw-fold.
+        sw, kw, lb = ow["uslot"], ow["uk"], clog2(bw)
+        aligned = bw > 1 and bw == 1 << lb and to % bw == 0 and sw > lb and ns > 1
+        if aligned:
+            hi = f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, sw - lb)}"
+                                                 if kw > lb else "")
+            w(f"wire [{sw - lb - 1}:0] {q}_uhi = {hi};  // the offset of lane 0, over bw")
+        if self.out_ahead and aligned:
+            w(f"wire [{sw - lb - 1}:0] {q}_unhi = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw - lb}'d0 : "
+              f"{q}_uslot[{sw - 1}:{lb}] + {sw - lb}'d{to >> lb};  // the next slot, over bw")
+        elif self.out_ahead and ns > 1:
+            w(f"wire [{sw - 1}:0] {q}_unslot = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw}'d0 : "
+              f"{q}_uslot + {sw}'d{to};  // the next slot")
+        if self.out_ahead:
+            # The drain tile's elements are registered a cycle ahead, from the edge buffer at the
+            # position the engine will be at next: where it is, bw further on, or the next slot's
+            # start. The array writes a drain tile at least two cycles before the engine may read
+            # it (the datapath leaves a cycle of the drain delay for this), so the register holds
+            # the tile's values by then.
+            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
+        for i in range(bw):
+            if aligned:
+                stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
+                                 f"{{{q}_unhi, {lb}'d{i}}}")
+            else:
+                base = f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}"
+                stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
+                nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
+            w(f"wire [{iw - 1}:0] {q}_ui{i} = {fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
+              f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];")
+            if self.out_ahead:
+                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_ufinish ? {q}_emem[{nxt}] : "
+                  f"{q}_uact ? {q}_emem[{on}] : {q}_emem[{stay}];",
+                  f"assign {q}_uval[{i}] = {q}_uvr[{i}];")
+            else:
+                w(f"assign {q}_uval[{i}] = {q}_emem[{stay}];")
+            reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
+        w(f"wire [{rw_ - 1}:0] {q}_ureads = {' + '.join(reads)};")
+        # buffer -> DRAM (write)
+        w(f"wire [{szw - 1}:0] {q}_wsize = {rom_at(f'{q}_bsz', f'{q}_we', ow['we'], nb)};",
+          f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
+          f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
+          f"wire [{szw - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
+          f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {at_most(f'{q}_wrem', szw, lanes, lw)};",
+          f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
+        w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
+          f"assign {q}_req_tile = {zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {fit(f'{q}_wn', lw, 8)};")
+        self.output_region(o, ring_, self.out_banked, bw, lanes)
+        w("genvar " + f"{q}_g;", "generate")
+        with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
+            w(f"assign {q}_wr_data[{q}_g * {acc} + {acc - 1} : {q}_g * {acc}] = "
+              f"({q}_g < {zext(f'{q}_wn', lw)}) ? {q}_sdata[{q}_g] : {acc}'d0;")
+        w("endgenerate")
+        with w.block("always @(posedge clk) begin"):
+            with w.block("if (rst) begin", None):
+                names = [r for r in ow if r not in ("eres", "wslot", "ecomplete")]
+                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0;")
+            with w.block("end else if (go) begin", "end"):
+                with w.block(f"if ({q}_uact & {q}_uneed) begin"):
+                    w(f"{q}_ores <= {q}_ores + {fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
+                with w.block(f"if ({q}_uact) begin"):
+                    w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
+                    w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
+                      f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; "
+                      f"{advance_slot(f'{q}_uslot', ow['uslot'], to, ns)} end")
+                    w(f"else {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])};")
+                    w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
+                w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
+                w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
+                  f"{q}_ofreed <= {q}_ofreed + {fit(f'{q}_wsize', szw, ow['ofreed'])}; end")
+                w(f"else {q}_wk <= {q}_wk + {fit(f'{q}_wn', lw, ow['wk'])};")
+        w("")
+        self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", nw)
+        self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", rw_)
+        self.count(f"DRAM.{o.tensor}.updates", f"{q}_wreq ? {q}_wsize : {szw}'d0", szw)
+        self.count(f"{o.buffer}.{o.tensor}.drains", f"{q}_wreq ? {q}_wsize : {szw}'d0", szw)
+        return [f"({q}_ue == {ne})", f"({q}_we == {nb})"]
+
+    def output_region(self, o: OutputTables, ring_: Ring, banked: bool, bw: int, lanes: int) -> None:
+        """The output's buffer region: banked RAM when the lanes accumulated in one cycle
+        always hit distinct banks (checked by the generator), otherwise flip-flops. Either
+        way it drives ``sdata``, the words streamed to DRAM."""
+        w = self.w
+        q = self.names[o.tensor]
+        acc, ab = o.bits, ring_.addr_bits
+        w(f"wire [{acc - 1}:0] {q}_sdata [0:{lanes - 1}];")
+        self.memory(f"{q}_omem", "buffer", o.tensor, ring_.words, acc, ring_.banks if banked else 1)
+        if banked:
+            w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
+            uw, nw, lw = self.out_w["uptr"], width(bw), width(lanes)
+            szw = width(int(o.dram_sizes.max()))
+            iw = width(len(o.edge_positions) + 2 * bw - 1)
+            w(f"wire [{ab - 1}:0] {q}_ofreed_d = rst ? {ab}'d0 : (go & {q}_wfinish) ? {q}_ofreed[{ab - 1}:0] + "
+              f"{fit(f'{q}_wsize', szw, ab)} : {q}_ofreed[{ab - 1}:0];",
+              f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {fit(f'{q}_wk', self.out_w['wk'], ab)} : "
+              f"{q}_wfinish ? {ab}'d0 : {fit(f'{q}_wk', self.out_w['wk'], ab)} + {fit(f'{q}_wn', lw, ab)};",
+              f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
+              f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
+            ahead = addresses_ahead(w, q, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
+                                     self.out_upos[:bw], f"[{ab - 1}:0]")
+            output_ram(w, q, acc, ring_, lanes, ahead,
+                       {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
+                        "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"})
+            return
+        w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
+        w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
+        for i in range(bw):
+            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{q}_upos[{q}_ui{i}][{ab - 1}:0];",
+              f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
+        wk = fit(f"{q}_wk", self.out_w["wk"], ab)
+        for g in range(lanes):
+            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {wk} + {ab}'d{g};",
+              f"assign {q}_sdata[{g}] = {q}_omem[{q}_sa{g}];")
+        with w.block("always @(posedge clk) if (go & ~rst) begin"):
+            for i in range(bw):
+                w(f"if ({width(bw)}'d{i} < {q}_un) {q}_omem[{q}_ua{i}] <= "
+                  f"{q}_urmw[{i}] ? {q}_old[{i}] + {q}_uval[{i}] : {q}_uval[{i}];")

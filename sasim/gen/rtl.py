@@ -1,0 +1,45 @@
+"""What the generator produces: the module's files, its performance counters and its memories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Counter", "Memory", "Rtl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A performance counter: ``perf_sel`` value ``index`` reads it."""
+
+    index: int
+    name: str  # "cycles", "steps", "stall.<cause>", or "<level>.<tensor>.<action>"
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A memory array of the generated module, as synthesis will see it.
+
+    ``kind`` is ``"buffer"`` (a buffer region: banked RAM meant for block RAM),
+    ``"edge"`` (an edge buffer, read by many PEs at once: registers) or ``"rom"``
+    (a sequencer table). Every memory whose hierarchical name starts with ``name``
+    belongs to this entry (a buffer region is one memory per bank).
+    """
+
+    name: str
+    kind: str
+    tensor: str | None
+    words: int
+    bits: int
+    banks: int = 1
+
+
+@dataclass(frozen=True)
+class Rtl:
+    """A generated accelerator: file name -> contents, and what a testbench needs to drive it."""
+
+    top: str
+    files: dict[str, str]
+    counters: tuple[Counter, ...]
+    ports: dict[str, dict[str, object]]
+    parameters: dict[str, object] = field(default_factory=dict)
+    memories: tuple[Memory, ...] = ()
