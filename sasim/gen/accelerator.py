@@ -26,7 +26,7 @@ import numpy as np
 from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
-from sasim.gen.expr import IDX, addresses_ahead, advance_slot, difference, fit, fits, inverted, rom_at, sext, zext
+from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, words_ahead, zext
 from sasim.gen.memory import absolute_addresses, input_ram, ring
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
@@ -119,7 +119,8 @@ class _Builder(OutputPath):
                   f"{cap} elements) -> edge buffer ({ns} tiles) -> array =====")
         self.rom(f"{p}_dsz", t.dram_sizes, szw)
         self.rom(f"{p}_etile", pack_rows([t.edge_sizes, t.edge_last.astype(np.int64)], [esw, 1]), esw + 1)
-        self.rom(f"{p}_epos", np.concatenate([t.edge_positions, np.zeros(bw, dtype=np.int64)]), pw)
+        epos = np.concatenate([t.edge_positions, np.zeros(2 * bw, dtype=np.int64)])
+        self.rom(f"{p}_epos", epos, pw)
         ring_ = ring(cap, lanes)
         ab = ring_.addr_bits
         absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
@@ -137,7 +138,6 @@ class _Builder(OutputPath):
         cb = max(ab, width(cap + int(t.dram_sizes.max()))) + 1
         eb = width(ecap + tmax) + 1
         xw, nw, sw, kw = width(npos), width(bw), width(ns * tmax - 1), width(tmax - 1)
-        iw = width(npos + bw - 1)  # ROM indices: the pointer plus a lane
         self.esw[t.tensor], self.ecap[t.tensor], self.slot_w[t.tensor] = esw, ecap, sw
         regs = [("de", width(nb)), ("bres", cb), ("bfill", cb), ("bfreed", cb), ("bhead", width(nb)),
                 ("xe", width(ne)), ("xk", kw), ("xptr", xw), ("xslot", sw), ("eres", eb), ("efill", eb),
@@ -146,18 +146,18 @@ class _Builder(OutputPath):
             w(f"reg [{bits - 1}:0] {p}_{r};")
         w(f"reg {p}_xopen;", f"wire [{cb - 1}:0] {p}_rd_nb = {fit(f'{p}_rd_count', 8, cb)};")
         # DRAM read engine
-        w(f"wire [{szw - 1}:0] {p}_dsize = {rom_at(f'{p}_dsz', f'{p}_de', width(nb), nb)};")
+        w(f"reg [{szw - 1}:0] {p}_dsize;  // {p}_dsz[{p}_de], read a cycle ahead")
         occ = difference(w, f"{p}_bocc", f"{p}_bres", f"{p}_bfreed", cap)
         w(f"wire {p}_dreq = go & ({p}_de < {nb}) & {fits(occ, f'{p}_dsize', szw, cap)};")
         w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {zext(f'{p}_dsize', szw)};",
           f"assign {p}_req_tile = {zext(f'{p}_de', width(nb))};")
         # edge engine
-        w(f"wire [{esw}:0] {p}_etw = {rom_at(f'{p}_etile', f'{p}_xe', width(ne), ne)};")
+        w(f"reg [{esw}:0] {p}_etw;  // {p}_etile[{p}_xe], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {p}_xsize = {p}_etw[{esw - 1}:0];", f"wire {p}_xlast = {p}_etw[{esw}];")
         eocc = difference(w, f"{p}_eocc", f"{p}_eres", f"{p}_efreed", ecap)
         w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & {fits(eocc, f'{p}_xsize', esw, ecap)};")
         w(f"wire {p}_xact = go & ({p}_xe < {ne}) & ({p}_xopen | {p}_xopen_now);")
-        w(f"wire [{szw - 1}:0] {p}_hsize = {rom_at(f'{p}_dsz', f'{p}_bhead', width(nb), nb)};")
+        w(f"reg [{szw - 1}:0] {p}_hsize;  // {p}_dsz[{p}_bhead], read a cycle ahead")
         rb = difference(w, f"{p}_bavail", f"{p}_bfill", f"{p}_bfreed", cap)[1]
         if t.double:
             cw = max(rb, szw)
@@ -166,22 +166,29 @@ class _Builder(OutputPath):
         else:
             w(f"wire [{rb - 1}:0] {p}_readable = {p}_bavail;")
         w(f"wire [{esw - 1}:0] {p}_xrem = {p}_xsize - {fit(f'{p}_xk', kw, esw)};")
-        # the lanes move in order and stop at the first element not yet readable
+        # the lanes move in order and stop at the first element not yet readable; the positions
+        # of the elements at the pointer are registers, read from the ROM a cycle ahead
+        w(f"reg [{pw - 1}:0] {p}_xpos [0:{bw - 1}];  // the positions of the next bw elements")
         cw = max(pw, rb)
         for i in range(bw):
-            w(f"wire [{iw - 1}:0] {p}_xa{i} = {fit(f'{p}_xptr', xw, iw)} + {iw}'d{i};",
-              f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
-              f"({fit(f'{p}_epos[{p}_xa{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});")
+            w(f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
+              f"({fit(f'{p}_xpos[{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});")
         xn = f"{nw}'d{bw}"
         for i in reversed(range(bw)):
             xn = f"{p}_ok{i} ? ({xn}) : {nw}'d{i}" if i + 1 < bw else f"{p}_ok{i} ? {xn} : {nw}'d{i}"
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
-        ahead = addresses_ahead(w, p, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
-                                 width(npos + 2 * bw - 1), eabs[:bw])
+        positions = words_ahead(w, f"{p}_xp", f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
+                                width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
+        w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
+        ahead = words_ahead(w, p, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+                            width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata")
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
+        self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
+        self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
+        self.load_ahead(f"{p}_hsize", f"{p}_dsz", f"{p}_bhead", width(nb), nb, szw, f"{p}_bshrink")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
           f"wire [{esw - 1}:0] {p}_asize;  // that tile's size")
         st = t.read_latency - 1  # pipeline stages between the buffer read and the edge-buffer write

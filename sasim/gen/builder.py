@@ -7,7 +7,7 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import GenerationError
-from sasim.gen.expr import rom_declaration, zext
+from sasim.gen.expr import rom_at, rom_declaration, zext
 from sasim.gen.rtl import Memory
 from sasim.gen.tables import Tables
 from sasim.gen.verilog import Writer, identifier
@@ -54,6 +54,18 @@ class BuilderBase:
         rom_declaration(self.w, self.files, self.top, name, words, bits)
         self.rom_first[name] = int(words[0]) if len(words) else 0
         self.memory(name, "rom", None, max(1, len(words)), bits)
+
+    def load_ahead(self, reg: str, rom: str, index: str, index_bits: int, depth: int, bits: int, advance: str) -> str:
+        """Keep ``reg`` (declared by the caller, ``bits`` wide) equal to ``rom[index]`` without
+        the ROM on any path: it loads word ``index + 1`` whenever ``advance`` (the condition
+        under which ``index`` increments) holds, and word 0 at reset. Returns the wire holding
+        that next word."""
+        nxt = f"{reg}_next"
+        self.w(f"wire [{index_bits - 1}:0] {reg}_ni = {index} + 1;",
+               f"wire [{bits - 1}:0] {nxt} = {rom_at(rom, f'{reg}_ni', index_bits, depth)};",
+               f"always @(posedge clk) if (rst) {reg} <= {bits}'d{self.rom_first[rom]}; "
+               f"else if ({advance}) {reg} <= {nxt};")
+        return nxt
 
     def memory(self, name: str, kind: str, tensor: str | None, words: int, bits: int, banks: int = 1) -> None:
         self.memories.append(Memory(name, kind, tensor, words, bits, banks))

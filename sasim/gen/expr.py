@@ -12,8 +12,8 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2, hex_image, width
 
-__all__ = ["IDX", "addresses_ahead", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
-           "rom_at", "rom_declaration", "sext", "zext"]
+__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
+           "rom_at", "rom_declaration", "sext", "words_ahead", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -69,22 +69,25 @@ def rom_at(rom: str, index: str, bits: int, depth: int) -> str:
     return f"{rom}[({index} < {depth}) ? {fit(index, bits, k)} : {k}'d0]"
 
 
-def addresses_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tuple[str, int], lanes: int,
-                     bits: int, index_bits: int, at_reset: np.ndarray, field: str = "") -> list[str]:
-    """The buffer addresses ``lanes`` read ports use in the next cycle: ROM words
-    ``pointer + step + i`` (inverted, see :func:`inverted`), ``step`` (at most ``lanes``)
-    being how far the engine moves in this cycle. All ``2 * lanes`` words the ports can
-    need are read from the registered pointer in parallel with the engine's decision,
-    which then only selects: the ROM is not on the path after that decision."""
+def words_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tuple[str, int], lanes: int,
+                bits: int, index_bits: int, at_reset: np.ndarray, field: str = "", stored_inverted: bool = True
+                ) -> list[str]:
+    """The ROM words ``lanes`` consecutive readers need in the next cycle: words ``pointer +
+    step + i``, ``step`` (at most ``lanes``) being how far the engine moves in this cycle
+    (``rst`` gives word ``i``, from ``at_reset``). All ``2 * lanes`` words the readers can
+    need are read from the registered pointer in parallel with the engine's decision, which
+    then only selects: the ROM is not on the path after that decision. Buffer addresses
+    are stored inverted (see :func:`inverted`) and come out true."""
     ptr, ptr_bits = pointer
     n, n_bits = step
     cw = max(1, clog2(2 * lanes))
-    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the read ports can need next",
+    flip = "~" if stored_inverted else ""
+    mask = (1 << bits) - 1 if stored_inverted else 0
+    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
       f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
     for k in range(2 * lanes):
-        w(f"assign {p}_cand[{k}] = ~{rom}[{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}]{field};")
-    return [f"rst ? {bits}'d{int(at_reset[i]) ^ ((1 << bits) - 1)} : {p}_cand[{p}_cstep + {cw}'d{i}]"
-            for i in range(lanes)]
+        w(f"assign {p}_cand[{k}] = {flip}{rom}[{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}]{field};")
+    return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {p}_cand[{p}_cstep + {cw}'d{i}]" for i in range(lanes)]
 
 
 def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from sasim.gen.builder import BuilderBase
-from sasim.gen.expr import IDX, addresses_ahead, advance_slot, at_most, difference, fit, fits, inverted, rom_at, zext
+from sasim.gen.expr import IDX, advance_slot, at_most, difference, fit, fits, inverted, words_ahead, zext
 from sasim.gen.memory import Ring, absolute_addresses, conflict_free_banks, output_ram, ring, update_groups
 from sasim.gen.tables import OutputTables
 from sasim.gen.verilog import clog2, pack_rows, width
@@ -83,11 +83,11 @@ class OutputPath(BuilderBase):
                                                                         np.zeros(2 * bw, dtype=np.int64)])]
                                         , [pw, 1]), pw + 1)
         # edge -> buffer (accumulate)
-        w(f"wire [{esw + pbw}:0] {q}_utw = {rom_at(f'{q}_utile', f'{q}_ue', ow['ue'], ne)};")
+        w(f"reg [{esw + pbw}:0] {q}_utw;  // {q}_utile[{q}_ue], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
           f"wire [{pbw - 1}:0] {q}_upe = {q}_utw[{esw + pbw - 1}:{esw}];",
           f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
-        w(f"wire [{szw - 1}:0] {q}_upsize = {q}_bsz[{q}_upe];")
+        w(f"reg [{szw - 1}:0] {q}_upsize;  // {q}_bsz[{q}_upe], read a cycle ahead")
         pe_w = max(pbw, ow["oopened"])
         occ = difference(w, f"{q}_oocc", f"{q}_ores", f"{q}_ofreed", cap)
         w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
@@ -142,7 +142,7 @@ class OutputPath(BuilderBase):
             reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
         w(f"wire [{rw_ - 1}:0] {q}_ureads = {' + '.join(reads)};")
         # buffer -> DRAM (write)
-        w(f"wire [{szw - 1}:0] {q}_wsize = {rom_at(f'{q}_bsz', f'{q}_we', ow['we'], nb)};",
+        w(f"reg [{szw - 1}:0] {q}_wsize;  // {q}_bsz[{q}_we], read a cycle ahead",
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
           f"wire [{szw - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
@@ -150,6 +150,11 @@ class OutputPath(BuilderBase):
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
           f"assign {q}_req_tile = {zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {fit(f'{q}_wn', lw, 8)};")
+        nxt = self.load_ahead(f"{q}_utw", f"{q}_utile", f"{q}_ue", ow["ue"], ne, esw + pbw + 1, f"{q}_ufinish")
+        first = int(o.dram_sizes[int(o.edge_parent[0])]) if ne else 0
+        w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
+          f"else if ({q}_ufinish) {q}_upsize <= {q}_bsz[{nxt}[{esw + pbw - 1}:{esw}]];")
+        self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
         self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
         with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
@@ -201,7 +206,7 @@ class OutputPath(BuilderBase):
               f"{q}_wfinish ? {ab}'d0 : {fit(f'{q}_wk', self.out_w['wk'], ab)} + {fit(f'{q}_wn', lw, ab)};",
               f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
-            ahead = addresses_ahead(w, q, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
+            ahead = words_ahead(w, q, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
                                      self.out_upos[:bw], f"[{ab - 1}:0]")
             output_ram(w, q, acc, ring_, lanes, ahead,
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
