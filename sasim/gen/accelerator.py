@@ -39,6 +39,12 @@ __all__ = ["Counter", "Memory", "Rtl", "build"]
 MAX_DATAPATH_STAGES = 2
 
 
+def _edge_widths(t: InputTables) -> tuple[int, int]:
+    """The widths of an input's array-tile sizes and of its edge-buffer slot offsets."""
+    tmax = int(t.edge_sizes.max())
+    return width(tmax), width(t.edge_slots * tmax - 1)
+
+
 class _Builder(OutputPath):
     """The whole module: run control, each input's path, the array, the output path
     (:class:`~sasim.gen.output_path.OutputPath`) and the performance counters."""
@@ -112,7 +118,7 @@ class _Builder(OutputPath):
         lanes = self.dram_lanes(b)
         bw = min(t.bandwidth, tmax)
         szw = width(int(t.dram_sizes.max()))
-        esw = width(tmax)
+        esw, sw = _edge_widths(t)
         pw = width(int(t.edge_positions.max()) if npos else 0)
         cap, ecap, ns = t.buffer_capacity, t.edge_capacity, t.edge_slots
         w.comment(f"===== input {t.tensor}: DRAM -> {t.buffer} ({'double buffer' if t.double else 'buffet'}, "
@@ -137,8 +143,7 @@ class _Builder(OutputPath):
         # never exceed the region's capacity, so they are kept modulo a power of two above it.
         cb = max(ab, width(cap + int(t.dram_sizes.max()))) + 1
         eb = width(ecap + tmax) + 1
-        xw, nw, sw, kw = width(npos), width(bw), width(ns * tmax - 1), width(tmax - 1)
-        self.esw[t.tensor], self.ecap[t.tensor], self.slot_w[t.tensor] = esw, ecap, sw
+        xw, nw, kw = width(npos), width(bw), width(tmax - 1)
         regs = [("de", width(nb)), ("bres", cb), ("bfill", cb), ("bfreed", cb), ("bhead", width(nb)),
                 ("xe", width(ne)), ("xk", kw), ("xptr", xw), ("xslot", sw), ("eres", eb), ("efill", eb),
                 ("efreed", eb), ("hslot", sw)]
@@ -244,6 +249,7 @@ class _Builder(OutputPath):
     def array(self) -> list[str]:
         w = self.w
         arr = self.tb.array
+        inputs = {t.tensor: t for t in self.tb.inputs}
         d = self.d
         wl = d.workload
         s_count = arr.steps
@@ -332,7 +338,7 @@ class _Builder(OutputPath):
         for t in wl.operands:
             p = self.names[t]
             ready[t] = f"a_{p}_ready"
-            avail = difference(w, f"a_{p}_avail", f"{p}_efill", f"{p}_efreed", self.ecap[t])
+            avail = difference(w, f"a_{p}_avail", f"{p}_efill", f"{p}_efreed", inputs[t].edge_capacity)
             sz = rw[f"a_{p}_size"]
             cw = max(avail[1], sz)
             w(f"wire a_{p}_ready = ({fit(avail[0], avail[1], cw)} >= {fit(f'a_{p}_sz', sz, cw)});")
@@ -359,7 +365,7 @@ class _Builder(OutputPath):
         for t in wl.operands:
             p = self.names[t]
             w(f"assign {p}_ashrink = a_issue & a_{p}_last;",
-              f"assign {p}_asize = {fit(f'a_{p}_sz', rw[f'a_{p}_size'], self.esw[t])};")
+              f"assign {p}_asize = {fit(f'a_{p}_sz', rw[f'a_{p}_size'], _edge_widths(inputs[t])[0])};")
         # operands and products, per physical PE
         a_t, b_t = wl.operands
         pa, pb = self.names[a_t], self.names[b_t]
@@ -375,8 +381,8 @@ class _Builder(OutputPath):
         self.out_ahead = sigma_d >= 3
         depth = min(MAX_DATAPATH_STAGES, sigma_d - (2 if self.out_ahead else 1))
         for g in used:
-            va = f"{pa}_emem[{pa}_hslot + {fit(self.pe_pos[(a_t, g)], pos_w[a_t], self.slot_w[a_t])}]"
-            vb = f"{pb}_emem[{pb}_hslot + {fit(self.pe_pos[(b_t, g)], pos_w[b_t], self.slot_w[b_t])}]"
+            va = f"{pa}_emem[{pa}_hslot + {fit(self.pe_pos[(a_t, g)], pos_w[a_t], _edge_widths(inputs[a_t])[1])}]"
+            vb = f"{pb}_emem[{pb}_hslot + {fit(self.pe_pos[(b_t, g)], pos_w[b_t], _edge_widths(inputs[b_t])[1])}]"
             w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};")
             if depth >= 1:
                 w(f"reg signed [{ba - 1}:0] a_ra{g};", f"reg signed [{bb - 1}:0] a_rb{g};",

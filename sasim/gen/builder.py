@@ -41,9 +41,6 @@ class BuilderBase:
         self.dram_bpc = arch.dram.bits_per_cycle
         self.npe = arch.array.rows * arch.array.cols
         self.to = 0  # elements of the output's largest drain tile
-        self.esw: dict[str, int] = {}  # per input tensor: the width of its array-tile sizes
-        self.ecap: dict[str, int] = {}  # per input tensor: its edge buffer's capacity
-        self.slot_w: dict[str, int] = {}  # per input tensor: the width of its edge-buffer slot offsets
         self.out_w: dict[str, int] = {}  # the output path's register widths
         self.rom_first: dict[str, int] = {}  # each ROM's first word
         self.out_ahead = False  # does the output engine read the edge buffer a cycle ahead
