@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -38,7 +38,7 @@ from sasim.sim import Mode, SimResult, simulate
 from sasim.sim.trace import FINISHED, timeline, write_perfetto, write_vcd
 from sasim.spec import Spec
 
-__all__ = ["add_run_parser", "run_json", "access_differences"]
+__all__ = ["add_run_parser", "run_json"]
 
 EXIT_MISMATCH = 1
 
@@ -131,20 +131,6 @@ def _mode(text: str) -> Mode:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def access_differences(result: SimResult) -> list[str]:
-    """Every count in which the simulator and the model disagree, as ``level.tensor.action:
-    simulated N, model M`` (there should be none: docs/model.md)."""
-    sim = {(lvl, t): a.to_dict() for lvl, ts in result.accesses.items() for t, a in ts.items()}
-    model = {(lvl, t): a.to_dict() for lvl, ts in result.model.accesses.items() for t, a in ts.items()}
-    zero = dict.fromkeys(("reads", "fills", "updates", "drains"), 0)
-    out = []
-    for key in sorted(set(sim) | set(model)):
-        s, m = sim.get(key, zero), model.get(key, zero)
-        out += [f"{key[0]}.{key[1]}.{action}: simulated {s[action]:,}, model {m[action]:,}"
-                for action in zero if s[action] != m[action]]
-    return out
-
-
 def run_json(spec: Spec, design: Design, result: SimResult, *, seed: int) -> dict[str, Any]:
     """The object ``sasim run --json`` prints (schema: docs/cli.md)."""
     from sasim.cli import model_json
@@ -155,7 +141,7 @@ def run_json(spec: Spec, design: Design, result: SimResult, *, seed: int) -> dic
     out["model"]["time_us"] = result.model.cycles / clock
     out["seed"] = seed
     out["data_stall_cycles"] = result.data_stalls if result.data_stalls >= 0 else None
-    out["accesses_match_model"] = not access_differences(result)
+    out["accesses_match_model"] = not result.access_differences()
     out["design"] = model_json(spec, design, result.model)["design"]
     return out
 
@@ -257,21 +243,32 @@ def _write_outputs(args: argparse.Namespace, spec: Spec, design: Design, result:
     return written
 
 
+class ProgressBar(Protocol):
+    """What :func:`progress_bar` yields: ``bar(done, total)``, or with ``detail`` the text
+    shown after the count."""
+
+    def __call__(self, done: int, total: int, detail: str | None = None) -> None: ...
+
+
 @contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress callback drawing a bar on stderr, started at the first report (long runs only)."""
+def progress_bar(enabled: bool, what: str = "simulating", initial: str = "steps") -> Iterator[ProgressBar | None]:
+    """A progress callback drawing a bar on stderr, started at the first report (long runs
+    only): ``what``, the bar, ``done/total`` and a detail, ``initial`` until a report gives its own."""
     if not enabled:
         yield None
         return
-    bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+    bar = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)
     task: list[Any] = []
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, detail: str | None = None) -> None:
         if not task:
-            task.append(bar.add_task("simulating", total=total, completed=done))
+            task.append(bar.add_task(what, total=total, completed=done, detail=initial))
             bar.start()
-        bar.update(task[0], completed=done, total=total)
+        if detail is None:
+            bar.update(task[0], completed=done, total=total)
+        else:
+            bar.update(task[0], completed=done, total=total, detail=detail)
 
     try:
         yield update
@@ -379,7 +376,7 @@ def _render(console: Console, spec: Spec, design: Design, result: SimResult, *, 
     _print_whole(console, stalls)
     console.print()
 
-    diffs = access_differences(result)
+    diffs = result.access_differences()
     model_acc = model.accesses
     accesses = Table(title="Accesses (words)", title_justify="left", title_style="bold")
     accesses.add_column("level")
@@ -470,7 +467,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     "(its cycles and counts equal the fast mode's)")
     spec = load_full_spec(args, usage)
     design = spec.design()
-    with _progress_bar(not args.json and sys.stderr.isatty()) as progress:
+    with progress_bar(not args.json and sys.stderr.isatty()) as progress:
         result = simulate(design, seed=args.seed, mode=args.mode, progress=progress)
     written = _write_outputs(args, spec, design, result)
     if args.json:

@@ -10,16 +10,14 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_run import EXIT_MISMATCH, _error_pct, _pct, _print_whole
+from sasim.cli_run import EXIT_MISMATCH, _error_pct, _pct, _print_whole, progress_bar
 from sasim.mapping.network import Network, load_network
 from sasim.mapping.space import compact_mapping
 from sasim.mapping.spec import Mapping
@@ -66,32 +64,6 @@ def network_run_json(result: NetworkSimResult) -> dict[str, Any]:
             "simulation_time_s": result.simulation_time_s, "wall_time_s": result.wall_time_s,
         },
     }
-
-
-
-@contextmanager
-def _network_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress callback drawing a bar of the layers simulated on stderr."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(TextColumn("simulating layers"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                   console=Console(file=sys.stderr), transient=True)
-    task: list[Any] = []
-
-    def update(done: int, total: int, layer: str) -> None:
-        if not task:
-            task.append(bar.add_task("simulating", total=total, completed=done, last=""))
-            bar.start()
-        bar.update(task[0], completed=done, total=total, last=f"last: {layer}" if layer else "")
-
-    try:
-        yield update
-    finally:
-        if task:
-            bar.stop()
-
 
 
 def _seconds(value: float) -> str:
@@ -206,7 +178,8 @@ def run_network(args: argparse.Namespace, usage: Callable[[str], Exception]) -> 
                         f"mapping of their own ({first}); give --mapping: a mapping section, or presets tried in "
                         "order per layer such as --mapping ws,os,is")
     jobs = args.jobs if args.jobs is not None else os.cpu_count() or 1
-    with _network_bar(not args.json and sys.stderr.isatty()) as progress:
+    with progress_bar(not args.json and sys.stderr.isatty(), "simulating layers", "") as bar:
+        progress = None if bar is None else lambda done, total, layer: bar(done, total, layer and f"last: {layer}")
         result = simulate_network(network, arch, mappings=mappings, seed=args.seed, jobs=jobs, progress=progress)
     if args.json:
         _write_json(network_run_json(result))

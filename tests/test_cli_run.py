@@ -250,11 +250,11 @@ def test_no_progress_bar_with_json_or_without_a_terminal(capsys: pytest.CaptureF
 
 
 def test_progress_bar_draws_on_its_first_report(capsys: pytest.CaptureFixture[str]) -> None:
-    with cli_run._progress_bar(True) as progress:
+    with cli_run.progress_bar(True) as progress:
         assert progress is not None
         progress(65536, 200000)
-        progress(131072, 200000)
-    with cli_run._progress_bar(False) as progress:
+        progress(131072, 200000, "last: conv1")  # a report's own detail replaces the initial one
+    with cli_run.progress_bar(False) as progress:
         assert progress is None
 
 

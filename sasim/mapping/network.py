@@ -40,8 +40,8 @@ from sasim.validation import parse_model
 from sasim.workload.builders import build_workload
 from sasim.workload.workload import Identifier, Workload
 
-__all__ = ["Layer", "LayerResult", "Network", "NetworkResult", "layer_mapping", "load_network", "map_network",
-           "network_yaml", "shape_key"]
+__all__ = ["Layer", "LayerResult", "Network", "NetworkResult", "layer_mapping", "layer_mapping_error", "load_network",
+           "map_network", "network_yaml", "shape_key"]
 
 
 class _LayerSpec(BaseModel):
@@ -159,15 +159,19 @@ def layer_mapping(network: Network, index: int, architecture: Architecture) -> M
         return None
     if isinstance(layer.mapping, Mapping):
         return layer.mapping
-    where = f"{network.source}: layers[{index}]"
     try:
         spec = spec_from_dict({"mapping": layer.mapping}, base_dir=network.base_dir, source=network.source,
                               overrides={"workload": layer.workload, "architecture": architecture})
     except SasimError as exc:
-        message = str(exc)
-        raise type(exc)(f"{where}.{message}" if message.startswith("mapping") else f"{where}.mapping: {message}") \
-            from None
+        raise layer_mapping_error(network, index, exc) from None
     return spec.mapping
+
+
+def layer_mapping_error(network: Network, index: int, exc: SasimError) -> SasimError:
+    """``exc``, about layer ``index``'s own mapping, with the network file and the layer in
+    front of its message (``net.yaml: layers[2].mapping: ...``)."""
+    where, message = f"{network.source}: layers[{index}]", str(exc)
+    return type(exc)(f"{where}.{message}" if message.startswith("mapping") else f"{where}.mapping: {message}")
 
 
 def network_yaml(network: Network, mappings: Sequence[Mapping], header: str = "") -> str:

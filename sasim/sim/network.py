@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingABC
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sasim.arch.architecture import Architecture
 from sasim.design import Design, lower
@@ -52,6 +52,12 @@ NetworkProgress = Callable[[int, int, str], None]
 
 #: How ``LayerSimResult.mapping_source`` names a mapping taken from the network file.
 FROM_NETWORK_FILE = "network file"
+
+_N = TypeVar("_N", int, float)
+
+
+def _relative_error(model: int, simulated: int) -> float:
+    return (model - simulated) / simulated if simulated else 0.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class RunSummary:
     @property
     def model_error(self) -> float:
         """(model cycles - simulated cycles) / simulated cycles."""
-        return (self.model_cycles - self.cycles) / self.cycles if self.cycles else 0.0
+        return _relative_error(self.model_cycles, self.cycles)
 
     @property
     def largest_stall(self) -> tuple[str, int] | None:
@@ -113,16 +119,17 @@ class NetworkSimResult:
     #: seconds the simulations took, summed over the runs
     simulation_time_s: float
 
-    def _total(self, value: Callable[[RunSummary], float]) -> float:
+    def _total(self, value: Callable[[RunSummary], _N]) -> _N:
+        """``value`` of each layer's run, times the layer's ``repeat``, summed."""
         return sum(value(lr.run) * lr.layer.repeat for lr in self.layers)
 
     @property
     def cycles(self) -> int:
-        return sum(lr.run.cycles * lr.layer.repeat for lr in self.layers)
+        return self._total(lambda r: r.cycles)
 
     @property
     def macs(self) -> int:
-        return sum(lr.run.macs * lr.layer.repeat for lr in self.layers)
+        return self._total(lambda r: r.macs)
 
     @property
     def energy_pj(self) -> float:
@@ -130,7 +137,7 @@ class NetworkSimResult:
 
     @property
     def model_cycles(self) -> int:
-        return sum(lr.run.model_cycles * lr.layer.repeat for lr in self.layers)
+        return self._total(lambda r: r.model_cycles)
 
     @property
     def model_energy_pj(self) -> float:
@@ -139,7 +146,7 @@ class NetworkSimResult:
     @property
     def model_error(self) -> float:
         """(model cycles - simulated cycles) / simulated cycles, over the whole network."""
-        return (self.model_cycles - self.cycles) / self.cycles if self.cycles else 0.0
+        return _relative_error(self.model_cycles, self.cycles)
 
     @property
     def utilization(self) -> float:
@@ -149,11 +156,11 @@ class NetworkSimResult:
 
     @property
     def array_busy(self) -> int:
-        return sum(lr.run.array_busy * lr.layer.repeat for lr in self.layers)
+        return self._total(lambda r: r.array_busy)
 
     @property
     def dram_busy(self) -> int:
-        return sum(lr.run.dram_busy * lr.layer.repeat for lr in self.layers)
+        return self._total(lambda r: r.dram_busy)
 
     @property
     def stalls(self) -> dict[str, int]:
@@ -197,7 +204,7 @@ def _candidate(value: Any, label: str, layer: Layer, architecture: Architecture)
 
 def _plan(network: Network, index: int, architecture: Architecture, candidates: Sequence[Any]) -> _Plan:
     """Layer ``index``'s mapping and lowered design; a SasimError says why there is none."""
-    from sasim.mapping.network import layer_mapping
+    from sasim.mapping.network import layer_mapping, layer_mapping_error
 
     layer = network.layers[index]
     if layer.mapping is not None:
@@ -206,9 +213,7 @@ def _plan(network: Network, index: int, architecture: Architecture, candidates: 
         try:
             design = lower(layer.workload, architecture, mapping)
         except SasimError as exc:
-            where = f"{network.source}: layers[{index}]"
-            message = f"{where}.{exc}" if str(exc).startswith("mapping") else f"{where}.mapping: {exc}"
-            raise type(exc)(message) from None
+            raise layer_mapping_error(network, index, exc) from None
         return _Plan(design, mapping, FROM_NETWORK_FILE)
     if not candidates:
         raise MappingError("no mapping: give the layer a 'mapping' in the network file, or mappings to try")
@@ -243,12 +248,6 @@ def _failures(kind: type[SasimError], what: str, failed: list[tuple[str, SasimEr
 # --- running ----------------------------------------------------------------------------------
 
 
-def _accesses_match(result: Any) -> bool:
-    sim = {(lvl, t): a.to_dict() for lvl, ts in result.accesses.items() for t, a in ts.items()}
-    model = {(lvl, t): a.to_dict() for lvl, ts in result.model.accesses.items() for t, a in ts.items()}
-    return sim == model
-
-
 def _simulate_run(design: Design, seed: int) -> RunSummary | SasimError:
     """Simulate one design (in a worker process or in this one); a refusal comes back as the error."""
     try:
@@ -264,7 +263,7 @@ def _simulate_run(design: Design, seed: int) -> RunSummary | SasimError:
         array_busy=result.array_busy,
         dram_busy=result.dram_busy,
         outputs_match_reference=result.outputs_match_reference,
-        accesses_match_model=_accesses_match(result),
+        accesses_match_model=not result.access_differences(),
         model_cycles=result.model.cycles,
         model_energy_pj=result.model.energy_pj,
         wall_time_s=result.wall_time_s,

@@ -105,6 +105,19 @@ class SimResult:
         """(model cycles - simulated cycles) / simulated cycles."""
         return (self.model.cycles - self.cycles) / self.cycles if self.cycles else 0.0
 
+    def access_differences(self) -> list[str]:
+        """Every count in which the simulator and the model disagree, as ``level.tensor.action:
+        simulated N, model M`` (there should be none: docs/model.md)."""
+        sim = {(lvl, t): a.to_dict() for lvl, ts in self.accesses.items() for t, a in ts.items()}
+        model = {(lvl, t): a.to_dict() for lvl, ts in self.model.accesses.items() for t, a in ts.items()}
+        zero = dict.fromkeys(("reads", "fills", "updates", "drains"), 0)
+        out = []
+        for key in sorted(set(sim) | set(model)):
+            s, m = sim.get(key, zero), model.get(key, zero)
+            out += [f"{key[0]}.{key[1]}.{action}: simulated {s[action]:,}, model {m[action]:,}"
+                    for action in zero if s[action] != m[action]]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``sasim run --json``."""
         return {
