@@ -90,11 +90,12 @@ def refill_positions(loops: tuple[Loop, ...], workload: Workload, tensor: str, b
                      factors: np.ndarray) -> np.ndarray:
     """Position of r* for each factor row: the innermost temporal loop before
     ``boundary`` relevant to ``tensor`` with a factor above 1, or -1."""
-    pos = np.full(factors.shape[0], -1, dtype=np.int64)
-    for j, lp in enumerate(loops[:boundary]):
-        if not lp.is_spatial and workload.is_relevant(tensor, lp.dim):
-            pos = np.where(factors[:, j] > 1, j, pos)
-    return pos
+    relevant = workload.tensor_dims(tensor)
+    js = [j for j, lp in enumerate(loops[:boundary]) if lp.axis is None and lp.dim in relevant]
+    if not js:
+        return np.full(factors.shape[0], -1, dtype=np.int64)
+    # the positions increase, so the innermost such loop is the largest position
+    return np.asarray(np.where(factors[:, js] > 1, np.array(js, dtype=np.int64), -1).max(axis=1))
 
 
 @dataclass(frozen=True)

@@ -155,15 +155,24 @@ class _Found:
         self.util.append(util)
 
     def arrays(self) -> tuple[Array, Array, Array, Array]:
-        return (np.concatenate(self.rows), np.concatenate(self.cycles), np.concatenate(self.energy),
-                np.concatenate(self.util))
+        if len(self.rows) > 1:  # joined once, then kept joined
+            self.rows, self.cycles = [np.concatenate(self.rows)], [np.concatenate(self.cycles)]
+            self.energy, self.util = [np.concatenate(self.energy)], [np.concatenate(self.util)]
+        return self.rows[0], self.cycles[0], self.energy[0], self.util[0]
 
 
-def _order(objective: Objective, cycles: Array, energy: Array, rows: Array) -> Array:
-    """Indices sorted by objective, then cycles, energy and the row itself (deterministic)."""
+def _order(objective: Objective, cycles: Array, energy: Array, rows: Array, k: int | None = None) -> Array:
+    """Indices sorted by objective, then cycles, energy and the row itself (deterministic);
+    with ``k``, only the first ``k`` of that order."""
     vals = objective_values(objective, cycles, energy)
+    pick = np.arange(len(vals))
+    if k is not None and 0 < k < len(vals):
+        # Only the rows with a value no larger than the k-th smallest can come first; the
+        # sort is stable, so ordering just those gives the same first k.
+        pick = np.flatnonzero(vals <= np.partition(vals, k - 1)[k - 1])
+        rows, cycles, energy, vals = rows[pick], cycles[pick], energy[pick], vals[pick]
     keys = [rows[:, j] for j in range(rows.shape[1] - 1, -1, -1)] + [energy, cycles, vals]
-    return np.lexsort(keys)
+    return pick[np.lexsort(keys)][:k]
 
 
 class _Explorer:
@@ -199,10 +208,9 @@ class _Explorer:
         rows, cycles, energy, _ = self.found.arrays()
         if not len(rows):
             return rows
-        order = _order(objective, cycles, energy, rows)
-        picks = list(order[:k])
-        picks.append(int(_order(Objective.LATENCY, cycles, energy, rows)[0]))
-        picks.append(int(_order(Objective.ENERGY, cycles, energy, rows)[0]))
+        picks = list(_order(objective, cycles, energy, rows, k))
+        picks.append(int(_order(Objective.LATENCY, cycles, energy, rows, 1)[0]))
+        picks.append(int(_order(Objective.ENERGY, cycles, energy, rows, 1)[0]))
         return np.unique(rows[picks], axis=0)
 
     def descend(self, objective: Objective, steps: int, k: int) -> None:
@@ -219,7 +227,7 @@ class _Explorer:
     def result(self, objective: Objective, top: int, rng: np.random.Generator, complete: bool) -> StructureResult:
         rows, cycles, energy, util = self.found.arrays()
         front = pareto_indices(cycles, energy)
-        best_rows = _order(objective, cycles, energy, rows)[:top]
+        best_rows = _order(objective, cycles, energy, rows, top)
         keep = np.concatenate([front, best_rows])
         n_sample = min(len(rows), 96)
         pick = rng.choice(len(rows), size=n_sample, replace=False) if n_sample else np.zeros(0, dtype=np.int64)

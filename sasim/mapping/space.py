@@ -477,28 +477,25 @@ class MapSpace:
         moved by one, or set to 1 or its limit; or a prime factor moved between two loops
         of one dimension."""
         free = slots.free()
+        rows = np.asarray(rows, dtype=np.int64)
         out: list[Array] = []
-        for row in rows:
-            cand: list[Array] = []
-            for j in free:
-                f, lim = int(row[j]), int(slots.limits[j])
-                vals = {f * 2, f * 3, f * 5, f + 1, f - 1, 1, lim}
-                vals |= {f // p for p in (2, 3, 5) if f % p == 0}
-                for v in sorted(v for v in vals if 1 <= v <= lim and v != f):
-                    r = row.copy()
-                    r[j] = v
-                    cand.append(r)
-            for d in self.workload.dims:
-                js = [j for j in slots.by_dim[d] if j in free]
-                for a, b in itertools.permutations(js, 2):
-                    for p in (2, 3):
-                        if row[a] % p == 0 and row[b] * p <= slots.limits[b]:
-                            r = row.copy()
-                            r[a] //= p
-                            r[b] *= p
-                            cand.append(r)
-            if cand:
-                out.append(np.array(cand, dtype=np.int64))
+        for j in free:
+            f, lim = rows[:, j:j + 1], int(slots.limits[j])
+            vals = np.concatenate([f * 2, f * 3, f * 5, f + 1, f - 1, np.ones_like(f), np.full_like(f, lim)]
+                                  + [np.where(f % p == 0, f // p, 0) for p in (2, 3, 5)], axis=1)
+            keep = (vals >= 1) & (vals <= lim) & (vals != f)
+            moved = np.repeat(rows, vals.shape[1], axis=0)
+            moved[:, j] = vals.ravel()
+            out.append(moved[keep.ravel()])
+        for d in self.workload.dims:
+            js = [j for j in slots.by_dim[d] if j in free]
+            for a, b in itertools.permutations(js, 2):
+                for p in (2, 3):
+                    ok = (rows[:, a] % p == 0) & (rows[:, b] * p <= slots.limits[b])
+                    moved = rows[ok].copy()
+                    moved[:, a] //= p
+                    moved[:, b] *= p
+                    out.append(moved)
         if not out:
             return np.zeros((0, slots.width), dtype=np.int64)
         allrows, ok = self.normalize(slots, np.concatenate(out))

@@ -17,8 +17,11 @@ Two primitives carry all of docs/model.md:
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +31,31 @@ from sasim.workload.projection import IndexExpr
 __all__ = ["Nest"]
 
 Array = np.ndarray
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _read_only(v)
+    return value
+
+
+def _memoized(method: _F) -> _F:
+    """Memoize a :class:`Nest` method on its (hashable) arguments; results are made
+    read-only, so a caller cannot change what later calls get."""
+
+    @functools.wraps(method)
+    def wrapper(self: Nest, *args: Any) -> Any:
+        key = (method.__name__, *args)
+        if key not in self._memo:
+            self._memo[key] = _read_only(method(self, *args))
+        return self._memo[key]
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _ceil_div(a: Array, b: Array) -> Array:
@@ -47,10 +75,17 @@ def _distinct(expr: IndexExpr, extents: list[Array]) -> Array:
 
 @dataclass(frozen=True)
 class Nest:
-    """A loop-nest structure from ``template`` with a batch of factor rows."""
+    """A loop-nest structure from ``template`` with a batch of factor rows.
+
+    What depends only on the structure and the factors (strides, tiles, refill loops,
+    counts) is memoized per instance: one evaluation asks for the same ones many times,
+    and at the mapper's batch sizes (a few hundred rows) NumPy's per-call cost, not the
+    arithmetic, is most of an evaluation.
+    """
 
     template: Design
     factors: Array  # (B, L) int64
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, design: Design, factors: Array | None = None) -> Nest:
@@ -65,9 +100,11 @@ class Nest:
 
     # --- per-dimension structure ------------------------------------------------------
 
+    @_memoized
     def loops_of(self, dim: str) -> list[int]:
         return [j for j, lp in enumerate(self.template.loops) if lp.dim == dim]
 
+    @_memoized
     def strides(self, dim: str) -> Array:
         """(B, n) strides of ``dim``'s loops: the product of the factors inside each."""
         js = self.loops_of(dim)
@@ -77,6 +114,7 @@ class Nest:
         inner = np.cumprod(f[:, ::-1], axis=1)[:, ::-1]
         return np.concatenate([inner[:, 1:], np.ones((self.batch, 1), dtype=np.int64)], axis=1)
 
+    @_memoized
     def tile(self, dim: str, boundary: int) -> Array:
         """Unclipped extent of ``dim`` over ``loops[boundary:]``."""
         js = [j for j in self.loops_of(dim) if j >= boundary]
@@ -91,11 +129,18 @@ class Nest:
         ``dim`` sit at index 0 (their stride still counts). Loops inside the last
         included one form the tile and are not counted.
         """
-        size = self.template.workload.dims[dim]
         js = self.loops_of(dim)
         if not js:
             return np.ones(self.batch, dtype=np.int64)
-        f = np.where(include[:, js], self.factors[:, js], 1)
+        return self._count(dim, np.ascontiguousarray(include[:, js], dtype=bool).tobytes())
+
+    @_memoized
+    def _count(self, dim: str, included: bytes) -> Array:
+        """:meth:`count` with the included loops of ``dim`` as the bytes of a (B, n) mask."""
+        size = self.template.workload.dims[dim]
+        js = self.loops_of(dim)
+        mask = np.frombuffer(included, dtype=bool).reshape(self.batch, len(js))
+        f = np.where(mask, self.factors[:, js], 1)
         s = self.strides(dim)
         n = len(js)
         # span[i] = largest index reachable by loops i.. plus one; suffix[i] = prod f[i+1..]
@@ -109,13 +154,14 @@ class Nest:
         total = np.zeros(self.batch, dtype=np.int64)
         for i in range(n):
             valid = np.minimum(f[:, i], _ceil_div(remaining, s[:, i]))
-            full = np.clip((remaining - span[:, i + 1]) // s[:, i] + 1, 0, valid)
+            full = np.minimum(np.maximum((remaining - span[:, i + 1]) // s[:, i] + 1, 0), valid)
             total += np.where(alive, full * suffix[:, i + 1], 0)
             alive &= valid > full
             remaining = remaining - full * s[:, i]
         total += (alive & (remaining > 0)).astype(np.int64)
         return total
 
+    @_memoized
     def extent_distribution(self, dim: str, boundary: int) -> list[tuple[Array, Array]]:
         """[(extent, count), ...] of ``dim``'s tiles at ``boundary`` over all its outer loops."""
         size = self.template.workload.dims[dim]
@@ -128,6 +174,7 @@ class Nest:
 
     # --- events -----------------------------------------------------------------------
 
+    @_memoized
     def refill_loop(self, tensor: str, boundary: int) -> Array:
         """Position of r*: the innermost temporal loop before ``boundary`` relevant to
         ``tensor`` with a factor above 1, or -1 (per batch row)."""
@@ -145,11 +192,19 @@ class Nest:
     def event_sum(self, tensor: str, boundary: int, include: Array) -> Array:
         """Σ over the non-empty tuples of the included loops of |tile of tensor at boundary|."""
         wl = self.template.workload
-        total = np.ones(self.batch, dtype=np.int64)
-        relevant = set(wl.tensor_dims(tensor))
+        total = self.tile_sum(tensor, boundary)
+        relevant = wl.tensor_dims(tensor)
         for d in wl.dims:
             if d not in relevant:
                 total = total * self.count(d, include)
+        return total
+
+    @_memoized
+    def tile_sum(self, tensor: str, boundary: int) -> Array:
+        """Σ over every tile of ``tensor`` at ``boundary`` (one per tuple of its relevant
+        dimensions' outer loops) of its distinct elements."""
+        wl = self.template.workload
+        total = np.ones(self.batch, dtype=np.int64)
         for expr in wl.indices(tensor):
             dists = [self.extent_distribution(t.dim, boundary) for t in expr.terms]
             acc = np.zeros(self.batch, dtype=np.int64)

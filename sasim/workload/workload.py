@@ -100,6 +100,8 @@ class Workload(BaseModel):
     tensors: dict[Identifier, TensorSpec]
 
     _indices: dict[str, tuple[IndexExpr, ...]] = PrivateAttr(default_factory=dict)
+    #: per tensor, its relevant dimensions (asked millions of times by the batched model)
+    _tensor_dims: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -133,6 +135,7 @@ class Workload(BaseModel):
                     seen.add(term.dim)
             used |= seen
             self._indices[name] = tensor.indices
+            self._tensor_dims[name] = tuple(d for expr in tensor.indices for d in expr.dims)
         unused = sorted(set(self.dims) - used)
         if unused:
             raise ValueError(f"dims {unused} appear in no tensor")
@@ -174,10 +177,10 @@ class Workload(BaseModel):
 
     def tensor_dims(self, tensor: str) -> tuple[str, ...]:
         """Dimensions a tensor depends on (its *relevant* dimensions), in index order."""
-        return tuple(d for expr in self._indices[tensor] for d in expr.dims)
+        return self._tensor_dims[tensor]
 
     def is_relevant(self, tensor: str, dim: str) -> bool:
-        return dim in self.tensor_dims(tensor)
+        return dim in self._tensor_dims[tensor]
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         """Shape of the dense stored array (padding included)."""
