@@ -40,7 +40,7 @@ from sasim.mapping.spec import Axis, LoopSpec, Mapping, format_loops
 from sasim.workload.projection import distinct_values
 from sasim.workload.workload import Workload
 
-__all__ = ["MapSpace", "Slots", "Structure", "compact_mapping", "factor_candidates"]
+__all__ = ["MapSpace", "Slots", "Structure", "compact_mapping", "factor_candidates", "unique_rows"]
 
 Array = np.ndarray
 
@@ -48,6 +48,19 @@ _RELAXED_CAPACITY = 1 << 32
 _RELAXED_REGISTERS = 1 << 20
 #: Sizes up to this have every integer as a candidate factor.
 _ALL_FACTORS_UP_TO = 32
+
+
+def unique_rows(rows: Array) -> Array:
+    """The distinct rows of an integer matrix, each at its first occurrence, in order.
+
+    Exact, and several times faster than ``np.unique(rows, axis=0)``: the rows are
+    compared as raw bytes (one sort of fixed-size strings) instead of field by field."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if len(rows) < 2:
+        return rows
+    keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel()
+    _, first = np.unique(keys, return_index=True)
+    return rows[np.sort(first)]
 
 
 def factor_candidates(size: int) -> tuple[int, ...]:
@@ -449,7 +462,7 @@ class MapSpace:
         for j, g in zip(free, grids):
             rows[:, j] = g.ravel()
         rows, ok = self.normalize(slots, rows)
-        return np.unique(rows[ok], axis=0)
+        return unique_rows(rows[ok])
 
     def random_rows(self, slots: Slots, rng: np.random.Generator, n: int) -> Array:
         """``n`` random factor choices (then normalized; invalid ones dropped) plus two starts:
@@ -470,36 +483,40 @@ class MapSpace:
                 full[0, j] = slots.limits[j]
         rows = np.concatenate([self.minimal_row(slots), full, rows])
         rows, ok = self.normalize(slots, rows)
-        return np.unique(rows[ok], axis=0)
+        return unique_rows(rows[ok])
 
     def neighbour_rows(self, slots: Slots, rows: Array) -> Array:
         """Rows one step from each of ``rows``: one factor scaled by 2, 3 or 5, divided,
         moved by one, or set to 1 or its limit; or a prime factor moved between two loops
         of one dimension."""
-        free = slots.free()
+        free = np.array(slots.free(), dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64)
-        out: list[Array] = []
-        for j in free:
-            f, lim = rows[:, j:j + 1], int(slots.limits[j])
-            vals = np.concatenate([f * 2, f * 3, f * 5, f + 1, f - 1, np.ones_like(f), np.full_like(f, lim)]
-                                  + [np.where(f % p == 0, f // p, 0) for p in (2, 3, 5)], axis=1)
-            keep = (vals >= 1) & (vals <= lim) & (vals != f)
-            moved = np.repeat(rows, vals.shape[1], axis=0)
-            moved[:, j] = vals.ravel()
-            out.append(moved[keep.ravel()])
-        for d in self.workload.dims:
-            js = [j for j in slots.by_dim[d] if j in free]
-            for a, b in itertools.permutations(js, 2):
-                for p in (2, 3):
-                    ok = (rows[:, a] % p == 0) & (rows[:, b] * p <= slots.limits[b])
-                    moved = rows[ok].copy()
-                    moved[:, a] //= p
-                    moved[:, b] *= p
-                    out.append(moved)
-        if not out:
+        if not len(free) or not len(rows):
             return np.zeros((0, slots.width), dtype=np.int64)
+        # One factor changed: (rows, free loops, 10 candidate values), all at once.
+        f = rows[:, free][:, :, None]
+        lim = slots.limits[free][None, :, None]
+        vals = np.concatenate([f * 2, f * 3, f * 5, f + 1, f - 1, np.ones_like(f), np.broadcast_to(lim, f.shape)]
+                              + [np.where(f % p == 0, f // p, 0) for p in (2, 3, 5)], axis=2)
+        r, k, c = np.nonzero((vals >= 1) & (vals <= lim) & (vals != f))
+        changed = rows[r]
+        changed[np.arange(len(r)), free[k]] = vals[r, k, c]
+        # A prime factor moved between two loops of one dimension.
+        free_set = set(free.tolist())
+        pairs = np.array([(a, b) for d in self.workload.dims
+                          for a, b in itertools.permutations([j for j in slots.by_dim[d] if j in free_set], 2)],
+                         dtype=np.int64).reshape(-1, 2)
+        out = [changed]
+        for p in (2, 3):
+            a, b = pairs[:, 0], pairs[:, 1]
+            r, q = np.nonzero((rows[:, a] % p == 0) & (rows[:, b] * p <= slots.limits[b][None, :]))
+            moved = rows[r]
+            idx = np.arange(len(r))
+            moved[idx, a[q]] //= p
+            moved[idx, b[q]] *= p
+            out.append(moved)
         allrows, ok = self.normalize(slots, np.concatenate(out))
-        return np.asarray(np.unique(allrows[ok], axis=0))
+        return unique_rows(allrows[ok])
 
     # --- bounds ---------------------------------------------------------------------------------
 
