@@ -3,17 +3,22 @@ brute-force oracle), re-checked metrics, determinism, constraints, the time budg
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import buffer, make_arch
 from mapper_oracle import evaluate_all, pareto
 
+from sasim.arch import build_architecture
 from sasim.arch.architecture import Architecture
 from sasim.design import lower
 from sasim.errors import MappingError
 from sasim.mapping.constraints import Constraints
-from sasim.mapping.search import Effort, MapperResult, Objective, Progress, search
+from sasim.mapping.explore import Incumbent, StructureResult, explore
+from sasim.mapping.search import Effort, MapperResult, Objective, Progress, _as_structure, search
+from sasim.mapping.space import MapSpace
 from sasim.mapping.spec import Axis, Mapping
 from sasim.model import evaluate
 from sasim.workload import Workload, conv2d, gemm
@@ -192,3 +197,35 @@ def test_unknown_objective_wrong() -> None:
     wl, arch = SPACES["gemm_2x2"]
     with pytest.raises(ValueError, match="'speed' is not a valid Objective"):
         search(wl, arch, objective="speed")
+
+
+def test_kicks_leave_a_local_minimum_the_descent_stops_in() -> None:
+    """On eyeriss's large GEMM, in this structure, the plain descent from seed 0 stops at a
+    point where every single-factor move breaks the global buffer's capacity or costs more;
+    the kicks (random perturbations of two or three loops) get past it."""
+    workload, arch = gemm(M=3072, N=1024, K=4096), build_architecture("eyeriss")
+    space = MapSpace(workload, arch)
+    mapping = Mapping.model_validate({
+        "temporal": {"DRAM": "M=15 N=8", "global_buffer": "K=57 M=103", "PE": "N=10 K=6 M=2"},
+        "spatial": {"Y": "K=12", "X": "N=13"}, "bypass": {"global_buffer": ["I"]},
+    })
+    seeded = _as_structure(space, mapping)
+    assert seeded is not None
+    best = {}
+    for kicks in (0, 5):
+        res = explore(space, 0, seeded[0], deep=True, objective=Objective.EDP, top=3,
+                      effort=replace(Effort(), kicks=kicks), incumbent=Incumbent(Objective.EDP, 3),
+                      rng=np.random.default_rng(0), min_util=0.0)
+        best[kicks] = res.best
+    assert best[5] < 0.9 * best[0]
+
+
+def test_structure_result_best_rows_are_ordered_by_the_objective() -> None:
+    rows = np.array([[1, 4], [2, 2], [4, 1], [8, 1]])
+    cycles = np.array([10, 40, 20, 5])
+    energy = np.array([9.0, 1.0, 2.0, 30.0])  # EDP 90, 40, 40, 150
+    res = StructureResult(0, None, rows, cycles, energy, np.ones(4), 40.0, np.zeros((0, 2)))  # type: ignore[arg-type]
+    # equal EDP: fewer cycles first
+    assert res.best_rows(Objective.EDP, 3).tolist() == [[4, 1], [2, 2], [1, 4]]
+    assert res.best_rows(Objective.LATENCY, 1).tolist() == [[8, 1]]
+    assert res.best_rows(Objective.ENERGY, 2).tolist() == [[2, 2], [4, 1]]

@@ -10,7 +10,7 @@ from sasim.arch.architecture import Architecture, LinkKind, PEArray
 from sasim.design import lower
 from sasim.errors import MappingError
 from sasim.mapping.constraints import Constraints
-from sasim.mapping.space import MapSpace, compact_mapping, factor_candidates
+from sasim.mapping.space import MapSpace, Slots, Structure, compact_mapping, factor_candidates, unique_rows
 from sasim.mapping.spec import Axis, Mapping
 from sasim.model import evaluate, evaluate_batch
 from sasim.workload import conv2d, gemm
@@ -194,3 +194,74 @@ def test_conv_space_has_diagonal_free_dataflows() -> None:
     space = MapSpace(conv2d(K=2, C=2, H=5, W=5, R=3, S=3), make_arch(3, 3))
     assert space.dataflows
     assert all(s is None or s in space.loop_dims for _, s, _ in space.dataflows)
+
+
+def test_unique_rows_keeps_first_occurrences_in_order() -> None:
+    rows = np.array([[3, 1], [1, 2], [3, 1], [0, 5], [1, 2], [-1, 7]])
+    assert unique_rows(rows).tolist() == [[3, 1], [1, 2], [0, 5], [-1, 7]]
+    assert unique_rows(rows[:1]).tolist() == [[3, 1]]
+    assert unique_rows(np.zeros((0, 3), dtype=np.int64)).shape == (0, 3)
+    rng = np.random.default_rng(0)
+    many = rng.integers(1, 6, size=(500, 4))
+    assert sorted(map(tuple, unique_rows(many).tolist())) == sorted(map(tuple, np.unique(many, axis=0).tolist()))
+
+
+def _conv_structure(space: MapSpace) -> tuple[Structure, Slots, np.ndarray]:
+    rng = np.random.default_rng(3)
+    while True:
+        st = space.random_structure(rng)
+        if st is None:
+            continue
+        slots = space.slots(st)
+        rows = space.random_rows(slots, rng, 40)
+        if len(rows) >= 3 and space.template(st, slots) is not None:
+            return st, slots, rows[:3]
+
+
+def _reference_neighbours(space: MapSpace, slots: Slots, rows: np.ndarray) -> set[tuple[int, ...]]:
+    """Every single step, row by row: one factor times 2, 3 or 5, divided by one of them,
+    plus or minus one, 1 or its limit; or a 2 or a 3 moved between two loops of a dimension."""
+    free = slots.free()
+    cand = []
+    for row in rows:
+        for j in free:
+            f, lim = int(row[j]), int(slots.limits[j])
+            for v in {f * 2, f * 3, f * 5, f + 1, f - 1, 1, lim} | {f // p for p in (2, 3, 5) if f % p == 0}:
+                if 1 <= v <= lim and v != f:
+                    r = row.copy()
+                    r[j] = v
+                    cand.append(r)
+        for d in space.workload.dims:
+            js = [j for j in slots.by_dim[d] if j in free]
+            for a in js:
+                for b in js:
+                    for p in (2, 3):
+                        if a != b and row[a] % p == 0 and row[b] * p <= slots.limits[b]:
+                            r = row.copy()
+                            r[a] //= p
+                            r[b] *= p
+                            cand.append(r)
+    out, ok = space.normalize(slots, np.array(cand))
+    return {tuple(r) for r in out[ok].tolist()}
+
+
+def test_neighbour_rows_are_every_valid_single_step() -> None:
+    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    _, slots, rows = _conv_structure(space)
+    out = space.neighbour_rows(slots, rows)
+    assert len(unique_rows(out)) == len(out)
+    assert {tuple(r) for r in out.tolist()} == _reference_neighbours(space, slots, rows)
+    again, ok = space.normalize(slots, out)
+    assert ok.all() and np.array_equal(again, out)
+
+
+def test_kicked_rows_perturb_at_most_three_free_loops_deterministically() -> None:
+    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    _, slots, rows = _conv_structure(space)
+    out = space.kicked_rows(slots, rows, np.random.default_rng(7), 50)
+    again, ok = space.normalize(slots, out)
+    assert ok.all() and np.array_equal(again, out)
+    assert np.array_equal(out, space.kicked_rows(slots, rows, np.random.default_rng(7), 50))
+    assert not np.array_equal(out, space.kicked_rows(slots, rows, np.random.default_rng(8), 50))
+    assert len(out) > len(rows)  # perturbations, not copies of the starting rows
+    assert space.kicked_rows(slots, rows[:0], np.random.default_rng(7), 50).shape == (0, slots.width)

@@ -43,8 +43,10 @@ class Effort:
     structures, else this many are sampled. ``exhaustive_rows``: a structure's factor
     rows are all evaluated if there are at most this many, else ``samples`` random rows
     are improved by ``screen_steps`` descent steps from the ``starts`` best. The
-    ``refine_top`` best structures then get ``deep_steps`` steps, and their neighbour
-    structures a screen, for up to ``rounds`` rounds while the best improves.
+    ``refine_top`` best structures then get ``deep_steps`` steps (restarted up to
+    ``kicks`` times from ``kick_rows`` perturbations of the best rows when they stop
+    improving for ``patience`` steps), and their neighbour structures a screen, for up to
+    ``rounds`` rounds while the best improves.
     """
 
     max_structures: int = 400
@@ -54,6 +56,9 @@ class Effort:
     starts: int = 2
     deep_steps: int = 60
     deep_starts: int = 4
+    kicks: int = 5
+    kick_rows: int = 500
+    patience: int = 2
     refine_top: int = 10
     rounds: int = 6
     chunk: int = 4
@@ -140,6 +145,12 @@ class StructureResult:
     complete: bool = False  # every factor row of the structure was considered
     skipped: bool = False  # not explored (time budget or infeasible)
 
+    def best_rows(self, objective: Objective, k: int) -> Array:
+        """The ``k`` best rows by ``objective`` (ties broken as everywhere else)."""
+        if not len(self.rows):
+            return self.rows
+        return np.asarray(self.rows[_order(objective, self.cycles, self.energy, self.rows, k)])
+
 
 class _Found:
     def __init__(self, width: int) -> None:
@@ -213,15 +224,38 @@ class _Explorer:
         picks.append(int(_order(Objective.ENERGY, cycles, energy, rows, 1)[0]))
         return np.unique(rows[picks], axis=0)
 
-    def descend(self, objective: Objective, steps: int, k: int) -> None:
+    def best_value(self, objective: Objective) -> float:
+        _, cycles, energy, _ = self.found.arrays()
+        return float(objective_values(objective, cycles, energy).min()) if len(cycles) else float("inf")
+
+    def descend(self, objective: Objective, steps: int, k: int, kicks: int = 0, kick_rows: int = 0,
+                patience: int = 0, rng: np.random.Generator | None = None) -> None:
+        """Move the ``k`` best rows (and the fastest and the most frugal) to their best
+        neighbours for up to ``steps`` steps. With ``kicks``, when the descent has
+        converged, or the best value has not improved for ``patience`` steps, it restarts
+        from ``kick_rows`` random perturbations of the best rows (up to ``kicks`` times):
+        a capacity limit often walls a better point off from every single-factor move."""
         current = self.starts(objective, k)
+        best = self.best_value(objective)
+        stalled = 0
         for _ in range(steps):
             if not len(current):
                 return
             self.run(self.space.neighbour_rows(self.slots, current))
             nxt = self.starts(objective, k)
-            if nxt.shape == current.shape and np.array_equal(nxt, current):
-                return
+            now = self.best_value(objective)
+            stalled = 0 if now < best else stalled + 1
+            best = min(best, now)
+            converged = nxt.shape == current.shape and np.array_equal(nxt, current)
+            if converged or (kicks and stalled >= patience):
+                if kicks <= 0 or rng is None:
+                    return
+                kicks -= 1
+                rows, cycles, energy, _ = self.found.arrays()
+                top = rows[_order(objective, cycles, energy, rows, k)]
+                self.run(self.space.kicked_rows(self.slots, top, rng, kick_rows))
+                nxt = self.starts(objective, k)
+                stalled = 0
             current = nxt
 
     def result(self, objective: Objective, top: int, rng: np.random.Generator, complete: bool) -> StructureResult:
@@ -270,6 +304,9 @@ def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective
         if extra_rows is not None and len(extra_rows):
             rows, ok = space.normalize(slots, extra_rows)
             ex.run(rows[ok])
-        steps, k = (effort.deep_steps, effort.deep_starts) if deep else (effort.screen_steps, effort.starts)
-        ex.descend(objective, steps, k)
+        if deep:
+            ex.descend(objective, effort.deep_steps, effort.deep_starts, kicks=effort.kicks,
+                       kick_rows=effort.kick_rows, patience=effort.patience, rng=rng)
+        else:
+            ex.descend(objective, effort.screen_steps, effort.starts)
     return ex.result(objective, top, rng, complete)

@@ -360,7 +360,7 @@ def search(
             for res in ranked:
                 if res.index not in runner.deep_done and not res.complete:
                     runner.deep_done.add(res.index)
-                    nxt.append((res.index, res.structure, True, res.rows[:1] if len(res.rows) else None))
+                    nxt.append((res.index, res.structure, True, res.best_rows(objective, 1)))
                 for nb in space.neighbours(res.structure):
                     if nb not in runner.index:
                         nxt.append((runner._id(nb), nb, False, None))

@@ -518,6 +518,23 @@ class MapSpace:
         allrows, ok = self.normalize(slots, np.concatenate(out))
         return unique_rows(allrows[ok])
 
+    def kicked_rows(self, slots: Slots, rows: Array, rng: np.random.Generator, n: int) -> Array:
+        """``n`` perturbations of each of ``rows``: three times, a random free loop is set to a
+        random candidate factor (so one to three loops change); normalized, invalid rows dropped."""
+        free = slots.free()
+        if not free or not len(rows):
+            return np.zeros((0, slots.width), dtype=np.int64)
+        out = np.repeat(np.asarray(rows, dtype=np.int64), n, axis=0)
+        cands = [np.array(self._choices(slots, j), dtype=np.int64) for j in free]
+        for _ in range(3):
+            which = rng.integers(0, len(free), size=len(out))
+            for i, j in enumerate(free):
+                sel = np.flatnonzero(which == i)
+                if len(sel) and len(cands[i]):
+                    out[sel, j] = cands[i][rng.integers(0, len(cands[i]), size=len(sel))]
+        rows_n, ok = self.normalize(slots, out)
+        return unique_rows(rows_n[ok])
+
     # --- bounds ---------------------------------------------------------------------------------
 
     def _energy_lower_bound(self) -> float:
