@@ -17,7 +17,7 @@ from sasim.design import lower
 from sasim.errors import MappingError
 from sasim.mapping.constraints import Constraints
 from sasim.mapping.explore import Incumbent, StructureResult, explore
-from sasim.mapping.search import Effort, MapperResult, Objective, Progress, _as_structure, search
+from sasim.mapping.search import Effort, MapperResult, Objective, Progress, _as_structure, _gained, search
 from sasim.mapping.space import MapSpace
 from sasim.mapping.spec import Axis, Mapping
 from sasim.model import evaluate
@@ -229,3 +229,12 @@ def test_structure_result_best_rows_are_ordered_by_the_objective() -> None:
     assert res.best_rows(Objective.EDP, 3).tolist() == [[4, 1], [2, 2], [1, 4]]
     assert res.best_rows(Objective.LATENCY, 1).tolist() == [[8, 1]]
     assert res.best_rows(Objective.ENERGY, 2).tolist() == [[2, 2], [4, 1]]
+
+
+def test_refinement_goes_on_only_while_a_round_gains_enough() -> None:
+    assert _gained([], [5.0], 0.001)  # the first value found
+    assert not _gained([], [], 0.001)
+    assert not _gained([100.0], [100.0], 0.0)
+    assert _gained([100.0], [99.95], 0.0)
+    assert not _gained([100.0], [99.95], 0.001)  # 0.05% is below the 0.1% asked for
+    assert _gained([100.0], [99.8], 0.001)

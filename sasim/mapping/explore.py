@@ -46,7 +46,8 @@ class Effort:
     ``refine_top`` best structures then get ``deep_steps`` steps (restarted up to
     ``kicks`` times from ``kick_rows`` perturbations of the best rows when they stop
     improving for ``patience`` steps), and their neighbour structures a screen, for up to
-    ``rounds`` rounds while the best improves.
+    ``rounds`` rounds while a round improves the best by more than ``min_gain`` (a
+    fraction; the first two rounds always run).
     """
 
     max_structures: int = 400
@@ -61,6 +62,7 @@ class Effort:
     patience: int = 2
     refine_top: int = 10
     rounds: int = 6
+    min_gain: float = 0.001
     chunk: int = 4
 
 

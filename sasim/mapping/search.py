@@ -367,11 +367,18 @@ def search(
             if not nxt:
                 break
             runner.run(f"refine {r + 1}", nxt)
-            if runner.incumbent.values[:1] == before and r > 0:
+            if r > 0 and not _gained(before, runner.incumbent.values[:1], effort.min_gain):
                 break
     finally:
         runner.close()
     return _finish(runner, workload, architecture, objective, top, seed, total, exhaustive, start)
+
+
+def _gained(before: list[float], after: list[float], min_gain: float) -> bool:
+    """Did a refinement round lower the best value by more than the fraction ``min_gain``?"""
+    if not after:
+        return False
+    return not before or after[0] < before[0] * (1 - min_gain)
 
 
 def _finish(runner: _Search, workload: Workload, architecture: Architecture, objective: Objective, top: int,
