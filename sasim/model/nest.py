@@ -180,10 +180,15 @@ class Nest:
         ``tensor`` with a factor above 1, or -1 (per batch row)."""
         return refill_positions(self.template.loops, self.template.workload, tensor, boundary, self.factors)
 
+    @_memoized
+    def _positions(self) -> tuple[Array, Array]:
+        """(1, L) loop positions, and which loops are temporal."""
+        loops = self.template.loops
+        return np.arange(len(loops))[None, :], np.array([lp.axis is None for lp in loops])[None, :]
+
     def event_mask(self, refill: Array, spatial: bool) -> Array:
         """(B, L) mask: temporal loops at or outside r* (and spatial loops if instanced)."""
-        positions = np.arange(len(self.template.loops))[None, :]
-        temporal = np.array([not lp.is_spatial for lp in self.template.loops])[None, :]
+        positions, temporal = self._positions()
         mask = temporal & (positions <= refill[:, None])
         if spatial:
             mask = mask | ~temporal
@@ -204,17 +209,18 @@ class Nest:
         """Σ over every tile of ``tensor`` at ``boundary`` (one per tuple of its relevant
         dimensions' outer loops) of its distinct elements."""
         wl = self.template.workload
-        total = np.ones(self.batch, dtype=np.int64)
+        # An index of one dimension: its tiles partition the dimension, so their extents sum
+        # to its size whatever the tiling.
+        single = math.prod(wl.dims[expr.terms[0].dim] for expr in wl.indices(tensor) if len(expr.terms) == 1)
+        total = np.full(self.batch, single, dtype=np.int64)
         for expr in wl.indices(tensor):
-            dists = [self.extent_distribution(t.dim, boundary) for t in expr.terms]
+            if len(expr.terms) == 1:
+                continue
+            d1, d2 = (self.extent_distribution(t.dim, boundary) for t in expr.terms)
             acc = np.zeros(self.batch, dtype=np.int64)
-            if len(dists) == 1:
-                for e, c in dists[0]:
-                    acc += c * e
-            else:
-                for e1, c1 in dists[0]:
-                    for e2, c2 in dists[1]:
-                        acc += c1 * c2 * _distinct(expr, [e1, e2])
+            for e1, c1 in d1:
+                for e2, c2 in d2:
+                    acc += c1 * c2 * _distinct(expr, [e1, e2])
             total = total * acc
         return total
 
