@@ -4,10 +4,14 @@ A drain event covers a box of iteration points (the points sharing the loop
 indices at or outside the output's r* at the PE level); its array tile holds, per
 output element, the sum over the box of input x weight, wrapped at the accumulator
 width. Events with the same box extents are computed together, in chunks: one
-gather per operand, one product, one reduction.
+gather per operand, one product, one reduction. Where many events read the same tile of
+one operand (a stationary operand), that tile is read once and the other operand's
+tiles are reduced against it, so the work is that of the MACs, not of the gathers.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -54,6 +58,24 @@ class DrainValues:
         return np.concatenate([self[int(e)] for e in events]) if len(events) else np.zeros(0, dtype=np.int64)
 
 
+class _Group:
+    """The drain events of one box extent: each operand's tile per event, gathered."""
+
+    def __init__(self, design: Design, schedule: Schedule, operands: dict[str, np.ndarray],
+                 relevant: dict[str, list[str]], bases: np.ndarray, extent: tuple[int, ...]) -> None:
+        self.schedule, self.operands, self.bases = schedule, operands, bases
+        dims = schedule.dims
+        self.templates = {t: _template(design, schedule, t, extent) for t in operands}
+        self.shapes = {t: tuple(extent[dims.index(d)] for d in relevant[t]) for t in operands}
+
+    def tiles(self, t: str, events: np.ndarray) -> np.ndarray:
+        """Operand ``t``'s tile for each of ``events``: one axis per dimension it uses."""
+        offsets = self.bases[events] @ self.schedule.unit(t)
+        template = self.templates[t]
+        box = self.operands[t][template[None, ...] + offsets.reshape((-1,) + (1,) * template.ndim)]
+        return np.asarray(box.reshape((len(events), *self.shapes[t])))
+
+
 def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndarray]) -> DrainValues:
     """Per output drain event (in order), its array tile's values in canonical order.
 
@@ -63,28 +85,69 @@ def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndar
     out = wl.output
     seq = schedule.seqs[(design.pe_level.name, out)]
     dims = schedule.dims
-    bases = seq.bases
     letters = {d: chr(ord("b") + i) for i, d in enumerate(dims)}  # "a" is the event axis
     relevant = {t: [d for d in dims if wl.is_relevant(t, d)] for t in wl.operands}
-    equation = ",".join("a" + "".join(letters[d] for d in relevant[t]) for t in wl.operands)
-    equation += "->a" + "".join(letters[d] for d in wl.tensor_dims(out))  # canonical output order
-    sizes = seq.sizes
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    sides = ["".join(letters[d] for d in relevant[t]) for t in wl.operands]
+    result = "a" + "".join(letters[d] for d in wl.tensor_dims(out))  # canonical output order
+    equation = ",".join("a" + side for side in sides) + "->" + result
+    starts = np.concatenate([[0], np.cumsum(seq.sizes)]).astype(np.int64)
     flat = np.zeros(int(starts[-1]), dtype=np.int64)
+    bits = wl.tensors[out].bits
+
+    def store(events: np.ndarray, summed: np.ndarray) -> None:
+        values = wrap(summed.reshape(len(events), -1), bits)
+        flat[(starts[events][:, None] + np.arange(values.shape[1])[None, :]).ravel()] = values.ravel()
+
     for g, extent in enumerate(seq.keys):
         members = np.flatnonzero(seq.group == g)
-        templates = {t: _template(design, schedule, t, extent) for t in wl.operands}
+        group = _Group(design, schedule, {t: operands[t] for t in wl.operands}, relevant, seq.bases, extent)
+        shared = _shared_operand(seq.bases[members], [[dims.index(d) for d in relevant[t]] for t in wl.operands])
+        if shared is not None:
+            # Many events read the same tile of one operand (a stationary one): read it once
+            # and reduce the other operand's tiles against it, one einsum per shared tile.
+            which, by_tile = shared
+            shared_equation = ",".join(side if i == which else "a" + side for i, side in enumerate(sides))
+            shared_equation += "->" + result
+            for events in by_tile:
+                events = members[events]
+                store(events, np.einsum(shared_equation, *(
+                    group.tiles(t, events[:1])[0] if i == which else group.tiles(t, events)
+                    for i, t in enumerate(wl.operands))))
+            continue
         chunk = max(1, _CHUNK_POINTS // max(1, int(np.prod(extent))))
         for lo in range(0, len(members), chunk):
-            part = members[lo : lo + chunk]
-            gathered = []
-            for t in wl.operands:
-                offsets = bases[part] @ schedule.unit(t)
-                template = templates[t]
-                box = operands[t][template[None, ...] + offsets.reshape((-1,) + (1,) * template.ndim)]
-                # one axis per dimension the operand uses (the others have length 1)
-                gathered.append(box.reshape((len(part), *(extent[dims.index(d)] for d in relevant[t]))))
-            summed = np.einsum(equation, *gathered)
-            values = wrap(summed.reshape(len(part), -1), wl.tensors[out].bits)
-            flat[(starts[part][:, None] + np.arange(values.shape[1])[None, :]).ravel()] = values.ravel()
+            events = members[lo : lo + chunk]
+            store(events, np.einsum(equation, *(group.tiles(t, events) for t in wl.operands)))
     return DrainValues(flat, starts)
+
+
+#: The shared-tile path pays off when each tile serves at least this many events ...
+_MIN_SHARING = 32
+#: ... and there are at most this many tiles (one einsum each).
+_MAX_SHARED_TILES = 20_000
+
+
+def _shared_operand(bases: np.ndarray, columns: list[list[int]]) -> tuple[int, list[np.ndarray]] | None:
+    """The operand whose tiles the events of one group share most (if enough), with the
+    events grouped by that tile (indices into ``bases``), or ``None``."""
+    best: tuple[int, np.ndarray, int] | None = None
+    for which, cols in enumerate(columns):
+        radix = [int(bases[:, c].max(initial=0)) + 1 for c in cols]
+        if math.prod(radix) < 1 << 62:  # one integer per distinct tile, in mixed radix
+            key = np.zeros(len(bases), dtype=np.int64)
+            for c, r in zip(cols, radix):
+                key = key * r + bases[:, c]
+            _, inverse = np.unique(key, return_inverse=True)
+        else:
+            _, inverse = np.unique(bases[:, cols], axis=0, return_inverse=True)
+        count = int(inverse.max()) + 1 if len(inverse) else 0
+        if best is None or count < best[2]:
+            best = (which, inverse.ravel(), count)
+    if best is None or best[2] == 0:
+        return None
+    which, inverse, count = best
+    if count > _MAX_SHARED_TILES or len(bases) < _MIN_SHARING * count:
+        return None
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(count + 1))
+    return which, [order[bounds[i] : bounds[i + 1]] for i in range(count)]
