@@ -83,9 +83,9 @@ class _Region:
 
     @property
     def peak(self) -> int:
-        opens = [(t.opened, t.n) for t in self.tiles]
-        shrinks = [(t.shrink, t.n) for t in self.tiles if t.shrink is not None]
-        return peak_occupancy(opens, shrinks)
+        shrunk = [(t.shrink, t.n) for t in self.tiles if t.shrink is not None]
+        return peak_occupancy([t.opened for t in self.tiles], [t.n for t in self.tiles],
+                              [c for c, _ in shrunk], [n for _, n in shrunk])
 
     def tile(self, event: int) -> _Tile | None:
         i = self.events.get(event)
@@ -492,8 +492,10 @@ class _EdgeLog:
 
     @property
     def peak(self) -> int:
-        opens = list(zip(self.opened, self.sizes))
-        return peak_occupancy(opens, [(c, n) for c, n in zip(self.shrunk, self.sizes) if c is not None])
+        shrunk = np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64)
+        sizes = np.array(self.sizes, dtype=np.int64)
+        done = shrunk >= 0
+        return peak_occupancy(self.opened, sizes, shrunk[done], sizes[done])
 
     def trace(self, name: str) -> RegionTrace:
         return RegionTrace(name, self.capacity, np.array(self.opened, dtype=np.int64),

@@ -8,6 +8,7 @@ shrinks the oldest tile. docs/timing.md, "Buffers: regions, bandwidth, buffets".
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,19 +18,19 @@ __all__ = ["Region", "TileSlot", "NOT_FILLED", "peak_occupancy"]
 NOT_FILLED = np.iinfo(np.int64).max
 
 
-def peak_occupancy(opens: list[tuple[int, int]], shrinks: list[tuple[int, int]]) -> int:
-    """Largest number of elements reserved at once: at each tile's opening cycle ``c``, every
-    element reserved up to ``c`` minus those shrunk before ``c`` (a shrink frees space next cycle)."""
-    if not opens:
+def peak_occupancy(open_cycles: Sequence[int] | np.ndarray, open_sizes: Sequence[int] | np.ndarray,
+                   shrink_cycles: Sequence[int] | np.ndarray, shrink_sizes: Sequence[int] | np.ndarray) -> int:
+    """Largest number of elements reserved at once: at each tile's opening cycle ``c`` (tiles
+    open in order), every element reserved up to ``c`` minus those shrunk before ``c`` (a
+    shrink frees space next cycle)."""
+    o_cycles = np.asarray(open_cycles, dtype=np.int64)
+    if not len(o_cycles):
         return 0
-    o_cycles = np.array([c for c, _ in opens], dtype=np.int64)
-    o_sizes = np.cumsum([n for _, n in opens])
-    if shrinks:
-        order = np.argsort([c for c, _ in shrinks], kind="stable")
-        s_cycles = np.array([shrinks[i][0] for i in order], dtype=np.int64)
-        s_sizes = np.concatenate([[0], np.cumsum([shrinks[i][1] for i in order])])
-    else:
-        s_cycles, s_sizes = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    o_sizes = np.cumsum(np.asarray(open_sizes, dtype=np.int64))
+    s_all = np.asarray(shrink_cycles, dtype=np.int64)
+    order = np.argsort(s_all, kind="stable")
+    s_cycles = s_all[order]
+    s_sizes = np.concatenate([[0], np.cumsum(np.asarray(shrink_sizes, dtype=np.int64)[order])])
     reserved = o_sizes[np.searchsorted(o_cycles, o_cycles, side="right") - 1]
     freed = s_sizes[np.searchsorted(s_cycles, o_cycles, side="left")]
     return int((reserved - freed).max())
@@ -82,7 +83,8 @@ class Region:
 
     @property
     def peak(self) -> int:
-        return peak_occupancy(self.opens, self.shrinks)
+        return peak_occupancy([c for c, _ in self.opens], [n for _, n in self.opens],
+                              [c for c, _ in self.shrinks], [n for _, n in self.shrinks])
 
     def has_room(self, now: int, n: int) -> bool:
         self._settle(now)
