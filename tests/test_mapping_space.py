@@ -10,9 +10,10 @@ from sasim.arch.architecture import Architecture, LinkKind, PEArray
 from sasim.design import lower
 from sasim.errors import MappingError
 from sasim.mapping.constraints import Constraints
-from sasim.mapping.space import MapSpace, Slots, Structure, compact_mapping, factor_candidates, unique_rows
+from sasim.mapping.space import MapSpace, Slots, Structure, compact_mapping, factor_candidates
 from sasim.mapping.spec import Axis, Mapping
 from sasim.model import evaluate, evaluate_batch
+from sasim.rows import unique_rows
 from sasim.workload import conv2d, gemm
 
 
@@ -194,16 +195,6 @@ def test_conv_space_has_diagonal_free_dataflows() -> None:
     space = MapSpace(conv2d(K=2, C=2, H=5, W=5, R=3, S=3), make_arch(3, 3))
     assert space.dataflows
     assert all(s is None or s in space.loop_dims for _, s, _ in space.dataflows)
-
-
-def test_unique_rows_keeps_first_occurrences_in_order() -> None:
-    rows = np.array([[3, 1], [1, 2], [3, 1], [0, 5], [1, 2], [-1, 7]])
-    assert unique_rows(rows).tolist() == [[3, 1], [1, 2], [0, 5], [-1, 7]]
-    assert unique_rows(rows[:1]).tolist() == [[3, 1]]
-    assert unique_rows(np.zeros((0, 3), dtype=np.int64)).shape == (0, 3)
-    rng = np.random.default_rng(0)
-    many = rng.integers(1, 6, size=(500, 4))
-    assert sorted(map(tuple, unique_rows(many).tolist())) == sorted(map(tuple, np.unique(many, axis=0).tolist()))
 
 
 def _conv_structure(space: MapSpace) -> tuple[Structure, Slots, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind, Transfer
 from sasim.errors import SimulationError
+from sasim.rows import group_rows
 from sasim.workload.projection import distinct_values
 
 __all__ = ["Schedule", "EventSeq", "MAX_STEPS", "run_ids"]
@@ -58,8 +59,8 @@ class EventSeq:
     def __post_init__(self) -> None:
         # events with equal box extents have tiles that are translates of one template
         if self.events:
-            keys, group = np.unique(self.extents, axis=0, return_inverse=True)
-            self.group = group.ravel().astype(np.int64)
+            keys, group = group_rows(self.extents)
+            self.group = group.astype(np.int64)
             self.keys = [tuple(int(x) for x in row) for row in keys]
         else:
             self.group, self.keys = np.zeros(0, dtype=np.int64), []

@@ -11,11 +11,10 @@ tiles are reduced against it, so the work is that of the MACs, not of the gather
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sasim.design.design import Design
+from sasim.rows import group_rows
 from sasim.sim.schedule import Schedule
 from sasim.workload.workload import wrap
 
@@ -132,14 +131,7 @@ def _shared_operand(bases: np.ndarray, columns: list[list[int]]) -> tuple[int, l
     events grouped by that tile (indices into ``bases``), or ``None``."""
     best: tuple[int, np.ndarray, int] | None = None
     for which, cols in enumerate(columns):
-        radix = [int(bases[:, c].max(initial=0)) + 1 for c in cols]
-        if math.prod(radix) < 1 << 62:  # one integer per distinct tile, in mixed radix
-            key = np.zeros(len(bases), dtype=np.int64)
-            for c, r in zip(cols, radix):
-                key = key * r + bases[:, c]
-            _, inverse = np.unique(key, return_inverse=True)
-        else:
-            _, inverse = np.unique(bases[:, cols], axis=0, return_inverse=True)
+        _, inverse = group_rows(bases[:, cols])
         count = int(inverse.max()) + 1 if len(inverse) else 0
         if best is None or count < best[2]:
             best = (which, inverse.ravel(), count)
