@@ -32,15 +32,13 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     orders rows as they compare lexicographically; when that number could exceed 62 bits
     the rows are compared field by field."""
     rows = np.asarray(rows, dtype=np.int64)
-    if rows.ndim != 2 or not len(rows) or not rows.shape[1] or rows.min() < 0:
-        keys, inverse = np.unique(rows, axis=0, return_inverse=True)
-        return keys, inverse.ravel()
-    radix = [int(c) + 1 for c in rows.max(axis=0)]
-    if math.prod(radix) >= 1 << 62:
-        keys, inverse = np.unique(rows, axis=0, return_inverse=True)
-        return keys, inverse.ravel()
-    key = np.zeros(len(rows), dtype=np.int64)
-    for j, r in enumerate(radix):
-        key = key * r + rows[:, j]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return rows[first], inverse.ravel()
+    if rows.ndim == 2 and rows.size and rows.min() >= 0:
+        radix = [int(c) + 1 for c in rows.max(axis=0)]
+        if math.prod(radix) < 1 << 62:
+            key = np.zeros(len(rows), dtype=np.int64)
+            for j, r in enumerate(radix):
+                key = key * r + rows[:, j]
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            return rows[first], inverse.ravel()
+    keys, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return keys, inverse.ravel()

@@ -134,7 +134,7 @@ def _shared_operand(bases: np.ndarray, columns: list[list[int]]) -> tuple[int, l
         _, inverse = group_rows(bases[:, cols])
         count = int(inverse.max()) + 1 if len(inverse) else 0
         if best is None or count < best[2]:
-            best = (which, inverse.ravel(), count)
+            best = (which, inverse, count)
     if best is None or best[2] == 0:
         return None
     which, inverse, count = best
