@@ -33,11 +33,16 @@ from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
 from sasim.sim.schedule import EventSeq, Schedule
 from sasim.sim.values import drain_values
+from sasim.sim.window import issue_window
 from sasim.workload.workload import wrap
 
 __all__ = ["RunRecord", "run_fast"]
 
 log = logging.getLogger(__name__)
+
+#: Steps the array solves at once (sasim.sim.window), and issues one by one when that fails.
+WINDOW = 8192
+ONE_BY_ONE = 256
 
 
 @dataclass
@@ -105,7 +110,7 @@ class _Region:
 
 class _Machine:
     def __init__(self, design: Design, schedule: Schedule, tensors: dict[str, np.ndarray],
-                 progress: Callable[[int, int], None] | None) -> None:
+                 progress: Callable[[int, int], None] | None, windows: bool = True) -> None:
         self.d = design
         self.sc = schedule
         self.progress = progress
@@ -149,7 +154,7 @@ class _Machine:
                 self.engines.append(_Down(self, order, e.tensor, e.source, e.target))
             else:
                 self.engines.append(_Up(self, order, e.tensor, e.source, e.target))
-        self.array = _Array(self)
+        self.array = _Array(self, windows)
 
     def _region_order(self, name: str) -> tuple[int, str]:
         """Regions in the order golden reports them: buffers by level, then the edges."""
@@ -490,6 +495,12 @@ class _EdgeLog:
         shrunk = self.shrunk[bisect.bisect_left(self.prefix, need, lo=1) - 1]
         return None if shrunk is None else shrunk + 1
 
+    def room_index(self) -> np.ndarray:
+        """Per tile, the tile whose shrink gives it room (as :meth:`room`), or -1 if it has room from the start."""
+        prefix = np.array(self.prefix, dtype=np.int64)
+        need = prefix[1:] - self.capacity
+        return np.where(need <= 0, -1, np.searchsorted(prefix[1:], need))
+
     @property
     def peak(self) -> int:
         shrunk = np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64)
@@ -522,6 +533,7 @@ class _Feeder(_Engine):
         self.pe = self.seq.parent_event.tolist()
         count = self.seq.events
         self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
+        self.last_in_parent_np = np.array(self.last_in_parent, dtype=bool)
         self.R = [0] * count
         self.D = [0] * count
         self.ready = [0] * count
@@ -614,6 +626,8 @@ class _Drain(_Engine):
         self.pe = self.seq.parent_event.tolist()
         count = self.seq.events
         self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
+        self.pe_np = self.seq.parent_event.astype(np.int64)
+        self.last_in_parent_np = np.array(self.last_in_parent, dtype=bool)
         self.complete: list[int | None] = [None] * count
         self.pending: list[int] = []  # drains into the current parent tile, added when it completes
         self.e = 0
@@ -651,22 +665,56 @@ class _Drain(_Engine):
             self.starts.append(t0)
             self.finishes.append(finish)
             if self.last_in_parent[e]:
-                events = np.array(self.pending, dtype=np.int64)
-                target.pending = [(self.seq.tiles(events), self.m.array.drains.gather(events))]
-                self.pending = []
-                _accumulate(self.m, self.parent, self.t, target)
-                target.complete = finish
+                self._close(target, finish)
             self.next_free = finish + 1
             self.e += 1
             progressed = True
         return progressed
 
+    def _close(self, target: _Tile, finish: int) -> None:
+        """The last drain into a parent tile moved: add the partial sums, the tile is complete."""
+        events = np.array(self.pending, dtype=np.int64)
+        target.pending = [(self.seq.tiles(events), self.m.array.drains.gather(events))]
+        self.pending = []
+        _accumulate(self.m, self.parent, self.t, target)
+        target.complete = finish
+
+    def open_limit(self) -> int:
+        """The first tile from the next one whose parent tile is not open yet."""
+        if self.e >= self.seq.events:
+            return self.e
+        pe = self.pe[self.e]
+        if self.dst.tile(pe) is None:
+            return self.e
+        return int(np.searchsorted(self.pe_np, pe, side="right"))
+
+    def commit(self, e0: int, e1: int, finish: np.ndarray, dur: np.ndarray) -> None:
+        """Tiles ``e0..e1-1`` (the next ones, all into open parent tiles) finish at ``finish``
+        after ``dur`` cycles each: the window's solution of :meth:`advance`'s loop."""
+        assert e0 == self.e
+        done = finish.tolist()
+        self.m.count(self.parent, self.t, "updates", int(self.seq.sizes[e0:e1].sum()))
+        self.log.shrunk[e0:e1] = done
+        self.starts.extend((finish - dur + 1).tolist())
+        self.finishes.extend(done)
+        begin = e0
+        for e in (np.flatnonzero(self.last_in_parent_np[e0:e1]) + e0).tolist():
+            self.pending.extend(range(begin, e + 1))
+            target = self.dst.tile(self.pe[e])
+            assert target is not None
+            self._close(target, done[e - e0])
+            begin = e + 1
+        self.pending.extend(range(begin, e1))
+        self.next_free = done[-1] + 1
+        self.e = e1
+
 
 class _Array:
-    """Issues steps per docs/timing.md, "The array". Per-step data lives in plain lists:
-    this loop runs once per step."""
+    """Issues steps per docs/timing.md, "The array": a window of steps at once where it can
+    (:mod:`sasim.sim.window`), else one by one. Per-step data lives in plain lists for the
+    step-by-step loop."""
 
-    def __init__(self, m: _Machine) -> None:
+    def __init__(self, m: _Machine, windows: bool = True) -> None:
         self.m = m
         d, sc = m.d, m.sc
         wl = d.workload
@@ -690,11 +738,14 @@ class _Array:
             ends = np.zeros(steps, dtype=bool)
             ends[seq.last] = True
             self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
-        self.pe_sums = {t: seq.pe_tile_sums().tolist() for t, seq in self.seq.items()}
+        self.pe_sums_np = {t: seq.pe_tile_sums() for t, seq in self.seq.items()}
+        self.pe_sums = {t: sums.tolist() for t, sums in self.pe_sums_np.items()}
         self.out_sizes = self.seq[self.out].sizes.tolist()
         self.active = sc.active_pes()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
-        self.fold_boundary = (sc.fold_start & (d.stationary is not None)).tolist()
+        self.fold_np = sc.fold_start & (d.stationary is not None)
+        self.fold_boundary = self.fold_np.tolist()
+        self.latency = self.sigma + self.depth
         self.s = 0
         self.last_issue: int | None = None
         self.cycles: list[int] = []  # issue cycle of each step
@@ -710,6 +761,14 @@ class _Array:
         self.feeders = m.feeders
         self.drain = m.drain
         self.data_stalls = 0  # cycles after the first step spent waiting for data or output room
+        # windows of steps are solved at once (sasim.sim.window) when every edge buffer's other
+        # side is solved with the array; otherwise steps issue one by one
+        self.windowed = windows and self.drain is not None and all(t in self.feeders for t in self.inputs)
+        self.one_by_one_until = 0  # issue steps one by one up to here
+        self.one_by_one = ONE_BY_ONE
+        self.room_index = {t: f.log.room_index() for t, f in self.feeders.items()}
+        if self.drain is not None:
+            self.room_index[self.out] = self.drain.log.room_index()
 
     @property
     def done(self) -> bool:
@@ -719,12 +778,38 @@ class _Array:
         return f"the array stuck at step {self.s} of {self.m.sc.steps}"
 
     def advance(self) -> bool:
-        """Issue steps while what they need is known. This runs once per step, so it keeps its
-        state in locals and plain lists; the rules are those of docs/timing.md, "The array"."""
-        m = self.m
-        steps = m.sc.steps
+        """Issue steps while what they need is known."""
+        steps = self.m.sc.steps
         if self.s >= steps:
             return False
+        begin = self.s
+        while self.s < steps:
+            if self.windowed and self.s >= self.one_by_one_until:
+                issued, short = issue_window(self, WINDOW)
+                if short and issued < WINDOW // 8:
+                    # the fixed point keeps moving (stalls feed back): one by one for a while,
+                    # longer each time this repeats
+                    self.one_by_one_until = self.s + self.one_by_one
+                    self.one_by_one = min(2 * self.one_by_one, 64 * ONE_BY_ONE)
+                elif not short:
+                    self.one_by_one = ONE_BY_ONE
+                if issued:
+                    continue
+                limit = 16  # the window ends at its first step: a boundary (docs in sasim.sim.window)
+            else:
+                limit = self.one_by_one_until - self.s if self.windowed else steps
+            if not self._issue(limit):
+                break
+        if self.s >= steps:
+            self._flush()
+        return self.s > begin
+
+    def _issue(self, limit: int) -> bool:
+        """Issue up to ``limit`` steps one by one while what they need is known. This runs once
+        per step, so it keeps its state in locals and plain lists; the rules are those of
+        docs/timing.md, "The array"."""
+        m = self.m
+        steps = min(m.sc.steps, self.s + limit)
         edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors if ("edge", t) in m.regions}
         drain = self.drain
         out_edge = edge.get(self.out)
@@ -824,9 +909,7 @@ class _Array:
             progressed = True
             if m.progress is not None and s - self.reported >= 4096:
                 self.reported = s
-                m.progress(s, steps)
-        if s >= steps:
-            self._flush()
+                m.progress(s, m.sc.steps)
         return progressed
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
@@ -858,7 +941,9 @@ class _Array:
 
 
 def run_fast(design: Design, tensors: dict[str, np.ndarray],
-             progress: Callable[[int, int], None] | None = None) -> RunRecord:
-    """Simulate ``design`` on ``tensors``; ``progress(steps_done, steps)`` is called now and then."""
+             progress: Callable[[int, int], None] | None = None, *, windows: bool = True) -> RunRecord:
+    """Simulate ``design`` on ``tensors``; ``progress(steps_done, steps)`` is called now and then.
+    ``windows=False`` issues the array's steps one by one instead of solving windows of them at
+    once: the same result, slower (it exists to check that)."""
     design.workload.check_tensors(tensors)
-    return _Machine(design, Schedule(design), tensors, progress).run()
+    return _Machine(design, Schedule(design), tensors, progress, windows).run()
