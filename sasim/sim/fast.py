@@ -40,6 +40,13 @@ __all__ = ["RunRecord", "run_fast"]
 
 log = logging.getLogger(__name__)
 
+#: A tile's position table may span this many times its size, and at most this many entries.
+_LOOKUP_SPREAD = 32
+_LOOKUP_MAX = 1 << 23
+
+#: A feeder prepares its tiles in batches of about this many elements.
+_PREPARE_ELEMENTS = 1 << 18
+
 #: Steps the array solves at once (sasim.sim.window), and issues one by one when that fails.
 WINDOW = 8192
 ONE_BY_ONE = 256
@@ -57,6 +64,28 @@ class _Tile:
     complete: int | None = None  # outputs: cycle the tile became whole
     shrink: int | None = None
     pending: list[tuple[np.ndarray, np.ndarray]] | None = None  # outputs: partial sums not yet added
+    lookup: tuple[int, np.ndarray | None] | None = None  # see positions()
+
+    def positions(self, queries: np.ndarray) -> np.ndarray:
+        """Where each of ``queries`` (elements of this tile) sits in ``elements``.
+
+        A tile's elements are sorted flat indices, often a dense box: then a table over their
+        span (built once, kept while the tile lives) answers in one gather, several times
+        faster than a binary search, which serves the sparse tiles."""
+        assert self.elements is not None
+        if self.lookup is None:
+            el = self.elements
+            self.lookup = (0, None)
+            if len(el):
+                lo, span = int(el[0]), int(el[-1]) - int(el[0]) + 1
+                if span <= min(_LOOKUP_SPREAD * len(el), _LOOKUP_MAX):
+                    table = np.full(span, -1, dtype=np.int64)
+                    table[el - lo] = np.arange(len(el), dtype=np.int64)
+                    self.lookup = (lo, table)
+        base, found = self.lookup
+        if found is None:
+            return np.searchsorted(self.elements, queries)
+        return np.asarray(found[queries - base])
 
 
 class _Region:
@@ -99,7 +128,7 @@ class _Region:
     def shrink(self, event: int, cycle: int) -> None:
         tile = self.tiles[self.events.pop(event)]
         tile.shrink = cycle
-        tile.elements = tile.fill = tile.values = None  # free memory
+        tile.elements = tile.fill = tile.values = tile.lookup = None  # free memory
         self.shrunk += 1
 
     def publish_fills(self, tile: _Tile, fill: np.ndarray) -> None:
@@ -299,7 +328,7 @@ class _Down(_Engine):
             ptile = self.src.tile(pe)
             if ptile is None or ptile.fill is None or ptile.elements is None or ptile.values is None:
                 return progressed
-            pos = np.searchsorted(ptile.elements, elements)
+            pos = ptile.positions(elements)
             start = self.current.opened
             ready = np.full(len(pos), ptile.ready_all) if self.src.double else ptile.fill[pos] + 1
             if self.banks is not None:
@@ -462,17 +491,19 @@ def _output_tile(region: _Region, seq: EventSeq, event: int, t0: int) -> tuple[_
     return target, t0
 
 
-def _accumulate(m: _Machine, level: str, tensor: str, target: _Tile) -> None:
+def _accumulate(m: _Machine, level: str, tensor: str, target: _Tile, arrivals: int | None = None) -> None:
     """Add every partial sum an output tile received (wrapping once is the same as after every
     add: arithmetic modulo 2^bits). An element's first arrival in the tile is a plain write;
-    each later one a read-modify-write."""
+    each later one a read-modify-write. ``arrivals``: how many partial sums arrived, when the
+    pending ones were added up beforehand (default: one per pending value)."""
     assert target.pending is not None and target.elements is not None and target.values is not None
     elements = np.concatenate([e for e, _ in target.pending])
     values = np.concatenate([v for _, v in target.pending])
-    pos = np.searchsorted(target.elements, elements)
+    pos = target.positions(elements)
     np.add.at(target.values, pos, values)
     target.values[:] = wrap(target.values, m.acc_bits)
-    m.count(level, tensor, "reads", len(pos) - len(np.unique(pos)))
+    arrived = len(pos) if arrivals is None else arrivals
+    m.count(level, tensor, "reads", arrived - int(np.count_nonzero(np.bincount(pos, minlength=len(target.values)))))
     target.pending = None
 
 
@@ -534,6 +565,7 @@ class _Feeder(_Engine):
         count = self.seq.events
         self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
         self.last_in_parent_np = np.array(self.last_in_parent, dtype=bool)
+        self.pe_np = self.seq.parent_event.astype(np.int64)
         self.R = [0] * count
         self.D = [0] * count
         self.ready = [0] * count
@@ -582,32 +614,55 @@ class _Feeder(_Engine):
         return self.ready[e]
 
     def _prepare(self) -> bool:
-        """Readiness, sizes and values of the next children of one parent tile, at once."""
+        """Readiness, sizes and values of the children of one parent tile, at once (from the
+        next unprepared one to the parent's last)."""
         k0 = self.prepared
         pe = self.pe[k0]
         ptile = self.src.tile(pe)
         if ptile is None or not ptile.known or ptile.elements is None or ptile.values is None:
             return False
-        k1 = k0 + 1
-        while k1 < self.seq.events and k1 - k0 < 4096 and self.pe[k1] == pe:
-            k1 += 1
-        elements = self.seq.tiles(np.arange(k0, k1))
-        n = self.seq.sizes[k0:k1]
-        pos = np.searchsorted(ptile.elements, elements)
+        k1 = int(np.searchsorted(self.pe_np, pe, side="right"))
+        seq = self.seq
+        n = seq.sizes[k0:k1]
+        self.m.count(self.parent, self.t, "reads", int(n.sum()))
+        self.D[k0:k1] = ((n - 1) // self.bw).tolist()
+        # children with the same tile (a stream revisits its tiles fold after fold) share
+        # their elements, values and readiness: work on the distinct ones
+        _, index, inverse = np.unique(seq.offset[k0:k1] * len(seq.keys) + seq.group[k0:k1], return_index=True,
+                                      return_inverse=True)
+        shared = len(index) < k1 - k0
+        events = k0 + index if shared else np.arange(k0, k1)
+        r = np.zeros(len(events), dtype=np.int64)
+        sizes = seq.sizes[events]
+        bounds = np.searchsorted(np.cumsum(sizes), np.arange(1, 1 + int(sizes.sum()) // _PREPARE_ELEMENTS)
+                                 * _PREPARE_ELEMENTS)
+        for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(events)]):
+            if b > a:
+                r[a:b] = self._ready(ptile, events[a:b], sizes[a:b])
+        self.R[k0:k1] = (r[inverse] if shared else r).tolist()
+        self.prepared = k1
+        return True
+
+    def _ready(self, ptile: _Tile, events: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Deliver the values of children ``events`` (of sizes ``n``) to the array edge, and
+        return for each the latest of ``ready[j] + (elements after j) // bw`` over its elements."""
+        assert ptile.values is not None
+        elements = self.seq.tiles(events)
+        pos = ptile.positions(elements)
         self.m.edge_values[self.t][elements] = ptile.values[pos]
         self.m.delivered[self.t][elements] = True
-        self.m.count(self.parent, self.t, "reads", len(elements))
         if self.src.double:
             ready = np.full(len(elements), ptile.ready_all, dtype=np.int64)
         else:
             assert ptile.fill is not None
             ready = ptile.fill[pos] + 1
+        if n[0] > 0 and np.all(n == n[0]):
+            w = int(n[0])
+            lag = (w - 1 - np.arange(w, dtype=np.int64)) // self.bw
+            return np.asarray((ready.reshape(-1, w) + lag).max(axis=1))
         firsts = np.concatenate([[0], np.cumsum(n)[:-1]])
         within = np.arange(len(elements), dtype=np.int64) - np.repeat(firsts, n)
-        self.R[k0:k1] = np.maximum.reduceat(ready + (np.repeat(n, n) - 1 - within) // self.bw, firsts).tolist()
-        self.D[k0:k1] = ((n - 1) // self.bw).tolist()
-        self.prepared = k1
-        return True
+        return np.asarray(np.maximum.reduceat(ready + (np.repeat(n, n) - 1 - within) // self.bw, firsts))
 
 
 class _Drain(_Engine):
@@ -674,9 +729,23 @@ class _Drain(_Engine):
     def _close(self, target: _Tile, finish: int) -> None:
         """The last drain into a parent tile moved: add the partial sums, the tile is complete."""
         events = np.array(self.pending, dtype=np.int64)
-        target.pending = [(self.seq.tiles(events), self.m.array.drains.gather(events))]
         self.pending = []
-        _accumulate(self.m, self.parent, self.t, target)
+        seq = self.seq
+        values = self.m.array.drains.gather(events)
+        arrivals = len(values)
+        sizes = seq.sizes[events]
+        if len(events) > 1 and sizes[0] > 0 and np.all(sizes == sizes[0]):
+            # drains of the same array tile (one per fold of the reduction) add up before
+            # they land: one row per distinct tile
+            _, index, inverse = np.unique(seq.offset[events] * len(seq.keys) + seq.group[events],
+                                          return_index=True, return_inverse=True)
+            if len(index) < len(events):
+                order = np.argsort(inverse, kind="stable")
+                bounds = np.searchsorted(inverse[order], np.arange(len(index)))
+                values = np.add.reduceat(values.reshape(len(events), -1)[order], bounds, axis=0).ravel()
+                events = events[index]
+        target.pending = [(seq.tiles(events), values)]
+        _accumulate(self.m, self.parent, self.t, target, arrivals)
         target.complete = finish
 
     def open_limit(self) -> int:
@@ -725,26 +794,18 @@ class _Array:
         self.out = wl.output
         self.seq = {t: sc.seqs[(EDGE, t)] for t in wl.tensors}
         steps = sc.steps
+        # per step, for the step-by-step loop (built when it first runs): each tensor's event,
+        # whether one starts or ends there
         self.event_of: dict[str, list[int]] = {}
         self.starts: dict[str, list[bool]] = {}
         self.ends: dict[str, list[bool]] = {}
-        for t, seq in self.seq.items():
-            flags = np.zeros(steps, dtype=np.int64)
-            if seq.events:
-                flags[seq.first[1:]] = 1
-            self.event_of[t] = np.cumsum(flags).tolist()
-            starts = np.zeros(steps, dtype=bool)
-            starts[seq.first] = True
-            ends = np.zeros(steps, dtype=bool)
-            ends[seq.last] = True
-            self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
         self.pe_sums_np = {t: seq.pe_tile_sums() for t, seq in self.seq.items()}
         self.pe_sums = {t: sums.tolist() for t, sums in self.pe_sums_np.items()}
         self.out_sizes = self.seq[self.out].sizes.tolist()
         self.active = sc.active_pes()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
         self.fold_np = sc.fold_start & (d.stationary is not None)
-        self.fold_boundary = self.fold_np.tolist()
+        self.fold_boundary: list[bool] = []
         self.latency = self.sigma + self.depth
         self.s = 0
         self.last_issue: int | None = None
@@ -795,10 +856,9 @@ class _Array:
                     self.one_by_one = ONE_BY_ONE
                 if issued:
                     continue
-                limit = 16  # the window ends at its first step: a boundary (docs in sasim.sim.window)
-            else:
-                limit = self.one_by_one_until - self.s if self.windowed else steps
-            if not self._issue(limit):
+                # the window's first step waits for something not known yet, as it would one by one
+                break
+            if not self._issue(self.one_by_one_until - self.s if self.windowed else steps):
                 break
         if self.s >= steps:
             self._flush()
@@ -810,6 +870,8 @@ class _Array:
         docs/timing.md, "The array"."""
         m = self.m
         steps = min(m.sc.steps, self.s + limit)
+        if not self.fold_boundary:
+            self._step_lists()
         edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors if ("edge", t) in m.regions}
         drain = self.drain
         out_edge = edge.get(self.out)
@@ -911,6 +973,20 @@ class _Array:
                 self.reported = s
                 m.progress(s, m.sc.steps)
         return progressed
+
+    def _step_lists(self) -> None:
+        steps = self.m.sc.steps
+        for t, seq in self.seq.items():
+            flags = np.zeros(steps, dtype=np.int64)
+            if seq.events:
+                flags[seq.first[1:]] = 1
+            self.event_of[t] = np.cumsum(flags).tolist()
+            starts = np.zeros(steps, dtype=bool)
+            starts[seq.first] = True
+            ends = np.zeros(steps, dtype=bool)
+            ends[seq.last] = True
+            self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
+        self.fold_boundary = self.fold_np.tolist()
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
         level = poll
