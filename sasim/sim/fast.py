@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -239,7 +238,7 @@ class _Machine:
         peaks.update({name: log.peak for name, log in logs.items()})
         peaks = {k: peaks[k] for k in sorted(peaks, key=self._region_order)}
         engines = [
-            EngineTrace(e.name, np.array(e.starts, dtype=np.int64), np.array(e.finishes, dtype=np.int64))
+            EngineTrace(e.name, e.starts.array(), e.finishes.array())
             for e in self.engines
         ]
         regions = [
@@ -254,13 +253,38 @@ class _Machine:
         return RunRecord(
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
             array_busy=self.array.s, array_stalls=dict(self.array.stalls),
-            step_cycles=np.array(self.array.cycles, dtype=np.int64), dram_busy=self.dram.busy_cycles,
+            step_cycles=self.array.cycles[: self.array.s], dram_busy=self.dram.busy_cycles,
             dram_latency_wait=self.dram.latency_cycles, dram_queue_wait=self.dram.queue_cycles,
             peak_occupancy=peaks,
             engines=engines, regions=regions, step_macs=self.array.active,
             step_wait=self.array.wait, step_cause=self.array.cause, data_stalls=self.array.data_stalls,
             bank_conflicts=dict(self.conflicts),
         )
+
+
+class _Series:
+    """A sequence of ints built by appends (one by one) and extends (arrays, from windows),
+    read once at the end as one array."""
+
+    def __init__(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._tail: list[int] = []
+
+    def append(self, x: int) -> None:
+        self._tail.append(x)
+
+    def extend(self, xs: np.ndarray) -> None:
+        self._flush()
+        self._chunks.append(np.array(xs, dtype=np.int64))
+
+    def _flush(self) -> None:
+        if self._tail:
+            self._chunks.append(np.array(self._tail, dtype=np.int64))
+            self._tail = []
+
+    def array(self) -> np.ndarray:
+        self._flush()
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
 
 
 class _Engine:
@@ -271,8 +295,8 @@ class _Engine:
     name: str = ""
     e: int = 0
     seq: EventSeq
-    starts: list[int]
-    finishes: list[int]
+    starts: _Series
+    finishes: _Series
 
     def advance(self) -> bool:
         raise NotImplementedError
@@ -306,7 +330,7 @@ class _Down(_Engine):
         self.current: _Tile | None = None
         self.waiting_dram = False
         self.name = f"{tensor} {parent}->{child}"
-        self.starts, self.finishes = [], []
+        self.starts, self.finishes = _Series(), _Series()
 
     def advance(self) -> bool:
         progressed = False
@@ -397,7 +421,7 @@ class _Up(_Engine):
         self.read: DramGrant | None = None
         self.finished = 0
         self.name = f"{tensor} {child}->{parent}"
-        self.starts, self.finishes = [], []
+        self.starts, self.finishes = _Series(), _Series()
         self.began = 0
 
     def advance(self) -> bool:
@@ -473,6 +497,13 @@ class _Up(_Engine):
         self.waiting_dram = False
 
 
+def _last_in_parent(parent_event: np.ndarray) -> np.ndarray:
+    """Whether each event is the last of its parent's (the next one has another parent)."""
+    last = np.ones(len(parent_event), dtype=bool)
+    last[:-1] = parent_event[1:] != parent_event[:-1]
+    return last
+
+
 def _output_tile(region: _Region, seq: EventSeq, event: int, t0: int) -> tuple[_Tile, int] | None:
     """The output tile ``event`` of ``region``, opened (at zero, with credits for all of it) in
     the first cycle from ``t0`` it has room, if partial sums arrive for it now; with the cycle
@@ -511,38 +542,32 @@ class _EdgeLog:
     """An edge buffer whose producer or consumer is solved inside the array's loop: the
     credit rule of docs/timing.md over its tiles' sizes, and when each was opened and shrunk."""
 
-    def __init__(self, tiles: int, sizes: list[int]) -> None:
+    def __init__(self, tiles: int, sizes: np.ndarray) -> None:
         self.sizes = sizes
-        self.capacity = tiles * (sizes[0] if sizes else 1)  # an event's first tile is its largest
-        self.prefix = [0, *itertools.accumulate(sizes)]
-        self.opened = [0] * len(sizes)
-        self.shrunk: list[int | None] = [None] * len(sizes)
+        self.capacity = tiles * (int(sizes[0]) if len(sizes) else 1)  # an event's first tile is its largest
+        prefix = np.cumsum(sizes, dtype=np.int64)
+        need = prefix - self.capacity
+        # per tile, the tile whose shrink frees enough for it (tiles are reserved in order);
+        # -1: it fits from the start
+        self.room_index = np.where(need <= 0, -1, np.searchsorted(prefix, need))
+        self.opened = np.zeros(len(sizes), dtype=np.int64)
+        self.shrunk = np.full(len(sizes), -1, dtype=np.int64)  # -1: not yet
 
     def room(self, e: int) -> int | None:
-        """Earliest cycle tile ``e`` can be reserved (tiles are reserved in order); None if not known yet."""
-        need = self.prefix[e + 1] - self.capacity
-        if need <= 0:
+        """Earliest cycle tile ``e`` can be reserved; None if not known yet."""
+        j = self.room_index[e]
+        if j < 0:
             return 0
-        shrunk = self.shrunk[bisect.bisect_left(self.prefix, need, lo=1) - 1]
-        return None if shrunk is None else shrunk + 1
-
-    def room_index(self) -> np.ndarray:
-        """Per tile, the tile whose shrink gives it room (as :meth:`room`), or -1 if it has room from the start."""
-        prefix = np.array(self.prefix, dtype=np.int64)
-        need = prefix[1:] - self.capacity
-        return np.where(need <= 0, -1, np.searchsorted(prefix[1:], need))
+        shrunk = int(self.shrunk[j])
+        return None if shrunk < 0 else shrunk + 1
 
     @property
     def peak(self) -> int:
-        shrunk = np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64)
-        sizes = np.array(self.sizes, dtype=np.int64)
-        done = shrunk >= 0
-        return peak_occupancy(self.opened, sizes, shrunk[done], sizes[done])
+        done = self.shrunk >= 0
+        return peak_occupancy(self.opened, self.sizes, self.shrunk[done], self.sizes[done])
 
     def trace(self, name: str) -> RegionTrace:
-        return RegionTrace(name, self.capacity, np.array(self.opened, dtype=np.int64),
-                           np.array(self.sizes, dtype=np.int64),
-                           np.array([-1 if c is None else c for c in self.shrunk], dtype=np.int64))
+        return RegionTrace(name, self.capacity, self.opened.copy(), self.sizes.copy(), self.shrunk.copy())
 
 
 class _Feeder(_Engine):
@@ -560,19 +585,19 @@ class _Feeder(_Engine):
         self.src = m.region(parent, tensor)
         self.bw = m.bandwidth(parent, tensor)
         self.latency = m.read_latency(parent)
-        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.tolist())
-        self.pe = self.seq.parent_event.tolist()
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.astype(np.int64))
         count = self.seq.events
-        self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
-        self.last_in_parent_np = np.array(self.last_in_parent, dtype=bool)
-        self.pe_np = self.seq.parent_event.astype(np.int64)
-        self.R = [0] * count
-        self.D = [0] * count
-        self.ready = [0] * count
+        self.pe = self.seq.parent_event.astype(np.int64)
+        self.last_in_parent_np = _last_in_parent(self.pe)
+        self.last_in_parent = self.last_in_parent_np.tolist()
+        # per tile: D = (n-1)//bw, R (see the class doc), when it is wholly readable
+        self.R = np.zeros(count, dtype=np.int64)
+        self.D = np.zeros(count, dtype=np.int64)
+        self.ready = np.zeros(count, dtype=np.int64)
         self.prepared = 0
         self.computed = 0
         self.next_free = 0
-        self.starts, self.finishes = [], []
+        self.starts, self.finishes = _Series(), _Series()
 
     @property
     def done(self) -> bool:
@@ -602,30 +627,30 @@ class _Feeder(_Engine):
             if room is None:
                 return None
             start = max(self.next_free, room)
-            finish = max(start + self.D[k], self.R[k])
+            finish = max(start + int(self.D[k]), int(self.R[k]))
             self.log.opened[k] = start
             self.ready[k] = finish + self.latency
             self.starts.append(start)
             self.finishes.append(finish)
             self.next_free = finish + 1
             if self.last_in_parent[k]:
-                self.src.shrink(self.pe[k], finish)
+                self.src.shrink(int(self.pe[k]), finish)
             self.computed += 1
-        return self.ready[e]
+        return int(self.ready[e])
 
     def _prepare(self) -> bool:
         """Readiness, sizes and values of the children of one parent tile, at once (from the
         next unprepared one to the parent's last)."""
         k0 = self.prepared
-        pe = self.pe[k0]
+        pe = int(self.pe[k0])
         ptile = self.src.tile(pe)
         if ptile is None or not ptile.known or ptile.elements is None or ptile.values is None:
             return False
-        k1 = int(np.searchsorted(self.pe_np, pe, side="right"))
+        k1 = int(np.searchsorted(self.pe, pe, side="right"))
         seq = self.seq
         n = seq.sizes[k0:k1]
         self.m.count(self.parent, self.t, "reads", int(n.sum()))
-        self.D[k0:k1] = ((n - 1) // self.bw).tolist()
+        self.D[k0:k1] = (n - 1) // self.bw
         # children with the same tile (a stream revisits its tiles fold after fold) share
         # their elements, values and readiness: work on the distinct ones
         _, index, inverse = np.unique(seq.offset[k0:k1] * len(seq.keys) + seq.group[k0:k1], return_index=True,
@@ -639,7 +664,7 @@ class _Feeder(_Engine):
         for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(events)]):
             if b > a:
                 r[a:b] = self._ready(ptile, events[a:b], sizes[a:b])
-        self.R[k0:k1] = (r[inverse] if shared else r).tolist()
+        self.R[k0:k1] = r[inverse] if shared else r
         self.prepared = k1
         return True
 
@@ -677,17 +702,16 @@ class _Drain(_Engine):
         self.dst = m.region(parent, tensor)
         self.parent_seq = m.sc.seqs[(parent, tensor)]
         self.bw = m.bandwidth(parent, tensor)
-        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.tolist())
-        self.pe = self.seq.parent_event.tolist()
+        self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.astype(np.int64))
         count = self.seq.events
-        self.last_in_parent = [e + 1 >= count or self.pe[e + 1] != self.pe[e] for e in range(count)]
-        self.pe_np = self.seq.parent_event.astype(np.int64)
-        self.last_in_parent_np = np.array(self.last_in_parent, dtype=bool)
-        self.complete: list[int | None] = [None] * count
+        self.pe = self.seq.parent_event.astype(np.int64)
+        self.last_in_parent_np = _last_in_parent(self.pe)
+        self.last_in_parent = self.last_in_parent_np.tolist()
+        self.complete = np.full(count, -1, dtype=np.int64)  # when each tile became whole (-1: not yet)
         self.pending: list[int] = []  # drains into the current parent tile, added when it completes
         self.e = 0
         self.next_free = 0
-        self.starts, self.finishes = [], []
+        self.starts, self.finishes = _Series(), _Series()
 
     def room_at(self, e: int) -> int | None:
         room = self.log.room(e)
@@ -703,16 +727,16 @@ class _Drain(_Engine):
         progressed = False
         while self.e < self.seq.events:
             e = self.e
-            complete = self.complete[e]
-            if complete is None:
+            complete = int(self.complete[e])
+            if complete < 0:
                 return progressed
             t0 = max(self.next_free, complete + 1)
-            pe = self.pe[e]
+            pe = int(self.pe[e])
             opened = _output_tile(self.dst, self.parent_seq, pe, t0)
             if opened is None:
                 return progressed
             target, t0 = opened
-            n = self.log.sizes[e]
+            n = int(self.log.sizes[e])
             finish = t0 + -(-n // self.bw) - 1
             self.pending.append(e)
             self.m.count(self.parent, self.t, "updates", n)
@@ -739,10 +763,17 @@ class _Drain(_Engine):
             # they land: one row per distinct tile
             _, index, inverse = np.unique(seq.offset[events] * len(seq.keys) + seq.group[events],
                                           return_index=True, return_inverse=True)
-            if len(index) < len(events):
-                order = np.argsort(inverse, kind="stable")
-                bounds = np.searchsorted(inverse[order], np.arange(len(index)))
-                values = np.add.reduceat(values.reshape(len(events), -1)[order], bounds, axis=0).ravel()
+            count = len(index)
+            if count < len(events):
+                rows = values.reshape(len(events), -1)
+                folds = len(events) // count
+                if folds * count == len(events) and np.array_equal(inverse, np.tile(np.arange(count), folds)):
+                    # the tiles come round in the same order, fold after fold
+                    values = rows.reshape(folds, count, -1).sum(axis=0).ravel()
+                else:
+                    order = np.argsort(inverse, kind="stable")
+                    bounds = np.searchsorted(inverse[order], np.arange(count))
+                    values = np.add.reduceat(rows[order], bounds, axis=0).ravel()
                 events = events[index]
         target.pending = [(seq.tiles(events), values)]
         _accumulate(self.m, self.parent, self.t, target, arrivals)
@@ -752,29 +783,28 @@ class _Drain(_Engine):
         """The first tile from the next one whose parent tile is not open yet."""
         if self.e >= self.seq.events:
             return self.e
-        pe = self.pe[self.e]
+        pe = int(self.pe[self.e])
         if self.dst.tile(pe) is None:
             return self.e
-        return int(np.searchsorted(self.pe_np, pe, side="right"))
+        return int(np.searchsorted(self.pe, pe, side="right"))
 
     def commit(self, e0: int, e1: int, finish: np.ndarray, dur: np.ndarray) -> None:
         """Tiles ``e0..e1-1`` (the next ones, all into open parent tiles) finish at ``finish``
         after ``dur`` cycles each: the window's solution of :meth:`advance`'s loop."""
         assert e0 == self.e
-        done = finish.tolist()
         self.m.count(self.parent, self.t, "updates", int(self.seq.sizes[e0:e1].sum()))
-        self.log.shrunk[e0:e1] = done
-        self.starts.extend((finish - dur + 1).tolist())
-        self.finishes.extend(done)
+        self.log.shrunk[e0:e1] = finish
+        self.starts.extend(finish - dur + 1)
+        self.finishes.extend(finish)
         begin = e0
         for e in (np.flatnonzero(self.last_in_parent_np[e0:e1]) + e0).tolist():
             self.pending.extend(range(begin, e + 1))
-            target = self.dst.tile(self.pe[e])
+            target = self.dst.tile(int(self.pe[e]))
             assert target is not None
-            self._close(target, done[e - e0])
+            self._close(target, int(finish[e - e0]))
             begin = e + 1
         self.pending.extend(range(begin, e1))
-        self.next_free = done[-1] + 1
+        self.next_free = int(finish[-1]) + 1
         self.e = e1
 
 
@@ -809,7 +839,7 @@ class _Array:
         self.latency = self.sigma + self.depth
         self.s = 0
         self.last_issue: int | None = None
-        self.cycles: list[int] = []  # issue cycle of each step
+        self.cycles = np.zeros(steps, dtype=np.int64)  # issue cycle of each step
         self.wait = np.zeros(steps, dtype=np.int64)  # stall cycles before each step
         self.cause: list[str] = []  # the largest cause of those stalls ("" if none)
         self.stalls: Counter[str] = Counter()
@@ -827,9 +857,9 @@ class _Array:
         self.windowed = windows and self.drain is not None and all(t in self.feeders for t in self.inputs)
         self.one_by_one_until = 0  # issue steps one by one up to here
         self.one_by_one = ONE_BY_ONE
-        self.room_index = {t: f.log.room_index() for t, f in self.feeders.items()}
+        self.room_index = {t: f.log.room_index for t, f in self.feeders.items()}
         if self.drain is not None:
-            self.room_index[self.out] = self.drain.log.room_index()
+            self.room_index[self.out] = self.drain.log.room_index
 
     @property
     def done(self) -> bool:
@@ -899,7 +929,7 @@ class _Array:
                 if starts[s]:
                     e = event_of[s]
                     if feeder is not None:
-                        at = feeder.ready[e] if e < feeder.computed else feeder.ready_at(e)
+                        at = int(feeder.ready[e]) if e < feeder.computed else feeder.ready_at(e)
                     else:
                         assert region is not None
                         tile = region.tile(e)
@@ -964,7 +994,7 @@ class _Array:
                     tile.fill = np.full(tile.n, c + latency, dtype=np.int64)
                     tile.ready_all = c + latency + 1
                     tile.complete = c + latency
-            cycles.append(c)
+            cycles[s] = c
             self.last_issue = c
             s += 1
             self.s = s

@@ -50,7 +50,6 @@ class EventSeq:
     keys: list[tuple[int, ...]] = field(init=False, repr=False)  # each group's extents
     sizes: np.ndarray = field(init=False, repr=False)  # each event's tile size
     _group_list: list[int] = field(init=False, repr=False)
-    _offset_list: list[int] = field(init=False, repr=False)
 
     @property
     def events(self) -> int:
@@ -67,13 +66,12 @@ class EventSeq:
         lengths = np.array([len(self._schedule.template(self.transfer.tensor, k)) for k in self.keys], dtype=np.int64)
         self.sizes = lengths[self.group] if self.events else np.zeros(0, dtype=np.int64)
         self._group_list = self.group.tolist()
-        self._offset_list = self.offset.tolist()
 
     def tile(self, e: int) -> np.ndarray:
         """Flat element indices of event ``e``'s tile, in canonical order."""
         got = self._cache.get(e)
         if got is None:
-            got = self._schedule.template(self.transfer.tensor, self.keys[self._group_list[e]]) + self._offset_list[e]
+            got = self._schedule.template(self.transfer.tensor, self.keys[self._group_list[e]]) + int(self.offset[e])
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[e] = got

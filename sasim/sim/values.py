@@ -44,13 +44,14 @@ class DrainValues:
     def __init__(self, flat: np.ndarray, starts: np.ndarray) -> None:
         self.flat = flat
         self.starts = starts
-        self._starts = starts.tolist()
 
     def __getitem__(self, e: int) -> np.ndarray:
-        return self.flat[self._starts[e] : self._starts[e + 1]]
+        return self.flat[int(self.starts[e]) : int(self.starts[e + 1])]
 
     def gather(self, events: np.ndarray) -> np.ndarray:
-        """The values of ``events`` concatenated, in the order given."""
+        """The values of ``events`` concatenated, in the order given (read-only: it may be a view)."""
+        if len(events) and int(events[-1]) - int(events[0]) + 1 == len(events) and np.all(np.diff(events) == 1):
+            return self.flat[int(self.starts[events[0]]) : int(self.starts[events[-1] + 1])]  # a view
         lengths = self.starts[events + 1] - self.starts[events]
         if len(events) and np.all(lengths == lengths[0]):
             return np.asarray(self.flat[(self.starts[events][:, None] + np.arange(lengths[0])[None, :]).ravel()])
@@ -95,7 +96,11 @@ def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndar
 
     def store(events: np.ndarray, summed: np.ndarray) -> None:
         values = wrap(summed.reshape(len(events), -1), bits)
-        flat[(starts[events][:, None] + np.arange(values.shape[1])[None, :]).ravel()] = values.ravel()
+        first, last = int(events[0]), int(events[-1])
+        if last - first + 1 == len(events):  # consecutive events (of one extent): one slice
+            flat[starts[first] : starts[last + 1]] = values.ravel()
+        else:
+            flat[(starts[events][:, None] + np.arange(values.shape[1])[None, :]).ravel()] = values.ravel()
 
     for g, extent in enumerate(seq.keys):
         members = np.flatnonzero(seq.group == g)

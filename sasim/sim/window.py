@@ -82,11 +82,11 @@ def _feeder_stream(a: _Array, t: str, feeder: _Feeder, s0: int, cut: int) -> _St
     before = (j >= 0) & (last < s0)
     room_fixed = np.zeros(len(ks), dtype=np.int64)
     if before.any():
-        room_fixed[before] = np.array([feeder.log.shrunk[i] for i in j[before].tolist()], dtype=np.int64) + 1
+        room_fixed[before] = feeder.log.shrunk[j[before]] + 1
     return _Stream(
-        t, feeder, steps[: k0 - ea], np.array(feeder.ready[ea:min(k0, eb)], dtype=np.int64), k0, k1, steps[k0 - ea:],
+        t, feeder, steps[: k0 - ea], feeder.ready[ea:min(k0, eb)], k0, k1, steps[k0 - ea:],
         room_fixed, np.where((j >= 0) & ~before, last - s0, -1),
-        np.array(feeder.D[k0:k1], dtype=np.int64), np.array(feeder.R[k0:k1], dtype=np.int64),
+        feeder.D[k0:k1], feeder.R[k0:k1],
     )
 
 
@@ -119,7 +119,7 @@ class _Window:
         self.room_fixed = np.zeros(len(j), dtype=np.int64)
         known = (j >= 0) & (j < drain.e)
         if known.any():
-            self.room_fixed[known] = np.array([drain.log.shrunk[i] for i in j[known].tolist()], dtype=np.int64) + 1
+            self.room_fixed[known] = drain.log.shrunk[j[known]] + 1
         # the drains solved here: from the drain's next tile to the last that ends in the window
         self.d0 = drain.e
         self.d1 = max(drain.e, min(drain.open_limit(), ob))
@@ -127,8 +127,7 @@ class _Window:
         self.dur = -(-seq.sizes[ds] // drain.bw)
         ends = seq.last[ds]
         self.complete_step = np.where(ends >= s0, ends - s0, -1)
-        self.complete_fixed = np.array([drain.complete[i] if e < s0 else 0 for i, e in zip(ds.tolist(), ends.tolist())],
-                                       dtype=np.int64)
+        self.complete_fixed = np.where(ends < s0, drain.complete[ds], 0)
         # a round's results
         self.thresholds: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.stat_at = np.zeros(len(self.fold), dtype=np.int64)
@@ -268,7 +267,7 @@ def _commit(w: _Window, c: np.ndarray) -> None:
     a.wait[s0:cut] = c - poll
     names = np.array([label for label, _, _ in kinds] + [""], dtype=object)
     a.cause.extend(names[code].tolist())
-    a.cycles.extend(c.tolist())
+    a.cycles[s0:cut] = c
     a.last_issue = int(c[-1])
     a.s = cut
     for st in w.streams:
@@ -276,16 +275,16 @@ def _commit(w: _Window, c: np.ndarray) -> None:
         ea, eb = np.searchsorted(seq.first, [s0, cut])
         a.fills[st.t] += int(a.pe_sums_np[st.t][ea:eb].sum())
         ga, gb = (int(x) for x in np.searchsorted(seq.last, [s0, cut]))
-        st.feeder.log.shrunk[ga:gb] = c[seq.last[ga:gb] - s0].tolist()  # credits back
+        st.feeder.log.shrunk[ga:gb] = c[seq.last[ga:gb] - s0]  # credits back
         _commit_stream(st)
     drain = a.drain
     assert drain is not None
     seq = a.seq[a.out]
     ja, jb = w.out_first
-    drain.log.opened[ja:jb] = c[w.out_steps].tolist()
+    drain.log.opened[ja:jb] = c[w.out_steps]
     oa, ob = w.out_last
     a.drained += int(a.pe_sums_np[a.out][oa:ob].sum())
-    drain.complete[oa:ob] = (c[seq.last[oa:ob] - s0] + a.latency).tolist()
+    drain.complete[oa:ob] = c[seq.last[oa:ob] - s0] + a.latency
     if w.d1 > w.d0:
         drain.commit(w.d0, w.d1, w.drain_finish, w.dur)
     m = a.m
@@ -301,12 +300,11 @@ def _commit_stream(st: _Stream) -> None:
         return
     assert st.start is not None and st.finish is not None and f.computed == st.k0
     k0, k1 = st.k0, st.k1
-    start, finish = st.start.tolist(), st.finish.tolist()
-    f.log.opened[k0:k1] = start
-    f.ready[k0:k1] = (st.finish + f.latency).tolist()
-    f.starts.extend(start)
-    f.finishes.extend(finish)
-    f.next_free = finish[-1] + 1
+    f.log.opened[k0:k1] = st.start
+    f.ready[k0:k1] = st.finish + f.latency
+    f.starts.extend(st.start)
+    f.finishes.extend(st.finish)
+    f.next_free = int(st.finish[-1]) + 1
     for k in np.flatnonzero(f.last_in_parent_np[k0:k1]).tolist():
-        f.src.shrink(f.pe[k0 + k], finish[k])
+        f.src.shrink(int(f.pe[k0 + k]), int(st.finish[k]))
     f.computed = k1
