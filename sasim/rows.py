@@ -29,8 +29,9 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the distinct rows in lexicographic order and each row's index among them.
 
     Each row becomes one integer in mixed radix (column ``j`` in base ``max + 1``), which
-    orders rows as they compare lexicographically; when that number could exceed 62 bits
-    the rows are compared field by field."""
+    orders rows as they compare lexicographically; the keys are counted when their range is
+    small, else sorted; when that number could exceed 62 bits the rows are compared field by
+    field."""
     rows = np.asarray(rows, dtype=np.int64)
     if rows.ndim == 2 and rows.size and rows.min() >= 0:
         radix = [int(c) + 1 for c in rows.max(axis=0)]
@@ -38,6 +39,16 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             key = np.zeros(len(rows), dtype=np.int64)
             for j, r in enumerate(radix):
                 key = key * r + rows[:, j]
+            span = math.prod(radix)
+            if span <= max(4 * len(rows), 1 << 16):
+                # a small key range: count instead of sort
+                present = np.bincount(key, minlength=span) > 0
+                rank = np.cumsum(present) - 1
+                distinct = np.flatnonzero(present)
+                inverse = rank[key]
+                some = np.zeros(len(distinct), dtype=np.int64)
+                some[inverse] = np.arange(len(rows))  # any row of each key: they are all equal
+                return rows[some], inverse
             _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             return rows[first], inverse.ravel()
     keys, inverse = np.unique(rows, axis=0, return_inverse=True)

@@ -72,6 +72,35 @@ def test_gemm_reference_matches_loops_and_wraps_at_8_bits():
     assert np.array_equal(w.reference(t), expect)
 
 
+def test_reference_is_exact_at_extreme_values():
+    # 16-bit operands at their extremes: every partial sum stays below 2^53, so the
+    # contraction runs in float64 (on BLAS) and must still be exact.
+    w = gemm(2, 3, 600, bits=16, acc_bits=48)
+    rng = np.random.default_rng(3)
+    t = {"I": rng.choice([-32768, 32767, -32767], size=(2, 600)), "W": rng.choice([-32768, 32767], size=(600, 3))}
+    t["I"][0, :] = -32768
+    t["W"][:, 0] = -32768
+    expect = np.zeros((2, 3), dtype=np.int64)
+    for m, n in itertools.product(range(2), range(3)):
+        expect[m, n] = wrap_int(sum(int(t["I"][m, x]) * int(t["W"][x, n]) for x in range(600)), 48)
+    assert np.array_equal(w.reference(t), expect)
+
+
+def test_reference_is_exact_where_float_could_round():
+    # About 10^7 products near 2^30 sum past 2^53, where float64 no longer holds every
+    # integer: the contraction must run in int64.
+    k = (1 << 23) + (1 << 21)
+    w = gemm(1, 1, k, bits=16, acc_bits=64)
+    rng = np.random.default_rng(5)
+    t = {"I": rng.integers(30_000, 32_767, size=(1, k)), "W": rng.integers(30_000, 32_767, size=(k, 1))}
+    t["W"][0, 0] = 30_001
+    if int((t["I"][0] * t["W"][:, 0]).sum()) % 2 == 0:
+        t["I"][0, 0] += 1  # adds an odd product: the sum becomes odd
+    exact = int((t["I"][0] * t["W"][:, 0]).sum())  # int64 holds it: below 2^63
+    assert exact > 1 << 53 and exact % 2 == 1  # no float64 equals an odd integer above 2^53
+    assert w.reference(t).tolist() == [[wrap_int(exact, 64)]]
+
+
 def test_batched_gemm_reference_matches_loops():
     w = batched_gemm(2, 3, 2, 4, bits=6, acc_bits=12)
     t = w.random_tensors(seed=2)

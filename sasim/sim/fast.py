@@ -184,6 +184,15 @@ class _Machine:
                 self.engines.append(_Up(self, order, e.tensor, e.source, e.target))
         self.array = _Array(self, windows)
 
+    def release(self) -> None:
+        """Drop the components: they refer back to the machine, and the cycle would keep
+        hundreds of MB of per-step arrays alive until Python's cycle collector next runs."""
+        self.engines = []
+        self.feeders = {}
+        self.drain = None
+        self.array = None  # type: ignore[assignment]
+        self.sc.seqs = {}  # each refers back to the schedule
+
     def _region_order(self, name: str) -> tuple[int, str]:
         """Regions in the order golden reports them: buffers by level, then the edges."""
         level, _, tensor = name.partition(".")
@@ -1052,4 +1061,8 @@ def run_fast(design: Design, tensors: dict[str, np.ndarray],
     ``windows=False`` issues the array's steps one by one instead of solving windows of them at
     once: the same result, slower (it exists to check that)."""
     design.workload.check_tensors(tensors)
-    return _Machine(design, Schedule(design), tensors, progress, windows).run()
+    m = _Machine(design, Schedule(design), tensors, progress, windows)
+    try:
+        return m.run()
+    finally:
+        m.release()

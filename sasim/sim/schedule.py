@@ -152,8 +152,9 @@ class Schedule:
         for tr in design.transfers:
             ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
             count = int(ids[-1]) + 1 if len(ids) else 0
-            first = np.searchsorted(ids, np.arange(count), side="left")
-            last = np.searchsorted(ids, np.arange(count), side="right") - 1
+            change = ids[1:] != ids[:-1]  # ids count runs from 0: each change starts the next event
+            first = np.flatnonzero(np.concatenate([[count > 0], change]))
+            last = np.flatnonzero(np.concatenate([change, [count > 0]]))
             if design.level(tr.parent).kind is LevelKind.DRAM:
                 parent_event = np.full(count, -1, dtype=np.int64)
             else:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+from threadpoolctl import threadpool_limits
 
 from sasim.errors import WorkloadError
 from sasim.validation import check_identifier
@@ -244,17 +245,34 @@ class Workload(BaseModel):
                 raise WorkloadError(f"tensor {name!r} has values outside the signed {bits}-bit range [{lo}, {hi}]")
 
     def reference(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
-        """The exact output: int64 products summed, wrapped at the accumulator width."""
+        """The exact output: the products summed, wrapped at the accumulator width.
+
+        When every partial sum provably stays below 2^53 in magnitude (the operands' widths
+        times the number of products per output), float64 represents each one exactly, in any
+        order of summation: the contraction then runs on BLAS, tens of times faster. Otherwise
+        it runs in int64, which wraps modulo 2^64, consistently with the final wrap."""
         self.check_tensors(tensors)
         order = list(self.dims)
         letters = {d: chr(ord("a") + i) for i, d in enumerate(order)}
+        out_dims = self.tensor_dims(self.output)
+        terms = math.prod(size for d, size in self.dims.items() if d not in out_dims)
+        magnitude = (1 << (self.tensors[self.input].bits - 1)) * (1 << (self.tensors[self.weight].bits - 1))
+        exact_in_float = magnitude * terms < 1 << 53
+        dtype = np.float64 if exact_in_float else np.int64
         views = {}
         subs = {}
         for name in self.operands:
-            arr = np.ascontiguousarray(np.asarray(tensors[name], dtype=np.int64))
+            arr = np.ascontiguousarray(np.asarray(tensors[name], dtype=dtype))
             views[name] = self._operand_view(name, arr, order)
             subs[name] = "".join(letters[d] for d in order if self.is_relevant(name, d))
-        out_dims = self.tensor_dims(self.output)
         spec = f"{subs[self.input]},{subs[self.weight]}->{''.join(letters[d] for d in out_dims)}"
-        result = np.einsum(spec, views[self.input], views[self.weight], optimize=True)
-        return wrap(np.asarray(result, dtype=np.int64), self.tensors[self.output].bits)
+        if exact_in_float:
+            # on one BLAS thread: idle BLAS workers spin for a while after a call, taking a
+            # core from whatever runs next (a simulation, another worker process)
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = np.einsum(spec, views[self.input], views[self.weight], optimize=True)
+        else:
+            # NumPy's own loop: its optimizer's batched path is several times slower for ints
+            result = np.einsum(spec, views[self.input], views[self.weight])
+        return wrap(np.asarray(np.rint(result) if exact_in_float else result, dtype=np.int64),
+                    self.tensors[self.output].bits)
