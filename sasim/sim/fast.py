@@ -778,11 +778,11 @@ class _Drain(_Engine):
                 folds = len(events) // count
                 if folds * count == len(events) and np.array_equal(inverse, np.tile(np.arange(count), folds)):
                     # the tiles come round in the same order, fold after fold
-                    values = rows.reshape(folds, count, -1).sum(axis=0).ravel()
+                    values = rows.reshape(folds, count, -1).sum(axis=0, dtype=np.int64).ravel()
                 else:
                     order = np.argsort(inverse, kind="stable")
                     bounds = np.searchsorted(inverse[order], np.arange(count))
-                    values = np.add.reduceat(rows[order], bounds, axis=0).ravel()
+                    values = np.add.reduceat(rows[order], bounds, axis=0, dtype=np.int64).ravel()
                 events = events[index]
         target.pending = [(seq.tiles(events), values)]
         _accumulate(self.m, self.parent, self.t, target, arrivals)
@@ -839,8 +839,8 @@ class _Array:
         self.starts: dict[str, list[bool]] = {}
         self.ends: dict[str, list[bool]] = {}
         self.pe_sums_np = {t: seq.pe_tile_sums() for t, seq in self.seq.items()}
-        self.pe_sums = {t: sums.tolist() for t, sums in self.pe_sums_np.items()}
-        self.out_sizes = self.seq[self.out].sizes.tolist()
+        self.pe_sums: dict[str, list[int]] = {}  # per event, for the step-by-step loop
+        self.out_sizes: list[int] = []
         self.active = sc.active_pes()
         self.stationary_input = d.stationary if d.stationary in wl.operands else None
         self.fold_np = sc.fold_start & (d.stationary is not None)
@@ -909,7 +909,7 @@ class _Array:
         docs/timing.md, "The array"."""
         m = self.m
         steps = min(m.sc.steps, self.s + limit)
-        if not self.fold_boundary:
+        if len(self.fold_boundary) != m.sc.steps:  # first time here
             self._step_lists()
         edge = {t: m.regions[("edge", t)] for t in m.d.workload.tensors if ("edge", t) in m.regions}
         drain = self.drain
@@ -1026,6 +1026,8 @@ class _Array:
             ends[seq.last] = True
             self.starts[t], self.ends[t] = starts.tolist(), ends.tolist()
         self.fold_boundary = self.fold_np.tolist()
+        self.pe_sums = {t: sums.tolist() for t, sums in self.pe_sums_np.items()}
+        self.out_sizes = self.seq[self.out].sizes.tolist()
 
     def _charge(self, poll: int, thresholds: list[tuple[str, int]]) -> None:
         level = poll

@@ -39,7 +39,8 @@ def _template(design: Design, schedule: Schedule, tensor: str, extent: tuple[int
 
 
 class DrainValues:
-    """Every drain event's tile values, stored flat: event ``e`` is ``flat[starts[e]:starts[e + 1]]``."""
+    """Every drain event's tile values, stored flat: event ``e`` is ``flat[starts[e]:starts[e + 1]]``
+    (int32 when the accumulator is at most 32 bits wide: sum them in int64)."""
 
     def __init__(self, flat: np.ndarray, starts: np.ndarray) -> None:
         self.flat = flat
@@ -91,8 +92,9 @@ def drain_values(design: Design, schedule: Schedule, operands: dict[str, np.ndar
     result = "a" + "".join(letters[d] for d in wl.tensor_dims(out))  # canonical output order
     equation = ",".join("a" + side for side in sides) + "->" + result
     starts = np.concatenate([[0], np.cumsum(seq.sizes)]).astype(np.int64)
-    flat = np.zeros(int(starts[-1]), dtype=np.int64)
     bits = wl.tensors[out].bits
+    # wrapped values fit the accumulator's width: int32 halves the memory when they fit it
+    flat = np.zeros(int(starts[-1]), dtype=np.int32 if bits <= 32 else np.int64)
 
     def store(events: np.ndarray, summed: np.ndarray) -> None:
         values = wrap(summed.reshape(len(events), -1), bits)
