@@ -630,7 +630,7 @@ class _Feeder(_Engine):
         """The first cycle tile ``e`` is wholly readable in the edge buffer; None if not known yet."""
         while self.computed <= e:
             k = self.computed
-            if k >= self.prepared and not self._prepare():
+            if k >= self.prepared and not self.prepare():
                 return None
             room = self.log.room(k)
             if room is None:
@@ -647,7 +647,7 @@ class _Feeder(_Engine):
             self.computed += 1
         return int(self.ready[e])
 
-    def _prepare(self) -> bool:
+    def prepare(self) -> bool:
         """Readiness, sizes and values of the children of one parent tile, at once (from the
         next unprepared one to the parent's last)."""
         k0 = self.prepared

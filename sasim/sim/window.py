@@ -39,8 +39,6 @@ __all__ = ["issue_window"]
 #: Rounds of the fixed-point iteration before a window settles for its exact prefix.
 ROUNDS = 6
 
-
-
 _NONE = np.iinfo(np.int64).min // 4  # "no threshold"
 
 
@@ -174,7 +172,7 @@ def _cut(a: _Array, s0: int, s1: int) -> int:
     for t in a.inputs:
         seq, feeder = a.seq[t], a.feeders[t]
         ea, eb = (int(x) for x in np.searchsorted(seq.first, [s0, cut]))
-        while feeder.prepared < eb and feeder._prepare():
+        while feeder.prepared < eb and feeder.prepare():
             pass
         if feeder.prepared < eb:  # the parent tile of this one has not arrived
             cut = min(cut, int(seq.first[feeder.prepared]))
