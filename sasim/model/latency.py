@@ -46,6 +46,17 @@ def traffic_bits(nest: Nest, counts: BatchCounts, level: str) -> Array:
     return total
 
 
+def _region_elements(nest: Nest, level: str, tensor: str) -> Array:
+    """Elements of ``tensor``'s region in buffer ``level``: the buffer's capacity shared in
+    proportion to the bits of each kept tensor's largest tile (as the simulator splits it)."""
+    design = nest.template
+    lvl = design.level(level)
+    buf = next(b for b in design.architecture.buffers if b.name == level)
+    tile_bits = {t: nest.tile_elements(t, lvl.boundary) * design.bits(t) for t in sorted(lvl.keeps)}
+    total = sum(tile_bits.values())
+    return np.asarray(buf.capacity * 8 * tile_bits[tensor] // total // design.bits(tensor))
+
+
 def _bits_per_cycle(design_bits: int, port_bits: int) -> int:
     """Elements a port of ``port_bits`` moves per cycle (at least one, as docs/timing.md)."""
     return max(1, port_bits // design_bits)
@@ -87,6 +98,14 @@ def estimate_latency(nest: Nest, counts: BatchCounts) -> BatchLatency:
     last = nest.tile_elements(out, below_dram.boundary if below_dram.kind is LevelKind.BUFFER
                               else design.array_boundary)
     drain = 1 + (len(keepers) - 2) + -(-last * design.bits(out) // bpc)
+    if below_dram.kind is LevelKind.BUFFER:
+        # When the output's region in that buffer holds fewer than two of its tiles, the array
+        # cannot start a tile before the previous one is written back (docs/timing.md: a
+        # region's credits): every write-back, not only the last, adds to the span.
+        single = _region_elements(nest, below_dram.name, out) < 2 * last
+        acts = counts.counts["DRAM"][out]
+        writes = 1 + (len(keepers) - 2) + -(-(acts["updates"] + acts["reads"]) * design.bits(out) // bpc)
+        drain = np.where(single, np.maximum(drain, writes), drain)
     dram_bits = traffic_bits(nest, counts, "DRAM")
     dram_bound = arch.dram.latency + -(-dram_bits // bpc)
     buffer_bounds = {}
