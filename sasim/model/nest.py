@@ -231,6 +231,7 @@ class Nest:
             total = total * self.count(d, include)
         return total
 
+    @_memoized
     def tile_elements(self, tensor: str, boundary: int) -> Array:
         """Elements of the largest tile of ``tensor`` at ``boundary`` (for capacity)."""
         wl = self.template.workload
