@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["group_rows", "unique_rows"]
+__all__ = ["group_rows", "grouped", "unique_rows"]
 
 
 def unique_rows(rows: np.ndarray) -> np.ndarray:
@@ -53,3 +53,11 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return rows[first], inverse.ravel()
     keys, inverse = np.unique(rows, axis=0, return_inverse=True)
     return keys, inverse.ravel()
+
+
+def grouped(inverse: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows by group, for group indices ``inverse`` in ``0..count-1`` (as :func:`group_rows`
+    returns): an order that lists group 0's rows, then group 1's, ... (each in their order),
+    and the ``count + 1`` bounds of the groups in it."""
+    order = np.argsort(inverse, kind="stable")
+    return order, np.searchsorted(inverse[order], np.arange(count + 1))

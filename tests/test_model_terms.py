@@ -161,3 +161,18 @@ def test_batch_validity_agrees_with_lowering() -> None:
         except SasimError:
             lowered = False
         assert lowered == bool(ok), (row, ok)
+
+
+@pytest.mark.parametrize("name", ["gemm_ws", "conv_multicast", "eyeriss_conv", "gemmini_gemm", "depthwise"])
+def test_model_sizes_buffer_regions_as_the_simulator(name: str) -> None:
+    from sasim.model.latency import _region_elements
+    from sasim.model.nest import Nest
+    from sasim.sim.machine import regions
+    from sasim.spec import load_spec
+
+    design = load_spec(name, {}).design()
+    nest = Nest.of(design)
+    specs = regions(design)
+    assert specs
+    for r in specs:
+        assert int(_region_elements(nest, r.level, r.tensor)[0]) == r.capacity

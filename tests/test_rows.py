@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sasim.rows import group_rows, unique_rows
+from sasim.rows import group_rows, grouped, unique_rows
 
 
 def test_unique_rows_keeps_first_occurrences_in_order() -> None:
@@ -34,3 +34,9 @@ def test_group_rows_edge_cases() -> None:
     assert keys.shape == (0, 2) and inverse.shape == (0,)
     keys, inverse = group_rows(np.array([[-1, 2], [0, 0], [-1, 2]]))  # negative: field by field
     assert keys.tolist() == [[-1, 2], [0, 0]] and inverse.tolist() == [0, 1, 0]
+
+
+def test_grouped_lists_each_group_in_order() -> None:
+    order, bounds = grouped(np.array([2, 0, 1, 0, 2, 2]), 3)
+    assert bounds.tolist() == [0, 2, 3, 6]
+    assert [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])] == [[1, 3], [2], [0, 4, 5]]

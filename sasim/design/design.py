@@ -21,7 +21,7 @@ from sasim.mapping.spec import Axis, Layout, LoopSpec, Mapping
 from sasim.workload.projection import distinct_values
 from sasim.workload.workload import Role, Workload
 
-__all__ = ["Design", "Level", "LevelKind", "Loop", "Tile", "Transfer", "refill_positions"]
+__all__ = ["Design", "Level", "LevelKind", "Loop", "Tile", "Transfer", "refill_positions", "region_elements"]
 
 
 class LevelKind(StrEnum):
@@ -84,6 +84,16 @@ class Transfer:
     child: str
     direction: str  # "down" or "up"
     refill: int | None
+
+
+def region_elements(capacity_bytes: int, tile_bits: dict[str, int] | dict[str, np.ndarray], tensor: str,
+                    bits: int) -> np.ndarray:
+    """Elements of ``tensor``'s region in a buffer of ``capacity_bytes``: the capacity is
+    shared among the tensors the buffer keeps in proportion to ``tile_bits``, each one's
+    largest tile in bits (per factor row). The simulator's regions and the model's drain
+    both follow this rule (docs/timing.md, "Buffers")."""
+    total = sum(np.asarray(b) for b in tile_bits.values())
+    return np.asarray(capacity_bytes * 8 * np.asarray(tile_bits[tensor]) // total // bits)
 
 
 def refill_positions(loops: tuple[Loop, ...], workload: Workload, tensor: str, boundary: int,

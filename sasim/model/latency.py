@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sasim.design.design import LevelKind
+from sasim.design.design import LevelKind, region_elements
 from sasim.mapping.access import link_skew
 from sasim.mapping.spec import Axis
 from sasim.model.counts import BatchCounts
@@ -47,14 +47,12 @@ def traffic_bits(nest: Nest, counts: BatchCounts, level: str) -> Array:
 
 
 def _region_elements(nest: Nest, level: str, tensor: str) -> Array:
-    """Elements of ``tensor``'s region in buffer ``level``: the buffer's capacity shared in
-    proportion to the bits of each kept tensor's largest tile (as the simulator splits it)."""
+    """Elements of ``tensor``'s region in buffer ``level``, per row, as the simulator sizes it."""
     design = nest.template
     lvl = design.level(level)
     buf = next(b for b in design.architecture.buffers if b.name == level)
     tile_bits = {t: nest.tile_elements(t, lvl.boundary) * design.bits(t) for t in sorted(lvl.keeps)}
-    total = sum(tile_bits.values())
-    return np.asarray(buf.capacity * 8 * tile_bits[tensor] // total // design.bits(tensor))
+    return region_elements(buf.capacity, tile_bits, tensor, design.bits(tensor))
 
 
 def _bits_per_cycle(design_bits: int, port_bits: int) -> int:

@@ -24,6 +24,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
+from sasim.rows import grouped
 from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
@@ -597,8 +598,7 @@ class _Feeder(_Engine):
         self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.astype(np.int64))
         count = self.seq.events
         self.pe = self.seq.parent_event.astype(np.int64)
-        self.last_in_parent_np = _last_in_parent(self.pe)
-        self.last_in_parent = self.last_in_parent_np.tolist()
+        self.last_in_parent = _last_in_parent(self.pe)
         # per tile: D = (n-1)//bw, R (see the class doc), when it is wholly readable
         self.R = np.zeros(count, dtype=np.int64)
         self.D = np.zeros(count, dtype=np.int64)
@@ -662,8 +662,7 @@ class _Feeder(_Engine):
         self.D[k0:k1] = (n - 1) // self.bw
         # children with the same tile (a stream revisits its tiles fold after fold) share
         # their elements, values and readiness: work on the distinct ones
-        _, index, inverse = np.unique(seq.offset[k0:k1] * len(seq.keys) + seq.group[k0:k1], return_index=True,
-                                      return_inverse=True)
+        _, index, inverse = np.unique(seq.tile_ids(np.arange(k0, k1)), return_index=True, return_inverse=True)
         shared = len(index) < k1 - k0
         events = k0 + index if shared else np.arange(k0, k1)
         r = np.zeros(len(events), dtype=np.int64)
@@ -714,8 +713,7 @@ class _Drain(_Engine):
         self.log = _EdgeLog(machine.edge_tiles(m.d, tensor), self.seq.sizes.astype(np.int64))
         count = self.seq.events
         self.pe = self.seq.parent_event.astype(np.int64)
-        self.last_in_parent_np = _last_in_parent(self.pe)
-        self.last_in_parent = self.last_in_parent_np.tolist()
+        self.last_in_parent = _last_in_parent(self.pe)
         self.complete = np.full(count, -1, dtype=np.int64)  # when each tile became whole (-1: not yet)
         self.pending: list[int] = []  # drains into the current parent tile, added when it completes
         self.e = 0
@@ -770,8 +768,7 @@ class _Drain(_Engine):
         if len(events) > 1 and sizes[0] > 0 and np.all(sizes == sizes[0]):
             # drains of the same array tile (one per fold of the reduction) add up before
             # they land: one row per distinct tile
-            _, index, inverse = np.unique(seq.offset[events] * len(seq.keys) + seq.group[events],
-                                          return_index=True, return_inverse=True)
+            _, index, inverse = np.unique(seq.tile_ids(events), return_index=True, return_inverse=True)
             count = len(index)
             if count < len(events):
                 rows = values.reshape(len(events), -1)
@@ -780,9 +777,8 @@ class _Drain(_Engine):
                     # the tiles come round in the same order, fold after fold
                     values = rows.reshape(folds, count, -1).sum(axis=0, dtype=np.int64).ravel()
                 else:
-                    order = np.argsort(inverse, kind="stable")
-                    bounds = np.searchsorted(inverse[order], np.arange(count))
-                    values = np.add.reduceat(rows[order], bounds, axis=0, dtype=np.int64).ravel()
+                    order, bounds = grouped(inverse, count)
+                    values = np.add.reduceat(rows[order], bounds[:-1], axis=0, dtype=np.int64).ravel()
                 events = events[index]
         target.pending = [(seq.tiles(events), values)]
         _accumulate(self.m, self.parent, self.t, target, arrivals)
@@ -806,7 +802,7 @@ class _Drain(_Engine):
         self.starts.extend(finish - dur + 1)
         self.finishes.extend(finish)
         begin = e0
-        for e in (np.flatnonzero(self.last_in_parent_np[e0:e1]) + e0).tolist():
+        for e in (np.flatnonzero(self.last_in_parent[e0:e1]) + e0).tolist():
             self.pending.extend(range(begin, e + 1))
             target = self.dst.tile(int(self.pe[e]))
             assert target is not None
@@ -866,9 +862,6 @@ class _Array:
         self.windowed = windows and self.drain is not None and all(t in self.feeders for t in self.inputs)
         self.one_by_one_until = 0  # issue steps one by one up to here
         self.one_by_one = ONE_BY_ONE
-        self.room_index = {t: f.log.room_index for t, f in self.feeders.items()}
-        if self.drain is not None:
-            self.room_index[self.out] = self.drain.log.room_index
 
     @property
     def done(self) -> bool:
@@ -923,7 +916,7 @@ class _Array:
         out_starts, out_ends, out_event = self.starts[self.out], self.ends[self.out], self.event_of[self.out]
         out_sizes, out_sums = self.out_sizes, self.pe_sums[self.out]
         fold_boundary, cycles = self.fold_boundary, self.cycles
-        latency = self.sigma + self.depth
+        latency = self.latency
         stat_input = self.stationary_input
         stat_label = f"input {stat_input}"
         s = self.s

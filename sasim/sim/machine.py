@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sasim.arch.architecture import Buffer, BufferSemantics
-from sasim.design.design import Design, LevelKind
+from sasim.design.design import Design, LevelKind, region_elements
 from sasim.mapping.access import link_skew
 from sasim.mapping.spec import Layout
 
@@ -93,10 +93,9 @@ def regions(design: Design) -> list[RegionSpec]:
             continue
         buf = _buffer(design, lvl.name)
         tile_bits = {t: design.tiles[(lvl.name, t)].elements * design.bits(t) for t in sorted(lvl.keeps)}
-        total = sum(tile_bits.values())
-        for t, bits in tile_bits.items():
-            share = buf.capacity * 8 * bits // total
-            out.append(RegionSpec(lvl.name, t, share // design.bits(t), buf.semantics is BufferSemantics.DOUBLE_BUFFER))
+        for t in tile_bits:
+            elements = int(region_elements(buf.capacity, tile_bits, t, design.bits(t)))
+            out.append(RegionSpec(lvl.name, t, elements, buf.semantics is BufferSemantics.DOUBLE_BUFFER))
     return out
 
 

@@ -87,6 +87,11 @@ class EventSeq:
             return np.asarray((self.offset[events][:, None] + template[None, :]).ravel())
         return np.concatenate([self.tile(int(e)) for e in events])
 
+    def tile_ids(self, events: np.ndarray) -> np.ndarray:
+        """A number per event in ``events``: equal for events with the same tile (the same
+        extents at the same translation)."""
+        return np.asarray(self.offset[events] * len(self.keys) + self.group[events])
+
     def extent_key(self, e: int) -> tuple[int, ...]:
         return self.keys[self._group_list[e]]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from sasim.design.design import Design
-from sasim.rows import group_rows
+from sasim.rows import group_rows, grouped
 from sasim.sim.schedule import Schedule
 from sasim.workload.workload import wrap
 
@@ -147,6 +147,5 @@ def _shared_operand(bases: np.ndarray, columns: list[list[int]]) -> tuple[int, l
     which, inverse, count = best
     if count > _MAX_SHARED_TILES or len(bases) < _MIN_SHARING * count:
         return None
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(count + 1))
+    order, bounds = grouped(inverse, count)
     return which, [order[bounds[i] : bounds[i + 1]] for i in range(count)]

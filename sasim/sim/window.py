@@ -75,7 +75,7 @@ def _feeder_stream(a: _Array, t: str, feeder: _Feeder, s0: int, cut: int) -> _St
     k1 = max(k0, eb)
     steps = seq.first[ea:eb] - s0
     ks = np.arange(k0, k1)
-    j = a.room_index[t][ks]
+    j = feeder.log.room_index[ks]
     last = seq.last[np.maximum(j, 0)]
     before = (j >= 0) & (last < s0)
     room_fixed = np.zeros(len(ks), dtype=np.int64)
@@ -112,7 +112,7 @@ class _Window:
         oa, ob = (int(x) for x in np.searchsorted(seq.last, [s0, cut]))
         self.out_first, self.out_last = (ja, jb), (oa, ob)
         self.out_steps = seq.first[ja:jb] - s0
-        j = a.room_index[a.out][ja:jb]
+        j = drain.log.room_index[ja:jb]
         self.room_from = np.where(j >= drain.e, j - drain.e, -1)  # index among the drains solved here
         self.room_fixed = np.zeros(len(j), dtype=np.int64)
         known = (j >= 0) & (j < drain.e)
@@ -180,7 +180,7 @@ def _cut(a: _Array, s0: int, s1: int) -> int:
         if eb > feeder.computed:
             # a tile's room must come from a tile whose last step comes before its first
             ks = np.arange(feeder.computed, eb)
-            j = a.room_index[t][ks]
+            j = feeder.log.room_index[ks]
             bad = np.flatnonzero((j >= 0) & (seq.last[np.maximum(j, 0)] >= seq.first[ks]))
             if len(bad):
                 cut = min(cut, int(seq.first[ks[bad[0]]]))
@@ -192,7 +192,7 @@ def _cut(a: _Array, s0: int, s1: int) -> int:
         # an output tile's room must come from a drain solved here: into an open parent tile,
         # of a tile whose last step comes before its first
         js = np.arange(ja, jb)
-        i = a.room_index[a.out][js]
+        i = drain.log.room_index[js]
         late = (i >= drain.e) & ((i >= drain.open_limit()) | (seq.last[np.maximum(i, 0)] >= seq.first[js]))
         bad = np.flatnonzero(late)
         if len(bad):
@@ -303,6 +303,6 @@ def _commit_stream(st: _Stream) -> None:
     f.starts.extend(st.start)
     f.finishes.extend(st.finish)
     f.next_free = int(st.finish[-1]) + 1
-    for k in np.flatnonzero(f.last_in_parent_np[k0:k1]).tolist():
+    for k in np.flatnonzero(f.last_in_parent[k0:k1]).tolist():
         f.src.shrink(int(f.pe[k0 + k]), int(st.finish[k]))
     f.computed = k1
