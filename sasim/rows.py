@@ -33,6 +33,8 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     small, else sorted; when that number could exceed 62 bits the rows are compared field by
     field."""
     rows = np.asarray(rows, dtype=np.int64)
+    if rows.ndim == 2 and rows.size and bool((rows == rows[0]).all()):
+        return rows[:1], np.zeros(len(rows), dtype=np.int64)  # one distinct row (common: whole tiles)
     if rows.ndim == 2 and rows.size and rows.min() >= 0:
         radix = [int(c) + 1 for c in rows.max(axis=0)]
         if math.prod(radix) < 1 << 62:

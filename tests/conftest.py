@@ -10,10 +10,12 @@ refuses, recording the outcome as a hypothesis ``event`` (see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import assume, event
 from hypothesis import strategies as st
@@ -245,3 +247,22 @@ def _describe_events(design: Design) -> None:
     if any(t not in lvl.keeps for lvl in design.levels[1:-1] for t in design.workload.tensors
            if design.workload.tensors[t].role in design.architecture.buffers[lvl.index - 1].holds):
         event("has bypass")
+
+
+def assert_same_record(a: Any, b: Any, path: str = "record") -> None:
+    """Every field of two run records equal, down to each trace entry."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        for f in dataclasses.fields(a):
+            assert_same_record(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), path
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_record(x, y, f"{path}[{i}]")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same_record(a[k], b[k], f"{path}[{k!r}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import designs
+from conftest import assert_same_record, designs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,25 +17,6 @@ from sasim.mapping.presets import build_mapping
 from sasim.sim import fast
 from sasim.sim.window import _chain
 from sasim.workload import conv2d, gemm
-
-
-def _assert_same(a: Any, b: Any, path: str = "record") -> None:
-    """Every field of two run records equal, down to each trace entry."""
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        for f in dataclasses.fields(a):
-            _assert_same(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), path
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}[{k!r}]")
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 class _Spy:
@@ -61,7 +41,7 @@ def _compare(design: Design, seed: int = 3) -> int:
     tensors = design.workload.random_tensors(seed=seed)
     one_by_one = fast.run_fast(design, tensors, windows=False)
     windowed = fast.run_fast(design, tensors)
-    _assert_same(windowed, one_by_one)
+    assert_same_record(windowed, one_by_one)
     assert np.array_equal(windowed.output, design.workload.reference(tensors))
     return len(windowed.step_cycles)
 

@@ -32,7 +32,7 @@ from sasim.sim.maxplus import banked_moves, stream_moves
 from sasim.sim.region import peak_occupancy
 from sasim.sim.result import EngineTrace, RegionTrace, RunRecord
 from sasim.sim.schedule import EventSeq, Schedule
-from sasim.sim.values import drain_values
+from sasim.sim.values import DrainValues, drain_values, summed_values
 from sasim.sim.window import issue_window
 from sasim.workload.workload import wrap
 
@@ -79,8 +79,9 @@ class _Tile:
             if len(el):
                 lo, span = int(el[0]), int(el[-1]) - int(el[0]) + 1
                 if span <= min(_LOOKUP_SPREAD * len(el), _LOOKUP_MAX):
-                    table = np.full(span, -1, dtype=np.int64)
-                    table[el - lo] = np.arange(len(el), dtype=np.int64)
+                    # only this tile's elements are ever looked up: the other entries stay unset
+                    table = np.empty(span, dtype=np.int32 if len(el) < 1 << 31 else np.int64)
+                    table[el - lo] = np.arange(len(el), dtype=table.dtype)
                     self.lookup = (lo, table)
         base, found = self.lookup
         if found is None:
@@ -762,8 +763,15 @@ class _Drain(_Engine):
         events = np.array(self.pending, dtype=np.int64)
         self.pending = []
         seq = self.seq
-        values = self.m.array.drains.gather(events)
-        arrivals = len(values)
+        m = self.m
+        arrivals = int(seq.sizes[events].sum())
+        summed = summed_values(m.d, m.sc, m.memory, seq, events)
+        if summed is not None:
+            target.pending = [summed]
+            _accumulate(m, self.parent, self.t, target, arrivals)
+            target.complete = finish
+            return
+        values = m.array.drain_values(events)
         sizes = seq.sizes[events]
         if len(events) > 1 and sizes[0] > 0 and np.all(sizes == sizes[0]):
             # drains of the same array tile (one per fold of the reduction) add up before
@@ -848,7 +856,9 @@ class _Array:
         self.wait = np.zeros(steps, dtype=np.int64)  # stall cycles before each step
         self.cause: list[str] = []  # the largest cause of those stalls ("" if none)
         self.stalls: Counter[str] = Counter()
-        self.drains = drain_values(d, sc, m.memory)
+        # a drain into a buffer computes what it needs when it closes a tile; an edge that
+        # drains straight to DRAM needs every drain event's values
+        self.drains: DrainValues | None = drain_values(d, sc, m.memory) if m.drain is None else None
         self.reported = 0
         # running totals, added to the machine's counts at the end
         self.fills = dict.fromkeys(self.inputs, 0)
@@ -866,6 +876,12 @@ class _Array:
     @property
     def done(self) -> bool:
         return self.s >= self.m.sc.steps
+
+    def drain_values(self, events: np.ndarray) -> np.ndarray:
+        """The values of drain ``events``, concatenated in the order given."""
+        if self.drains is not None:
+            return self.drains.gather(events)
+        return drain_values(self.m.d, self.m.sc, self.m.memory, events).flat
 
     def describe(self) -> str:
         return f"the array stuck at step {self.s} of {self.m.sc.steps}"
@@ -992,6 +1008,7 @@ class _Array:
                     tile = out_edge.tile(oe)
                     assert tile is not None
                     tile.elements = self.seq[self.out].tile(oe)
+                    assert self.drains is not None
                     tile.values = self.drains[oe]
                     tile.fill = np.full(tile.n, c + latency, dtype=np.int64)
                     tile.ready_all = c + latency + 1

@@ -28,10 +28,17 @@ def peak_occupancy(open_cycles: Sequence[int] | np.ndarray, open_sizes: Sequence
         return 0
     o_sizes = np.cumsum(np.asarray(open_sizes, dtype=np.int64))
     s_all = np.asarray(shrink_cycles, dtype=np.int64)
-    order = np.argsort(s_all, kind="stable")
-    s_cycles = s_all[order]
-    s_sizes = np.concatenate([[0], np.cumsum(np.asarray(shrink_sizes, dtype=np.int64)[order])])
-    reserved = o_sizes[np.searchsorted(o_cycles, o_cycles, side="right") - 1]
+    s_sizes = np.asarray(shrink_sizes, dtype=np.int64)
+    if np.any(s_all[1:] < s_all[:-1]):  # tiles mostly shrink in order: sort only when they do not
+        order = np.argsort(s_all, kind="stable")
+        s_all, s_sizes = s_all[order], s_sizes[order]
+    s_cycles = s_all
+    s_sizes = np.concatenate([[0], np.cumsum(s_sizes)])
+    # opening cycles are sorted: the elements reserved by cycle c are those up to the last
+    # tile opened in c
+    last_of_run = np.concatenate([o_cycles[1:] != o_cycles[:-1], [True]])
+    run = np.cumsum(np.concatenate([[0], last_of_run[:-1]]))
+    reserved = o_sizes[np.flatnonzero(last_of_run)][run]
     freed = s_sizes[np.searchsorted(s_cycles, o_cycles, side="left")]
     return int((reserved - freed).max())
 

@@ -8,6 +8,7 @@ tensor (docs/model.md, docs/timing.md). Tiles are built on demand and cached.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from itertools import product
@@ -92,12 +93,19 @@ class EventSeq:
         extents at the same translation)."""
         return np.asarray(self.offset[events] * len(self.keys) + self.group[events])
 
+    @functools.cached_property
+    def volume_prefix(self) -> np.ndarray:
+        """Prefix sums of the events' box volumes (iteration points): ``[0, v0, v0 + v1, ...]``."""
+        return np.concatenate([[0], np.cumsum(np.prod(self.extents, axis=1))]).astype(np.int64)
+
     def extent_key(self, e: int) -> tuple[int, ...]:
         return self.keys[self._group_list[e]]
 
     def pe_tile_sums(self) -> np.ndarray:
         """Per event: Σ over active PEs of each PE's tile size (PE-level fills or drains)."""
         sums = np.array([self._schedule.pe_sum(self.transfer.tensor, k) for k in self.keys], dtype=np.int64)
+        if len(sums) == 1:
+            return np.full(self.events, sums[0], dtype=np.int64)
         return sums[self.group] if self.events else np.zeros(0, dtype=np.int64)
 
 
@@ -121,16 +129,18 @@ class Schedule:
             )
         radices = [loops[j].factor for j in self.temporal]
         n = np.arange(unclipped, dtype=np.int64)
-        idx = np.zeros((unclipped, len(radices)), dtype=np.int64)
+        # column-major: every use reads whole columns (a loop's index, a dimension's coordinate)
+        idx = np.zeros((unclipped, len(radices)), dtype=np.int64, order="F")
         for col in range(len(radices) - 1, -1, -1):
             idx[:, col] = n % radices[col]
             n //= radices[col]
-        base = np.zeros((unclipped, len(self.dims)), dtype=np.int64)
+        base = np.zeros((unclipped, len(self.dims)), dtype=np.int64, order="F")
         for col, j in enumerate(self.temporal):
             base[:, self.dims.index(loops[j].dim)] += idx[:, col] * self.strides[j]
         keep = np.all(base < self.sizes, axis=1)
-        self.index = idx[keep]  # (S, temporal loops)
-        self.base = base[keep]  # (S, dims): each step's point in PE slot 0
+        clipped = not keep.all()
+        self.index = np.asfortranarray(idx[keep]) if clipped else idx  # (S, temporal loops)
+        self.base = np.asfortranarray(base[keep]) if clipped else base  # (S, dims): each step's point in PE slot 0
         self._templates: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
         self._plans: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # flat-index step of one unit along each dimension, per tensor (row-major storage)
@@ -154,8 +164,14 @@ class Schedule:
                 self._offsets[di] = np.sort(sum(g.ravel() for g in grids))
         self.seqs: dict[tuple[str, str], EventSeq] = {}
         ids_cache: dict[int | None, np.ndarray] = {}
+
+        def event_ids(refill: int | None) -> np.ndarray:
+            if refill not in ids_cache:
+                ids_cache[refill] = self._event_ids(refill)
+            return ids_cache[refill]
+
         for tr in design.transfers:
-            ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
+            ids = event_ids(tr.refill)
             count = int(ids[-1]) + 1 if len(ids) else 0
             change = ids[1:] != ids[:-1]  # ids count runs from 0: each change starts the next event
             first = np.flatnonzero(np.concatenate([[count > 0], change]))
@@ -164,7 +180,7 @@ class Schedule:
                 parent_event = np.full(count, -1, dtype=np.int64)
             else:
                 up = next(x for x in design.transfers if x.tensor == tr.tensor and x.child == tr.parent)
-                pids = ids_cache.setdefault(up.refill, self._event_ids(up.refill))
+                pids = event_ids(up.refill)
                 parent_event = pids[first]
             bases, extents = self.boxes(tr.refill, first)
             offset = bases @ self._unit[tr.tensor]
@@ -175,7 +191,7 @@ class Schedule:
             if design.stationary is not None:
                 pe = design.pe_level.name
                 tr = next(x for x in design.transfers if x.tensor == design.stationary and x.child == pe)
-                ids = ids_cache.setdefault(tr.refill, self._event_ids(tr.refill))
+                ids = event_ids(tr.refill)
                 self.fold_start[1:] = ids[1:] != ids[:-1]
 
     def unit(self, tensor: str) -> np.ndarray:
@@ -211,12 +227,13 @@ class Schedule:
         return plan
 
     def boxes(self, refill: int | None, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bases, extents), one row per step in ``steps`` (see :meth:`box`)."""
+        """(bases, extents), one row per step in ``steps`` (sorted, distinct; see :meth:`box`)."""
         cols, weights, inner = self._box_plan(refill)
-        if len(cols):
-            bases = self.index[np.ix_(steps, cols)] @ weights
-        else:
-            bases = np.zeros((len(steps), len(self.dims)), dtype=np.int64)
+        every = len(steps) == self.steps  # sorted and distinct: then they are all the steps
+        bases = np.zeros((len(steps), len(self.dims)), dtype=np.int64, order="F")
+        for row, c in enumerate(cols.tolist()):  # a column at a time: faster than an integer matmul
+            di = int(np.flatnonzero(weights[row])[0])
+            bases[:, di] += (self.index[:, c] if every else self.index[steps, c]) * weights[row, di]
         return bases, np.minimum(inner[None, :], self.sizes[None, :] - bases)
 
     def template(self, tensor: str, extent: tuple[int, ...]) -> np.ndarray:
