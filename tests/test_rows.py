@@ -36,6 +36,13 @@ def test_group_rows_edge_cases() -> None:
     assert keys.tolist() == [[-1, 2], [0, 0]] and inverse.tolist() == [0, 1, 0]
 
 
+@pytest.mark.parametrize("row", [[4, 32, 32], [-3, 0, 7]])
+def test_group_rows_of_one_distinct_row(row: list[int]) -> None:
+    rows = np.asfortranarray(np.tile(np.array([row]), (50, 1)))  # column-major, as schedules keep them
+    keys, inverse = group_rows(rows)
+    assert keys.tolist() == [row] and inverse.tolist() == [0] * 50
+
+
 def test_grouped_lists_each_group_in_order() -> None:
     order, bounds = grouped(np.array([2, 0, 1, 0, 2, 2]), 3)
     assert bounds.tolist() == [0, 2, 3, 6]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sasim.arch import DRAM, PE, Architecture, PEArray
 from sasim.design import lower
 from sasim.mapping.spec import Mapping
 from sasim.sim.dram import DramChannel, DramOp
 from sasim.sim.golden import run_golden
-from sasim.sim.region import Region
+from sasim.sim.region import Region, peak_occupancy
 from sasim.workload import gemm
 
 
@@ -86,3 +90,21 @@ def test_tiny_output_stationary_run_timeline() -> None:
     # preload: cycles 0 and 8; waiting for I: 1-3; for W: 4, 6 and 10
     assert run.array_stalls == {"preload": 2, "input I": 3, "input W": 3}
     assert np.array_equal(run.output, design.workload.reference(tensors))
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 9), st.integers(0, 6)), min_size=1, max_size=30),
+       st.randoms())
+def test_peak_occupancy_counts_what_is_reserved_at_each_opening(tiles: list[tuple[int, int, int]],
+                                                               rnd: random.Random) -> None:
+    """Against a direct count: at each opening cycle, every element reserved up to then
+    minus those shrunk before it; shrinks given in order, or shuffled."""
+    opens, sizes = [], []
+    cycle = 0
+    for gap, n, _ in tiles:
+        cycle += gap  # several tiles may open in one cycle
+        opens.append(cycle)
+        sizes.append(n)
+    shrinks = [(o + life, n) for o, (_, n, life) in zip(opens, tiles)]
+    want = max(sum(n for o, n in zip(opens, sizes) if o <= c) - sum(n for s, n in shrinks if s < c) for c in opens)
+    for order in (sorted(shrinks), rnd.sample(shrinks, len(shrinks))):
+        assert peak_occupancy(opens, sizes, [s for s, _ in order], [n for _, n in order]) == want
