@@ -716,7 +716,7 @@ class _Drain(_Engine):
         self.pe = self.seq.parent_event.astype(np.int64)
         self.last_in_parent = _last_in_parent(self.pe)
         self.complete = np.full(count, -1, dtype=np.int64)  # when each tile became whole (-1: not yet)
-        self.pending: list[int] = []  # drains into the current parent tile, added when it completes
+        self.pending = 0  # the first drain into the current parent tile (added when it completes)
         self.e = 0
         self.next_free = 0
         self.starts, self.finishes = _Series(), _Series()
@@ -746,22 +746,22 @@ class _Drain(_Engine):
             target, t0 = opened
             n = int(self.log.sizes[e])
             finish = t0 + -(-n // self.bw) - 1
-            self.pending.append(e)
             self.m.count(self.parent, self.t, "updates", n)
             self.log.shrunk[e] = finish
             self.starts.append(t0)
             self.finishes.append(finish)
             if self.last_in_parent[e]:
-                self._close(target, finish)
+                self._close(target, e, finish)
             self.next_free = finish + 1
             self.e += 1
             progressed = True
         return progressed
 
-    def _close(self, target: _Tile, finish: int) -> None:
-        """The last drain into a parent tile moved: add the partial sums, the tile is complete."""
-        events = np.array(self.pending, dtype=np.int64)
-        self.pending = []
+    def _close(self, target: _Tile, last: int, finish: int) -> None:
+        """The last drain into a parent tile (``last``) moved: add the partial sums, the tile is
+        complete."""
+        events = np.arange(self.pending, last + 1, dtype=np.int64)  # a parent tile's drains are consecutive
+        self.pending = last + 1
         seq = self.seq
         m = self.m
         arrivals = int(seq.sizes[events].sum())
@@ -809,14 +809,10 @@ class _Drain(_Engine):
         self.log.shrunk[e0:e1] = finish
         self.starts.extend(finish - dur + 1)
         self.finishes.extend(finish)
-        begin = e0
         for e in (np.flatnonzero(self.last_in_parent[e0:e1]) + e0).tolist():
-            self.pending.extend(range(begin, e + 1))
             target = self.dst.tile(int(self.pe[e]))
             assert target is not None
-            self._close(target, int(finish[e - e0]))
-            begin = e + 1
-        self.pending.extend(range(begin, e1))
+            self._close(target, e, int(finish[e - e0]))
         self.next_free = int(finish[-1]) + 1
         self.e = e1
 
