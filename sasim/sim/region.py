@@ -32,15 +32,12 @@ def peak_occupancy(open_cycles: Sequence[int] | np.ndarray, open_sizes: Sequence
     if np.any(s_all[1:] < s_all[:-1]):  # tiles mostly shrink in order: sort only when they do not
         order = np.argsort(s_all, kind="stable")
         s_all, s_sizes = s_all[order], s_sizes[order]
-    s_cycles = s_all
     s_sizes = np.concatenate([[0], np.cumsum(s_sizes)])
-    # opening cycles are sorted: the elements reserved by cycle c are those up to the last
-    # tile opened in c
-    last_of_run = np.concatenate([o_cycles[1:] != o_cycles[:-1], [True]])
-    run = np.cumsum(np.concatenate([[0], last_of_run[:-1]]))
-    reserved = o_sizes[np.flatnonzero(last_of_run)][run]
-    freed = s_sizes[np.searchsorted(s_cycles, o_cycles, side="left")]
-    return int((reserved - freed).max())
+    # Opening cycles are sorted, and what is reserved and freed by a cycle is the same for
+    # every tile opened in it: look at the last tile opened in each cycle only.
+    last = np.flatnonzero(np.concatenate([o_cycles[1:] != o_cycles[:-1], [True]]))
+    freed = s_sizes[np.searchsorted(s_all, o_cycles[last], side="left")]
+    return int((o_sizes[last] - freed).max())
 
 
 @dataclass

@@ -309,19 +309,25 @@ def _pe_tile_sum(design: Design, tensor: str, extent: tuple[int, ...]) -> int:
             e = min(inner[d], extent[di] - o) if o < extent[di] else 0
             exts.append(max(0, e))
         per_dim[d] = exts
-    total = 0
     rel = set(wl.tensor_dims(tensor))
     irrelevant_active = 1
     for d in dims:
         if d not in rel:
             irrelevant_active *= sum(1 for e in per_dim[d] if e > 0)
-    rel_dims = [d for d in dims if d in rel]
-    for combo in product(*(per_dim[d] for d in rel_dims)):
-        ext = dict(zip(rel_dims, combo))
-        if any(e <= 0 for e in combo):
-            continue
-        size = 1
-        for expr in wl.indices(tensor):
-            size *= distinct_values(expr, tuple(ext[t.dim] for t in expr.terms))
-        total += size
+    # A PE's tile size is a product over the tensor's index expressions; when no dimension
+    # appears in two of them, the sum over PEs of that product is the product of the sums.
+    exprs = wl.indices(tensor)
+    used = [t.dim for expr in exprs for t in expr.terms]
+    groups = [exprs] if len(used) != len(set(used)) else [(expr,) for expr in exprs]
+    total = 1
+    for group in groups:
+        group_dims = list(dict.fromkeys(t.dim for expr in group for t in expr.terms))
+        part = 0
+        for combo in product(*([e for e in per_dim[d] if e > 0] for d in group_dims)):
+            ext = dict(zip(group_dims, combo))
+            size = 1
+            for expr in group:
+                size *= distinct_values(expr, tuple(ext[t.dim] for t in expr.terms))
+            part += size
+        total *= part
     return total * irrelevant_active
