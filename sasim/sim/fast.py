@@ -24,7 +24,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
-from sasim.rows import grouped
+from sasim.rows import group_rows, grouped
 from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
@@ -663,9 +663,15 @@ class _Feeder(_Engine):
         self.D[k0:k1] = (n - 1) // self.bw
         # children with the same tile (a stream revisits its tiles fold after fold) share
         # their elements, values and readiness: work on the distinct ones
-        _, index, inverse = np.unique(seq.tile_ids(np.arange(k0, k1)), return_index=True, return_inverse=True)
-        shared = len(index) < k1 - k0
-        events = k0 + index if shared else np.arange(k0, k1)
+        _, inverse = group_rows(seq.tile_ids(np.arange(k0, k1))[:, None])
+        count = int(inverse.max()) + 1
+        shared = count < k1 - k0
+        if shared:
+            some = np.empty(count, dtype=np.int64)
+            some[inverse] = np.arange(k1 - k0)  # a child of each distinct tile (any: they are alike)
+            events = k0 + some
+        else:
+            events = np.arange(k0, k1)
         r = np.zeros(len(events), dtype=np.int64)
         sizes = seq.sizes[events]
         bounds = np.searchsorted(np.cumsum(sizes), np.arange(1, 1 + int(sizes.sum()) // _PREPARE_ELEMENTS)
