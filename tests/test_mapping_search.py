@@ -238,3 +238,55 @@ def test_refinement_goes_on_only_while_a_round_gains_enough() -> None:
     assert _gained([100.0], [99.95], 0.0)
     assert not _gained([100.0], [99.95], 0.001)  # 0.05% is below the 0.1% asked for
     assert _gained([100.0], [99.8], 0.001)
+
+
+def _spy_explore(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], StructureResult]]:
+    """Record every explore() call of a one-job search: its options and its result."""
+    import sasim.mapping.search as search_module
+
+    calls: list[tuple[dict[str, Any], StructureResult]] = []
+    real = search_module.explore
+
+    def spy(space: MapSpace, index: int, st: Any, **kw: Any) -> StructureResult:
+        res = real(space, index, st, **kw)
+        calls.append(({"index": index, "deep": kw["deep"], "sample": kw["sample"], "descend": kw["descend"]}, res))
+        return res
+
+    monkeypatch.setattr(search_module, "explore", spy)
+    return calls
+
+
+def test_only_the_screened_structures_whose_random_rows_did_best_descend(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_explore(monkeypatch)
+    sampled(1)
+    assert SAMPLED.descend_top == 0.2
+    # the first phase: every structure's random rows, without a descent ...
+    first = next(i for i, (kw, _) in enumerate(calls) if not kw["sample"])
+    stage1 = calls[:first]
+    assert stage1 and all(kw["sample"] and not kw["descend"] and not kw["deep"] for kw, _ in stage1)
+    # ... then a descent, without new random rows, for the best fifth of them
+    stage2 = []
+    for kw, _ in calls[first:]:
+        if kw["sample"]:
+            break
+        stage2.append(kw)
+    assert all(kw["descend"] and not kw["deep"] for kw in stage2)
+    candidates = sorted(((res.best, kw["index"]) for kw, res in stage1 if not res.complete and res.best < np.inf))
+    assert len(candidates) > len(stage2) == -(-len(stage1) // 5)
+    assert [kw["index"] for kw in stage2] == [index for _, index in candidates[:len(stage2)]]
+
+
+def test_every_screened_structure_descends_with_descend_top_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_explore(monkeypatch)
+    arch = make_arch(4, 4, (buffer("GLB", capacity=2048),), input_registers=4, weight_registers=4,
+                     output_registers=4)
+    search(gemm(24, 20, 36), arch, effort=replace(SAMPLED, descend_top=1.0), seed=3, top=4)
+    assert calls and all(kw["sample"] and kw["descend"] for kw, _ in calls)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.5, -0.2])
+def test_descend_top_out_of_range_wrong(fraction: float) -> None:
+    wl, arch = SPACES["gemm_2x2"]
+    with pytest.raises(MappingError) as info:
+        search(wl, arch, effort=replace(Effort(), descend_top=fraction))
+    assert str(info.value) == f"effort.descend_top must be a fraction in (0, 1], not {fraction!r}"

@@ -42,9 +42,10 @@ class Effort:
     ``max_structures``: the whole space is enumerated if it has at most this many
     structures, else this many are sampled. ``exhaustive_rows``: a structure's factor
     rows are all evaluated if there are at most this many, else ``samples`` random rows
-    are improved by ``screen_steps`` descent steps from the ``starts`` best. The
-    ``refine_top`` best structures then get ``deep_steps`` steps (restarted up to
-    ``kicks`` times from ``kick_rows`` perturbations of the best rows when they stop
+    are evaluated, and in the fraction ``descend_top`` of the screened structures whose
+    random rows did best, improved by ``screen_steps`` descent steps from the ``starts``
+    best. The ``refine_top`` best structures then get ``deep_steps`` steps (restarted up
+    to ``kicks`` times from ``kick_rows`` perturbations of the best rows when they stop
     improving for ``patience`` steps), and their neighbour structures a screen, for up to
     ``rounds`` rounds while a round improves the best by more than ``min_gain`` (a
     fraction; the first two rounds always run).
@@ -54,6 +55,7 @@ class Effort:
     exhaustive_rows: int = 2048
     samples: int = 400
     screen_steps: int = 4
+    descend_top: float = 0.2
     starts: int = 2
     deep_steps: int = 60
     deep_starts: int = 4
@@ -62,7 +64,7 @@ class Effort:
     patience: int = 2
     refine_top: int = 10
     rounds: int = 6
-    min_gain: float = 0.001
+    min_gain: float = 0.005
     chunk: int = 4
 
 
@@ -277,8 +279,11 @@ class _Explorer:
 
 def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective: Objective, top: int,
             effort: Effort, incumbent: Incumbent, rng: np.random.Generator, min_util: float,
-            extra_rows: Array | None = None, deadline: float | None = None) -> StructureResult:
-    """Explore one structure (``deep``: a longer descent from more starts)."""
+            extra_rows: Array | None = None, deadline: float | None = None, sample: bool = True,
+            descend: bool = True) -> StructureResult:
+    """Explore one structure (``deep``: a longer descent from more starts). Without ``sample``
+    no random rows are drawn (the descent starts from ``extra_rows``); without ``descend``
+    the rows evaluated are the random ones and ``extra_rows``."""
     empty = StructureResult(index, st, np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
                             np.zeros(0), float("inf"), np.zeros((0, 2)), skipped=True)
     if deadline is not None and time.time() > deadline:
@@ -302,13 +307,14 @@ def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective
     if complete:
         ex.run(space.all_rows(slots))
     else:
-        ex.run(space.random_rows(slots, rng, effort.samples))
+        if sample:
+            ex.run(space.random_rows(slots, rng, effort.samples))
         if extra_rows is not None and len(extra_rows):
             rows, ok = space.normalize(slots, extra_rows)
             ex.run(rows[ok])
-        if deep:
+        if descend and deep:
             ex.descend(objective, effort.deep_steps, effort.deep_starts, kicks=effort.kicks,
                        kick_rows=effort.kick_rows, patience=effort.patience, rng=rng)
-        else:
+        elif descend:
             ex.descend(objective, effort.screen_steps, effort.starts)
     return ex.result(objective, top, rng, complete)

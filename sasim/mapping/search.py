@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -137,6 +138,8 @@ class _Task:
     seed: int
     min_util: float
     deadline: float | None
+    sample: bool = True
+    descend: bool = True
 
 
 def _run_task(task: _Task, space: MapSpace | None = None) -> list[StructureResult]:
@@ -146,7 +149,8 @@ def _run_task(task: _Task, space: MapSpace | None = None) -> list[StructureResul
     incumbent = task.incumbent.copy()
     return [
         explore(space, index, st, deep=deep, objective=task.objective, top=task.top, effort=task.effort,
-                incumbent=incumbent, rng=rng, min_util=task.min_util, extra_rows=extra, deadline=task.deadline)
+                incumbent=incumbent, rng=rng, min_util=task.min_util, extra_rows=extra, deadline=task.deadline,
+                sample=task.sample, descend=task.descend or deep)
         for index, st, deep, extra in task.items
     ]
 
@@ -175,6 +179,24 @@ class _Search:
         return self.deadline is not None and time.time() > self.deadline
 
     def run(self, name: str, items: list[tuple[int, Structure, bool, Array | None]]) -> None:
+        """Explore ``items``. Screens go in two stages: every structure's random rows, then
+        the descent, from each one's best rows, for the fraction ``descend_top`` that did
+        best (ties by structure id: the choice does not depend on which worker finished first).
+        The descent is most of a screen's cost, and a structure whose random rows are far
+        behind seldom comes first after a few steps."""
+        frac = self.effort.descend_top
+        screens = [it for it in items if not it[2]]
+        if frac >= 1 or len(screens) < 2:
+            self._run(name, items)
+            return
+        self._run(name, items, descend_screens=False)
+        done = [self.results[it[0]] for it in screens if it[0] in self.results]
+        ranked = sorted((r for r in done if not r.complete and r.best < float("inf")), key=lambda r: (r.best, r.index))
+        keep = ranked[: math.ceil(frac * len(screens))]
+        self._run(f"{name} descents", [(r.index, r.structure, False, r.rows) for r in keep], sample=False)
+
+    def _run(self, name: str, items: list[tuple[int, Structure, bool, Array | None]], descend_screens: bool = True,
+             sample: bool = True) -> None:
         if not items:
             return
         self.phase += 1
@@ -182,7 +204,8 @@ class _Search:
         tasks = [
             _Task(c, self.phase, tuple(items[i:i + size]), self.incumbent, self.objective, self.top, self.effort,
                   self.seed, self.space.constraints.min_utilization,
-                  None if self.phase == 1 and c == 0 else self.deadline)  # the first chunk always runs
+                  None if self.phase == 1 and c == 0 else self.deadline,  # the first chunk always runs
+                  sample, descend_screens)
             for c, i in enumerate(range(0, len(items), size))
         ]
         done = 0
@@ -323,6 +346,8 @@ def search(
     if time_budget is not None and not time_budget >= 0:
         raise MappingError(f"time_budget must be a non-negative number of seconds, not {time_budget!r}")
     effort = effort or Effort()
+    if not 0 < effort.descend_top <= 1:
+        raise MappingError(f"effort.descend_top must be a fraction in (0, 1], not {effort.descend_top!r}")
     space = MapSpace(workload, architecture, constraints)
     if not space.dataflows:
         raise MappingError(
