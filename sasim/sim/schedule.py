@@ -50,7 +50,6 @@ class EventSeq:
     group: np.ndarray = field(init=False, repr=False)  # each event's extent group
     keys: list[tuple[int, ...]] = field(init=False, repr=False)  # each group's extents
     sizes: np.ndarray = field(init=False, repr=False)  # each event's tile size
-    _group_list: list[int] = field(init=False, repr=False)
 
     @property
     def events(self) -> int:
@@ -66,13 +65,20 @@ class EventSeq:
             self.group, self.keys = np.zeros(0, dtype=np.int64), []
         lengths = np.array([len(self._schedule.template(self.transfer.tensor, k)) for k in self.keys], dtype=np.int64)
         self.sizes = lengths[self.group] if self.events else np.zeros(0, dtype=np.int64)
-        self._group_list = self.group.tolist()
+
+    @functools.cached_property
+    def _group_list(self) -> list[int]:
+        """``group`` as Python ints, for one-event lookups (built on the first)."""
+        return [int(g) for g in self.group.tolist()]
+
+    def _key_of(self, e: int) -> tuple[int, ...]:
+        return self.keys[0] if len(self.keys) == 1 else self.keys[self._group_list[e]]
 
     def tile(self, e: int) -> np.ndarray:
         """Flat element indices of event ``e``'s tile, in canonical order."""
         got = self._cache.get(e)
         if got is None:
-            got = self._schedule.template(self.transfer.tensor, self.keys[self._group_list[e]]) + int(self.offset[e])
+            got = self._schedule.template(self.transfer.tensor, self._key_of(e)) + int(self.offset[e])
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[e] = got
@@ -99,7 +105,7 @@ class EventSeq:
         return np.concatenate([[0], np.cumsum(np.prod(self.extents, axis=1))]).astype(np.int64)
 
     def extent_key(self, e: int) -> tuple[int, ...]:
-        return self.keys[self._group_list[e]]
+        return self._key_of(e)
 
     def pe_tile_sums(self) -> np.ndarray:
         """Per event: Σ over active PEs of each PE's tile size (PE-level fills or drains)."""
@@ -234,6 +240,9 @@ class Schedule:
         for row, c in enumerate(cols.tolist()):  # a column at a time: faster than an integer matmul
             di = int(np.flatnonzero(weights[row])[0])
             bases[:, di] += (self.index[:, c] if every else self.index[steps, c]) * weights[row, di]
+        if not len(steps) or np.all(bases.max(axis=0) + inner <= self.sizes):
+            # no box is clipped (the usual case): one extent for all, without storing it per step
+            return bases, np.broadcast_to(inner[None, :], bases.shape)
         return bases, np.minimum(inner[None, :], self.sizes[None, :] - bases)
 
     def template(self, tensor: str, extent: tuple[int, ...]) -> np.ndarray:
