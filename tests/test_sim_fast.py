@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sasim.design.design import Design
 from sasim.model import evaluate
+from sasim.sim import fast
 from sasim.sim.fast import run_fast
 from sasim.sim.golden import run_golden
 from sasim.sim.maxplus import stream_moves
@@ -215,3 +216,15 @@ def test_a_run_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(("tiles", "size", "count"), [(1, 4, 9), (2, 4, 9), (3, 7, 20), (5, 1, 3)])
+def test_edge_log_room_of_equal_tiles_is_the_general_rule(tiles: int, size: int, count: int) -> None:
+    """Equal tiles take a closed form; it must pick the tile the general rule (the first
+    whose prefix of sizes reaches what must be freed) picks."""
+    log = fast._EdgeLog(tiles, np.full(count, size, dtype=np.int64))
+    prefix = np.cumsum(np.full(count, size))
+    need = prefix - tiles * size
+    assert log.room_index.tolist() == np.where(need <= 0, -1, np.searchsorted(prefix, need)).tolist()
+    uneven = fast._EdgeLog(tiles, np.array([size] * (count - 1) + [size - 1 or 1], dtype=np.int64))
+    assert uneven.room_index[: count - 1].tolist() == log.room_index[: count - 1].tolist()

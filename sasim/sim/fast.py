@@ -556,11 +556,17 @@ class _EdgeLog:
     def __init__(self, tiles: int, sizes: np.ndarray) -> None:
         self.sizes = sizes
         self.capacity = tiles * (int(sizes[0]) if len(sizes) else 1)  # an event's first tile is its largest
-        prefix = np.cumsum(sizes, dtype=np.int64)
-        need = prefix - self.capacity
-        # per tile, the tile whose shrink frees enough for it (tiles are reserved in order);
-        # -1: it fits from the start
-        self.room_index = np.where(need <= 0, -1, np.searchsorted(prefix, need))
+        # per tile, the tile whose shrink frees enough for it (tiles are reserved in order):
+        # the first whose prefix of sizes reaches what must be freed; -1: it fits from the start
+        n = len(sizes)
+        if n and np.all(sizes == sizes[0]) and sizes[0] > 0:  # equal tiles: the prefix is linear
+            size = int(sizes[0])
+            need = np.arange(1, n + 1, dtype=np.int64) * size - self.capacity
+            self.room_index = np.where(need <= 0, -1, -(-need // size) - 1)
+        else:
+            prefix = np.cumsum(sizes, dtype=np.int64)
+            need = prefix - self.capacity
+            self.room_index = np.where(need <= 0, -1, np.searchsorted(prefix, need))
         self.opened = np.zeros(len(sizes), dtype=np.int64)
         self.shrunk = np.full(len(sizes), -1, dtype=np.int64)  # -1: not yet
 
@@ -578,7 +584,8 @@ class _EdgeLog:
         return peak_occupancy(self.opened, self.sizes, self.shrunk[done], self.sizes[done])
 
     def trace(self, name: str) -> RegionTrace:
-        return RegionTrace(name, self.capacity, self.opened.copy(), self.sizes.copy(), self.shrunk.copy())
+        """The log as a trace (its arrays, not copies: the run that wrote them has ended)."""
+        return RegionTrace(name, self.capacity, self.opened, self.sizes, self.shrunk)
 
 
 class _Feeder(_Engine):
