@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["group_rows", "grouped", "unique_rows"]
+__all__ = ["group_rows", "grouped", "representatives", "unique_rows"]
 
 
 def unique_rows(rows: np.ndarray) -> np.ndarray:
@@ -48,13 +48,19 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 rank = np.cumsum(present) - 1
                 distinct = np.flatnonzero(present)
                 inverse = rank[key]
-                some = np.zeros(len(distinct), dtype=np.int64)
-                some[inverse] = np.arange(len(rows))  # any row of each key: they are all equal
-                return rows[some], inverse
+                return rows[representatives(inverse, len(distinct))], inverse
             _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             return rows[first], inverse.ravel()
     keys, inverse = np.unique(rows, axis=0, return_inverse=True)
     return keys, inverse.ravel()
+
+
+def representatives(inverse: np.ndarray, count: int) -> np.ndarray:
+    """One row index per group, for group indices ``inverse`` in ``0..count-1``: any row of
+    the group (one scatter, no sort), for groups whose rows are alike."""
+    some = np.zeros(count, dtype=np.int64)
+    some[inverse] = np.arange(len(inverse))
+    return some
 
 
 def grouped(inverse: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

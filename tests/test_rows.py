@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sasim.rows import group_rows, grouped, unique_rows
+from sasim.rows import group_rows, grouped, representatives, unique_rows
 
 
 def test_unique_rows_keeps_first_occurrences_in_order() -> None:
@@ -47,3 +47,9 @@ def test_grouped_lists_each_group_in_order() -> None:
     order, bounds = grouped(np.array([2, 0, 1, 0, 2, 2]), 3)
     assert bounds.tolist() == [0, 2, 3, 6]
     assert [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])] == [[1, 3], [2], [0, 4, 5]]
+
+
+def test_representatives_name_a_row_of_each_group() -> None:
+    inverse = np.array([2, 0, 1, 0, 2, 2])
+    some = representatives(inverse, 3)
+    assert inverse[some].tolist() == [0, 1, 2]

@@ -24,7 +24,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
-from sasim.rows import group_rows, grouped
+from sasim.rows import grouped
 from sasim.sim import machine
 from sasim.sim.dram import DramChannel, DramGrant, DramOp
 from sasim.sim.machine import EDGE
@@ -670,14 +670,9 @@ class _Feeder(_Engine):
         self.D[k0:k1] = (n - 1) // self.bw
         # children with the same tile (a stream revisits its tiles fold after fold) share
         # their elements, values and readiness: work on the distinct ones
-        _, inverse = group_rows(seq.tile_ids(np.arange(k0, k1))[:, None])
-        count = int(inverse.max()) + 1
+        events, inverse, count = seq.distinct_tiles(np.arange(k0, k1))
         shared = count < k1 - k0
-        if shared:
-            some = np.empty(count, dtype=np.int64)
-            some[inverse] = np.arange(k1 - k0)  # a child of each distinct tile (any: they are alike)
-            events = k0 + some
-        else:
+        if not shared:
             events = np.arange(k0, k1)
         r = np.zeros(len(events), dtype=np.int64)
         sizes = seq.sizes[events]
@@ -789,8 +784,7 @@ class _Drain(_Engine):
         if len(events) > 1 and sizes[0] > 0 and np.all(sizes == sizes[0]):
             # drains of the same array tile (one per fold of the reduction) add up before
             # they land: one row per distinct tile
-            _, index, inverse = np.unique(seq.tile_ids(events), return_index=True, return_inverse=True)
-            count = len(index)
+            distinct, inverse, count = seq.distinct_tiles(events)
             if count < len(events):
                 rows = values.reshape(len(events), -1)
                 folds = len(events) // count
@@ -800,9 +794,9 @@ class _Drain(_Engine):
                 else:
                     order, bounds = grouped(inverse, count)
                     values = np.add.reduceat(rows[order], bounds[:-1], axis=0, dtype=np.int64).ravel()
-                events = events[index]
+                events = distinct
         target.pending = [(seq.tiles(events), values)]
-        _accumulate(self.m, self.parent, self.t, target, arrivals)
+        _accumulate(m, self.parent, self.t, target, arrivals)
         target.complete = finish
 
     def open_limit(self) -> int:

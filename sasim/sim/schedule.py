@@ -17,7 +17,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind, Transfer
 from sasim.errors import SimulationError
-from sasim.rows import group_rows
+from sasim.rows import group_rows, representatives
 from sasim.workload.projection import distinct_values
 
 __all__ = ["Schedule", "EventSeq", "MAX_STEPS", "run_ids"]
@@ -69,7 +69,7 @@ class EventSeq:
     @functools.cached_property
     def _group_list(self) -> list[int]:
         """``group`` as Python ints, for one-event lookups (built on the first)."""
-        return [int(g) for g in self.group.tolist()]
+        return list(self.group.tolist())
 
     def _key_of(self, e: int) -> tuple[int, ...]:
         return self.keys[0] if len(self.keys) == 1 else self.keys[self._group_list[e]]
@@ -98,6 +98,13 @@ class EventSeq:
         """A number per event in ``events``: equal for events with the same tile (the same
         extents at the same translation)."""
         return np.asarray(self.offset[events] * len(self.keys) + self.group[events])
+
+    def distinct_tiles(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The distinct tiles among ``events``: an event of each (any: their tiles are alike),
+        each event's index among them (in the order of :meth:`tile_ids`), and their number."""
+        _, inverse = group_rows(self.tile_ids(events)[:, None])
+        count = int(inverse.max()) + 1 if len(inverse) else 0
+        return events[representatives(inverse, count)], inverse, count
 
     @functools.cached_property
     def volume_prefix(self) -> np.ndarray:

@@ -29,6 +29,12 @@ __all__ = ["DrainValues", "drain_values", "summed_values"]
 _CHUNK_POINTS = 4_000_000
 
 
+def _consecutive(events: np.ndarray) -> bool:
+    """Are ``events`` a run ``e, e + 1, ...`` (then slices serve them, without copies)?"""
+    return bool(len(events)) and int(events[-1]) - int(events[0]) + 1 == len(events) and bool(
+        np.all(np.diff(events) == 1))
+
+
 def _template(design: Design, schedule: Schedule, tensor: str, extent: tuple[int, ...]) -> np.ndarray:
     """Flat indices of ``tensor`` over a box at the origin, one axis per dimension."""
     dims = schedule.dims
@@ -57,7 +63,7 @@ class DrainValues:
 
     def gather(self, events: np.ndarray) -> np.ndarray:
         """The values of ``events`` concatenated, in the order given (read-only: it may be a view)."""
-        if len(events) and int(events[-1]) - int(events[0]) + 1 == len(events) and np.all(np.diff(events) == 1):
+        if _consecutive(events):
             return self.flat[int(self.starts[events[0]]) : int(self.starts[events[-1] + 1])]  # a view
         lengths = self.starts[events + 1] - self.starts[events]
         if len(events) and np.all(lengths == lengths[0]):
@@ -180,8 +186,8 @@ def summed_values(design: Design, schedule: Schedule, operands: dict[str, np.nda
     if not len(events):
         return None
     e0, e1 = int(events[0]), int(events[-1]) + 1
-    if e1 - e0 == len(events) and np.all(np.diff(events) == 1):
-        pick: slice | np.ndarray = slice(e0, e1)  # the usual case, a run of events: views, no copies
+    if _consecutive(events):
+        pick: slice | np.ndarray = slice(e0, e1)  # the usual case: views, no copies
         volume = int(seq.volume_prefix[e1] - seq.volume_prefix[e0])
     else:
         pick = events
@@ -198,7 +204,7 @@ def summed_values(design: Design, schedule: Schedule, operands: dict[str, np.nda
     letters = {d: chr(ord("a") + i) for i, d in enumerate(dims)}
     # Each operand's axes: the output's dimensions, then the reduced ones. Copied contiguous
     # in that order, every output element is a dot product over contiguous memory, which is
-    # what einsum's plain loop does fastest (3x faster than a strided reduction axis).
+    # what einsum's plain loop does fastest (about 2.5x faster than a strided reduction axis).
     order = list(wl.tensor_dims(out)) + [d for d in dims if not wl.is_relevant(out, d)]
     views, sides = [], []
     for t in wl.operands:
