@@ -87,3 +87,36 @@ def test_rtl_catches_a_wrong_simulator_expectation(monkeypatch: pytest.MonkeyPat
     result = verify(design_of(*CASES["ws-1x1-gemm"]))
     assert result.rtl_cycles == result.sim_cycles - 1
     assert not result.passed
+
+
+
+def test_verify_table_limit() -> None:
+    from sasim.errors import GenerationError
+    from sasim.gen.tables import build_tables
+
+    design = design_of(*CASES["ws-1x1-gemm"])
+    need = build_tables(design).entries
+    with pytest.raises(GenerationError, match=rf"need {need:,} entries \(limit {need - 1:,}\)"):
+        verify(design, table_limit=need - 1)
+    assert verify(design, table_limit=need).passed
+
+
+def test_the_testbench_answers_dram_with_the_tiles_verify_hands_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The testbench does not walk the loop nest itself: it moves the tiles verify computed,
+    so reversing the input's tile order makes the RTL read the wrong values."""
+    import sasim.verify.run as run_mod
+
+    real = run_mod._dram_tiles
+
+    def reversed_input(design, program):  # type: ignore[no-untyped-def]
+        tiles = real(design, program)
+        first = design.workload.operands[0]
+        assert len(tiles[first]) > 1 and len({len(t) for t in tiles[first]}) == 1
+        return {**tiles, first: tiles[first][::-1]}
+
+    arch = "ws_systolic:rows=2,cols=3,buffer_size=128,buffer_banks=1,buffer_word_bits=32"  # 4 tiles of I
+    design = design_of("gemm:M=8,N=6,K=4", arch, "ws")
+    assert verify(design).passed
+    monkeypatch.setattr(run_mod, "_dram_tiles", reversed_input)
+    result = verify(design)
+    assert result.cycles_match and not result.values_match and not result.passed

@@ -13,9 +13,9 @@ import pytest
 from sasim.cli import main
 from sasim.errors import GenerationError
 from sasim.gen import build, build_tables, generate
-from sasim.gen.tables import MAX_TABLE_ENTRIES, _edge_slots
+from sasim.gen.tables import MAX_TABLE_ENTRIES, _edge_slots, program_limit
 from sasim.gen.verilog import KEYWORDS, clog2, hex_image, identifier, pack_rows, width
-from sasim.sim.program import build_program
+from sasim.sim.program import MAX_GOLDEN_POINTS, build_program, iteration_points
 from sasim.spec import load_spec
 
 SMALL = {"workload": "gemm:M=8,N=7,K=5", "architecture": "ws_systolic:rows=2,cols=3,buffer_size=4KiB", "mapping": "ws"}
@@ -105,14 +105,47 @@ def test_refuses_outputs_that_revisit_dram() -> None:
         build(design)
 
 
-def test_refuses_tables_beyond_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sasim.gen.tables as tables
-
-    monkeypatch.setattr(tables, "MAX_TABLE_ENTRIES", 100)
-    with pytest.raises(GenerationError, match=r"sequencer tables need [\d,]+ entries \(limit 100\)"):
-        build(small_design())
+def test_refuses_tables_beyond_the_limit() -> None:
+    design = small_design()
+    need = build_tables(design).entries
+    with pytest.raises(GenerationError, match=rf"sequencer tables need {need:,} entries \(limit {need - 1:,}\).*"
+                                              r"raise the table limit \(--table-limit\)"):
+        build(design, table_limit=need - 1)
+    assert build(design, table_limit=need).top == "sasim_accel"
     assert MAX_TABLE_ENTRIES >= 1 << 20
 
+
+def test_a_raised_table_limit_lets_the_walk_go_further() -> None:
+    # 256^3 points and a few more (N=256 on 3 columns): beyond the default walk, refused before walking
+    design = small_design(workload="gemm:M=256,N=256,K=256")
+    points = iteration_points(design)
+    assert 256**3 < points < 256**3 * 1.01
+    with pytest.raises(GenerationError, match=rf"walks every iteration point .* has {points:,} \(limit 2,097,152 "
+                                              r"with a table limit of 1,048,576 entries\)"):
+        build(design)
+    assert program_limit(MAX_TABLE_ENTRIES) == 2 * MAX_TABLE_ENTRIES
+    assert program_limit(10) == MAX_GOLDEN_POINTS  # never below what the golden simulator walks
+    assert program_limit(50_000_000) == 100_000_000
+
+
+
+def test_ranks_are_positions_in_sorted_tiles() -> None:
+    from sasim.gen.tables import _ranks
+
+    rng = np.random.default_rng(2)
+    tiles = [np.unique(rng.integers(0, 40, size=int(n))) for n in rng.integers(1, 12, size=30)]
+    which = rng.integers(0, len(tiles), size=200)
+    elements = np.array([rng.choice(tiles[w]) for w in which])
+    want = [int(np.searchsorted(tiles[w], x)) for w, x in zip(which, elements)]
+    assert _ranks(tiles, which, elements).tolist() == want
+    assert all(tiles[w][r] == x for w, r, x in zip(which, want, elements))
+
+
+def test_table_keys_too_wide_are_refused() -> None:
+    from sasim.gen.tables import _keyed
+
+    with pytest.raises(GenerationError, match="beyond the table compiler"):
+        _keyed(np.array([0, 1]), np.array([0, 1 << 40]), 1 << 30)
 
 # --- output ---------------------------------------------------------------------------------------
 
@@ -200,6 +233,35 @@ def test_gen_refusal_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert status == 2
     assert len(err) == 1 and err[0].startswith("sasim: error: tensor 'O' is kept by")
     assert not out.exists()
+
+
+def test_gen_table_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["gen", "gemm_ws", "--workload", "gemm:M=8,N=8,K=8"]
+    out = tmp_path / "refused"
+    assert main([*args, "--out", str(out), "--table-limit", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "entries (limit 100)" in err and "--table-limit" in err
+    assert not out.exists()
+    assert main([*args, "--out", str(tmp_path / "ok"), "--table-limit", "2M", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top"] == "sasim_accel"
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "abc", "M", "1.5M", ""])
+def test_gen_table_limit_must_be_a_positive_count(text: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gen", "gemm_ws", "--out", str(tmp_path), "--table-limit", text]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --table-limit: must be a positive number of entries (digits, optionally ending in k or M), " \
+           f"not {text!r}" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("text", "value"), [("2M", 2_000_000), ("500k", 500_000), ("4,000,000", 4_000_000),
+                                             ("1_048_576", 1_048_576), ("7", 7)])
+def test_table_limit_spellings(text: str, value: int) -> None:
+    from sasim.cli_rtl import _table_limit
+
+    assert _table_limit(text) == value
 
 
 def test_gen_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import designs
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sasim.design.design import Design
 from sasim.errors import SimulationError
@@ -45,3 +46,49 @@ def test_golden_refuses_huge_designs_wrong() -> None:
         "the golden simulator walks every iteration point and this design has 4,294,967,296 "
         "(limit 2,000,000); use the fast mode for designs this large"
     )
+
+
+# --- the program's tiles, computed for all events at once -----------------------------------------
+
+
+def _tiles_one_by_one(el: np.ndarray, ids: np.ndarray, count: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """The definition: per event, the distinct elements, and the distinct (element, PE) pairs."""
+    tiles, pe_sizes = [], np.zeros(count, dtype=np.int64)
+    for e in range(count):
+        block = el[ids == e]
+        tiles.append(np.unique(block[block >= 0]))
+        slot = np.broadcast_to(np.arange(el.shape[1]), block.shape)
+        pe_sizes[e] = len({(int(x), int(s)) for x, s in zip(block[block >= 0], slot[block >= 0])})
+    return tiles, pe_sizes
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 5), st.integers(1, 30), st.integers(0, 2**32 - 1))
+def test_tiles_equal_their_definition(steps: int, pes: int, elements: int, seed: int) -> None:
+    from sasim.sim.program import _tiles
+
+    rng = np.random.default_rng(seed)
+    el = rng.integers(-1, elements, size=(steps, pes))
+    el[:, 0] = np.maximum(el[:, 0], 0)  # a program's steps are never empty
+    ids = np.sort(rng.integers(0, 4, size=steps))
+    ids = np.unique(ids, return_inverse=True)[1].astype(np.int64)  # events numbered 0.. in order
+    count = int(ids[-1]) + 1
+    tiles, pe_sizes = _tiles(el, ids, count, elements, at_pe=True)
+    want_tiles, want_sizes = _tiles_one_by_one(el, ids, count)
+    assert len(tiles) == count
+    assert all(np.array_equal(a, b) for a, b in zip(tiles, want_tiles))
+    assert np.array_equal(pe_sizes, want_sizes)
+
+
+def test_distinct_pairs_without_a_combined_key() -> None:
+    """Keys too wide for one int64 take the lexicographic path, with the same result."""
+    from sasim.sim.program import _distinct
+
+    rng = np.random.default_rng(5)
+    major = np.sort(rng.integers(0, 50, size=400))
+    minor = rng.integers(0, 20, size=400)
+    narrow = _distinct(major, minor, 20)
+    wide = _distinct(major, minor, 1 << 60)
+    assert all(np.array_equal(a, b) for a, b in zip(narrow, wide))
+    pairs = sorted(set(zip(major.tolist(), minor.tolist())))
+    assert list(zip(*(a.tolist() for a in wide))) == pairs

@@ -30,7 +30,7 @@ from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, s
 from sasim.gen.memory import absolute_addresses, input_ram, ring
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
-from sasim.gen.tables import InputTables, Tables, build_tables
+from sasim.gen.tables import MAX_TABLE_ENTRIES, InputTables, Tables, build_tables
 from sasim.gen.verilog import identifier, pack_rows, width
 
 __all__ = ["Counter", "Memory", "Rtl", "build"]
@@ -492,7 +492,10 @@ class _Builder(OutputPath):
         return (Counter(0, "cycles"),) + tuple(Counter(i, name) for i, (name, _) in enumerate(self.counters, start=1))
 
 
-def build(design: Design, top: str = "sasim_accel", tables: Tables | None = None) -> Rtl:
-    """Generate the accelerator for ``design`` (raises :class:`GenerationError` if it cannot)."""
+def build(
+    design: Design, top: str = "sasim_accel", tables: Tables | None = None, *, table_limit: int = MAX_TABLE_ENTRIES
+) -> Rtl:
+    """Generate the accelerator for ``design`` (raises :class:`GenerationError` if it cannot,
+    or if its sequencer tables need more than ``table_limit`` entries)."""
     top = identifier(top)
-    return _Builder(design, tables or build_tables(design), top).build()
+    return _Builder(design, tables or build_tables(design, max_entries=table_limit), top).build()

@@ -11,6 +11,7 @@ from typing import Any
 from sasim.design.design import Design
 from sasim.fileio import write_text_atomic
 from sasim.gen.accelerator import Rtl, build
+from sasim.gen.tables import MAX_TABLE_ENTRIES
 
 __all__ = ["MANIFEST", "generate", "manifest", "write_rtl"]
 
@@ -53,8 +54,11 @@ def write_rtl(rtl: Rtl, design: Design, out_dir: str | os.PathLike[str]) -> list
     return written
 
 
-def generate(design: Design, out_dir: str | os.PathLike[str], top: str = "sasim_accel") -> tuple[Rtl, list[Path]]:
+def generate(
+    design: Design, out_dir: str | os.PathLike[str], top: str = "sasim_accel", *, table_limit: int = MAX_TABLE_ENTRIES
+) -> tuple[Rtl, list[Path]]:
     """Generate the accelerator for ``design`` and write it to ``out_dir``. Everything is
-    generated in memory first: a design the generator rejects writes nothing."""
-    rtl = build(design, top)
+    generated in memory first: a design the generator rejects writes nothing.
+    ``table_limit``: see :func:`~sasim.gen.accelerator.build`."""
+    rtl = build(design, top, table_limit=table_limit)
     return rtl, write_rtl(rtl, design, out_dir)

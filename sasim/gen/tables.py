@@ -24,13 +24,16 @@ from sasim.design.design import Design, LevelKind, Loop
 from sasim.errors import GenerationError
 from sasim.mapping.spec import Axis
 from sasim.sim import machine
-from sasim.sim.program import Program, TileSeq, build_program
+from sasim.sim.program import MAX_GOLDEN_POINTS, Program, TileSeq, build_program, iteration_points
 
 __all__ = [
-    "ArrayTables", "InputTables", "OutputTables", "Tables", "build_tables", "check_supported", "MAX_TABLE_ENTRIES",
+    "ArrayTables", "InputTables", "OutputTables", "Tables", "build_tables", "check_supported", "compile_program",
+    "program_limit", "MAX_TABLE_ENTRIES",
 ]
 
-#: Sequencer tables grow with the number of steps; beyond this the generator refuses.
+#: Sequencer tables grow with the number of steps; beyond this the generator refuses by
+#: default (tables of this size already exceed the block RAM of a mid-size FPGA). RTL
+#: simulation of larger workloads raises it (``sasim gen``/``verify --table-limit``).
 MAX_TABLE_ENTRIES = 1 << 20
 
 
@@ -145,9 +148,33 @@ def _edge_slots(sizes: np.ndarray, capacity: int) -> int:
     return max(1, best)
 
 
+def _concat(tiles: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(tiles).astype(np.int64) if tiles else np.zeros(0, dtype=np.int64)
+
+
+def _keyed(which: np.ndarray, elements: np.ndarray, tiles: int) -> np.ndarray:
+    """One int64 key per (tile, element) pair that sorts as the pair does: tile, then element."""
+    bound = int(elements.max()) + 1 if len(elements) else 1
+    if tiles * bound >= 1 << 62:
+        raise GenerationError(f"{tiles:,} tiles of up to {bound:,} elements are beyond the table compiler")
+    return np.asarray(which.astype(np.int64) * bound + elements)
+
+
+def _ranks(tiles: list[np.ndarray], which: np.ndarray, elements: np.ndarray) -> np.ndarray:
+    """The position of each of ``elements`` in the sorted tile ``tiles[which[i]]`` (each is
+    in its tile), for all of them at once."""
+    sizes = np.array([len(t) for t in tiles], dtype=np.int64)
+    flat = _concat(tiles)
+    tile_of = np.repeat(np.arange(len(tiles), dtype=np.int64), sizes)
+    keys = _keyed(np.concatenate([tile_of, which]), np.concatenate([flat, elements]), len(tiles))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return np.asarray(np.searchsorted(keys[: len(flat)], keys[len(flat):]) - starts[which])
+
+
 def _positions(child: TileSeq, parent: TileSeq) -> np.ndarray:
-    parts = [np.searchsorted(parent.tiles[int(p)], tile) for tile, p in zip(child.tiles, child.parent_event.tolist())]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    """Each child-tile element's position in its parent tile, the child tiles concatenated."""
+    which = np.repeat(child.parent_event.astype(np.int64), _sizes(child))
+    return _ranks(parent.tiles, which, _concat(child.tiles))
 
 
 def _last_in_parent(seq: TileSeq) -> np.ndarray:
@@ -159,10 +186,11 @@ def _sizes(seq: TileSeq) -> np.ndarray:
     return np.array([len(t) for t in seq.tiles], dtype=np.int64)
 
 
-def build_tables(design: Design, program: Program | None = None) -> Tables:
-    """Compile ``design`` into sequencer tables (after :func:`check_supported`)."""
+def build_tables(design: Design, program: Program | None = None, *, max_entries: int = MAX_TABLE_ENTRIES) -> Tables:
+    """Compile ``design`` into sequencer tables (after :func:`check_supported`); refuses
+    designs whose tables need more than ``max_entries`` entries."""
     check_supported(design)
-    p = program or build_program(design)
+    p = program or compile_program(design, max_entries)
     wl = design.workload
     pe = design.pe_level.name
     caps = {(r.level, r.tensor): r for r in machine.regions(design)}
@@ -183,22 +211,19 @@ def build_tables(design: Design, program: Program | None = None) -> Tables:
     o = wl.output
     buf = next(lvl.name for lvl in design.keepers(o) if lvl.kind is LevelKind.BUFFER)
     parent, child = p.seqs[(buf, o)], p.seqs[(pe, o)]
-    seen: set[int] = set()
-    for tile in parent.tiles:
-        again = seen.intersection(tile.tolist())
-        if again:
-            raise GenerationError(
-                f"output {o!r} leaves the buffer {buf!r} more than once for the same elements (partial sums "
-                f"revisit DRAM); the generator needs the buffer's output tile to cover the whole reduction -- "
-                f"move the reduction loops inside {buf!r}"
-            )
-        seen.update(tile.tolist())
-    rmw = []
-    written: dict[int, set[int]] = {}
-    for tile, par in zip(child.tiles, child.parent_event.tolist()):
-        done = written.setdefault(int(par), set())
-        rmw.append(np.array([int(x) in done for x in tile.tolist()], dtype=bool))
-        done.update(tile.tolist())
+    leaving = _concat(parent.tiles)
+    if len(np.unique(leaving)) != len(leaving):
+        raise GenerationError(
+            f"output {o!r} leaves the buffer {buf!r} more than once for the same elements (partial sums "
+            f"revisit DRAM); the generator needs the buffer's output tile to cover the whole reduction -- "
+            f"move the reduction loops inside {buf!r}"
+        )
+    # A drain tile's element is read-modify-written when an earlier drain into the same
+    # buffer tile already wrote it: every (buffer tile, element) pair but its first drain.
+    arriving = _concat(child.tiles)
+    pairs = _keyed(np.repeat(child.parent_event.astype(np.int64), _sizes(child)), arriving, parent.events)
+    rmw = np.ones(len(pairs), dtype=bool)
+    rmw[np.unique(pairs, return_index=True)[1]] = False
     sizes = _sizes(child)
     capacity = machine.edge_tiles(design, o) * int(sizes[0])
     output = OutputTables(
@@ -206,17 +231,39 @@ def build_tables(design: Design, program: Program | None = None) -> Tables:
         bandwidth=machine.bandwidth(design, buf, o), edge_sizes=sizes,
         edge_parent=child.parent_event.astype(np.int64), edge_last=_last_in_parent(child),
         edge_positions=_positions(child, parent),
-        edge_rmw=np.concatenate(rmw) if rmw else np.zeros(0, dtype=bool),
+        edge_rmw=rmw,
         edge_capacity=capacity, edge_slots=_edge_slots(sizes, capacity), dram_sizes=_sizes(parent),
     )
     tables = Tables(tuple(inputs), output, _array_tables(design, p))
-    if tables.entries > MAX_TABLE_ENTRIES:
+    if tables.entries > max_entries:
         raise GenerationError(
-            f"this design's sequencer tables need {tables.entries:,} entries (limit {MAX_TABLE_ENTRIES:,}): "
+            f"this design's sequencer tables need {tables.entries:,} entries (limit {max_entries:,}): "
             f"{tables.array.steps:,} array steps on {design.architecture.array.rows}x"
-            f"{design.architecture.array.cols} PEs; use a smaller workload for RTL"
+            f"{design.architecture.array.cols} PEs; use a smaller workload for RTL, or raise the table limit "
+            f"(--table-limit) to simulate it"
         )
     return tables
+
+
+def program_limit(max_entries: int) -> int:
+    """The iteration points the table compiler walks at most, for a table limit of
+    ``max_entries``: the tables hold at least one entry per array step and PE, so a design
+    of more points than entries rarely fits (a few more are allowed for clipped steps)."""
+    return max(MAX_GOLDEN_POINTS, 2 * max_entries)
+
+
+def compile_program(design: Design, max_entries: int = MAX_TABLE_ENTRIES) -> Program:
+    """The program the tables are compiled from, refused up front (before walking the loop
+    nest) when it has more points than a table limit of ``max_entries`` allows."""
+    points = iteration_points(design)
+    walk_limit = program_limit(max_entries)
+    if points > walk_limit:
+        raise GenerationError(
+            f"the generator walks every iteration point to compile its sequencer tables and this design has "
+            f"{points:,} (limit {walk_limit:,} with a table limit of {max_entries:,} entries); "
+            f"use a smaller workload for RTL, or raise the table limit (--table-limit)"
+        )
+    return build_program(design, max_points=walk_limit)
 
 
 def _array_tables(design: Design, p: Program) -> ArrayTables:
@@ -236,9 +283,7 @@ def _array_tables(design: Design, p: Program) -> ArrayTables:
     starts, lasts, sizes, events, positions = {}, {}, {}, {}, {}
     for t in wl.tensors:
         seq = p.seqs[(pe, t)]
-        event_of = np.zeros(steps, dtype=np.int64)
-        for e in range(seq.events):
-            event_of[seq.first[e] : seq.last[e] + 1] = e
+        event_of = np.searchsorted(seq.first, np.arange(steps), side="right") - 1  # events run over every step
         st = np.zeros(steps, dtype=bool)
         st[seq.first] = True
         ls = np.zeros(steps, dtype=bool)
@@ -248,11 +293,9 @@ def _array_tables(design: Design, p: Program) -> ArrayTables:
         sizes[t] = tile_sizes[event_of]
         per_event = p.pe_fills[t] if t != wl.output else p.pe_drains
         events[t] = np.where(st if t != wl.output else ls, per_event[event_of], 0)
+        step, slot = np.nonzero(p.valid)
         pos = np.zeros((steps, n_pe), dtype=np.int64)
-        for s in range(steps):
-            tile = seq.tiles[int(event_of[s])]
-            el = p.element[t][s]
-            pos[s, phys] = np.where(p.valid[s], np.searchsorted(tile, np.maximum(el, 0)), 0)
+        pos[step, phys[slot]] = _ranks(seq.tiles, event_of[step], p.element[t][step, slot])
         positions[t] = pos
     return ArrayTables(
         rows=arr.rows, cols=arr.cols, rows_used=rows_used, skew=machine.array_skew(design),

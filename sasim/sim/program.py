@@ -17,7 +17,7 @@ from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
 from sasim.sim.schedule import run_ids
 
-__all__ = ["Program", "TileSeq", "build_program", "MAX_GOLDEN_POINTS"]
+__all__ = ["Program", "TileSeq", "build_program", "iteration_points", "MAX_GOLDEN_POINTS"]
 
 #: The golden simulator materializes every iteration point; beyond this it refuses.
 MAX_GOLDEN_POINTS = 2_000_000
@@ -72,7 +72,51 @@ def _strides(design: Design) -> list[int]:
     return out
 
 
-def build_program(design: Design) -> Program:
+def iteration_points(design: Design) -> int:
+    """The points :func:`build_program` materializes: the product of every loop's factor
+    (imperfect factors included, so a few more than the workload's MACs)."""
+    return math.prod(lp.factor for lp in design.loops)
+
+
+def _distinct(major: np.ndarray, minor: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (major, minor) pairs, sorted; ``minor`` < ``bound``. One combined key
+    when it fits in 63 bits, else a lexicographic sort."""
+    if not len(major):
+        return major, minor
+    if (int(major.max()) + 1) * bound < 1 << 62:
+        keys = np.sort(major * bound + minor)  # (np.unique hashes, several times slower here)
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        return np.divmod(keys, bound)
+    order = np.lexsort((minor, major))
+    major, minor = major[order], minor[order]
+    keep = np.concatenate([[True], (major[1:] != major[:-1]) | (minor[1:] != minor[:-1])])
+    return major[keep], minor[keep]
+
+
+def _tiles(el: np.ndarray, ids: np.ndarray, count: int, elements: int,
+           at_pe: bool) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each event's tile (the sorted distinct elements its steps touch, from ``el``: steps x
+    PEs, -1 where idle; ``ids``: each step's event) and, ``at_pe``, the sum over PEs of the
+    distinct elements each PE touches in it. One sort of (event, element) keys for all
+    events instead of one per event."""
+    n_pe = el.shape[1]
+    valid = el >= 0
+    event = np.broadcast_to(ids[:, None], el.shape)[valid]
+    flat = el[valid].astype(np.int64)
+    ev, members = _distinct(event, flat, elements)
+    bounds = np.searchsorted(ev, np.arange(count + 1)).tolist()
+    tiles = [members[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # (np.split is slower per piece)
+    pe_sizes = np.zeros(count, dtype=np.int64)
+    if at_pe:
+        slot = np.broadcast_to(np.arange(n_pe, dtype=np.int64)[None, :], el.shape)[valid]
+        pair_ev, _ = _distinct(event, flat * n_pe + slot, elements * n_pe)
+        pe_sizes = np.bincount(pair_ev, minlength=count).astype(np.int64)
+    return tiles, pe_sizes
+
+
+def build_program(design: Design, *, max_points: int = MAX_GOLDEN_POINTS) -> Program:
+    """Walk ``design``'s loop nest and enumerate its program. Refuses designs of more than
+    ``max_points`` iteration points (see :func:`iteration_points`): it holds every point."""
     wl = design.workload
     dims = list(wl.dims)
     loops = design.loops
@@ -80,10 +124,10 @@ def build_program(design: Design) -> Program:
     spatial = [j for j, lp in enumerate(loops) if lp.is_spatial]
     t_count = math.prod(loops[j].factor for j in temporal)
     s_count = math.prod(loops[j].factor for j in spatial)
-    if t_count * s_count > MAX_GOLDEN_POINTS:
+    if t_count * s_count > max_points:
         raise SimulationError(
             f"the golden simulator walks every iteration point and this design has {t_count * s_count:,} "
-            f"(limit {MAX_GOLDEN_POINTS:,}); use the fast mode for designs this large"
+            f"(limit {max_points:,}); use the fast mode for designs this large"
         )
     strides = _strides(design)
     t_idx = np.array(list(itertools.product(*(range(loops[j].factor) for j in temporal))), dtype=np.int64)
@@ -118,22 +162,14 @@ def build_program(design: Design) -> Program:
     seqs: dict[tuple[str, str], TileSeq] = {}
     pe_fills: dict[str, np.ndarray] = {}
     pe_drains = np.zeros(0, dtype=np.int64)
-    n_pe = points.shape[1]
     for tr in design.transfers:
         ids = event_ids(tr.refill)
         count = int(ids[-1]) + 1 if len(ids) else 0
         first = np.searchsorted(ids, np.arange(count), side="left")
         last = np.searchsorted(ids, np.arange(count), side="right") - 1
         el = element[tr.tensor]
-        tiles = []
-        pe_sizes = np.zeros(count, dtype=np.int64)
-        for e in range(count):
-            block = el[first[e] : last[e] + 1]
-            tiles.append(np.unique(block[block >= 0]))
-            if design.level(tr.child).kind is LevelKind.PE:
-                pe_slot = np.broadcast_to(np.arange(n_pe), block.shape)
-                pairs = block.astype(np.int64) * n_pe + pe_slot
-                pe_sizes[e] = len(np.unique(pairs[block >= 0]))
+        at_pe = design.level(tr.child).kind is LevelKind.PE
+        tiles, pe_sizes = _tiles(el, ids, count, int(np.prod(wl.shape(tr.tensor))), at_pe)
         parent = design.level(tr.parent)
         if parent.kind is LevelKind.DRAM:
             parent_event = np.full(count, -1, dtype=np.int64)

@@ -7,7 +7,9 @@ engine order (inputs in workload order, then the output), drives the elements th
 move in that cycle, collects the output elements the RTL streams and raises
 ``wr_done`` in the last cycle of a write. When ``done`` rises it reads every
 performance counter and writes what it saw to ``result.json`` in the work directory
-(``SASIM_VERIFY_DIR``); the comparison with the simulator is the caller's.
+(``SASIM_VERIFY_DIR``); the comparison with the simulator is the caller's. What each
+request moves comes from ``dram_tiles.pkl`` there: the buffer tiles of the program the
+generator compiled, so the testbench does not walk the loop nest again.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
-from sasim.design.design import LevelKind
 from sasim.sim.dram import DramChannel, DramOp
-from sasim.sim.program import build_program
 
 #: A run that is not done after this many cycles beyond the simulator's count has hung.
 HANG_MARGIN = 1000
@@ -60,19 +60,17 @@ async def run_accelerator(dut: Any) -> None:
     tensors = dict(np.load(work / "tensors.npz"))
     limit = int(manifest["sim_cycles"]) + HANG_MARGIN
     wl = design.workload
-    program = build_program(design)
+    with open(work / "dram_tiles.pkl", "rb") as f:  # each tensor's buffer tiles, in transfer order
+        dram_tiles: dict[str, list[np.ndarray]] = pickle.load(f)
     arch = design.architecture
     dram = DramChannel(latency=arch.dram.latency, bits_per_cycle=arch.dram.bits_per_cycle)
     ports = manifest["ports"]
-
-    def buffer_of(t: str) -> str:
-        return str(next(lvl.name for lvl in design.keepers(t) if lvl.kind is LevelKind.BUFFER))
 
     inputs = []
     for t in wl.operands:
         pre = ports[t]["prefix"]
         inputs.append({
-            "t": t, "bits": design.bits(t), "lanes": ports[t]["lanes"], "seq": program.seqs[(buffer_of(t), t)],
+            "t": t, "bits": design.bits(t), "lanes": ports[t]["lanes"], "tiles": dram_tiles[t],
             "flat": np.asarray(tensors[t]).ravel(), "pending": deque(),
             "req": getattr(dut, f"{pre}_req_valid"), "count": getattr(dut, f"{pre}_req_count"),
             "tile": getattr(dut, f"{pre}_req_tile"), "rd_count": getattr(dut, f"{pre}_rd_count"),
@@ -81,7 +79,7 @@ async def run_accelerator(dut: Any) -> None:
     o = wl.output
     pre = ports[o]["prefix"]
     o_bits = design.bits(o)
-    o_seq = program.seqs[(buffer_of(o), o)]
+    o_tiles = dram_tiles[o]
     o_req, o_count, o_tile = (getattr(dut, f"{pre}_req_{x}") for x in ("valid", "count", "tile"))
     o_wr_count, o_wr_data, o_wr_done = (getattr(dut, f"{pre}_wr_{x}") for x in ("count", "data", "done"))
     memory = np.zeros(int(np.prod(wl.shape(o))), dtype=np.int64)
@@ -119,17 +117,17 @@ async def run_accelerator(dut: Any) -> None:
         for t in inputs:
             if int(t["req"].value):
                 e, n = int(t["tile"].value), int(t["count"].value)
-                if e != t["next"] or e >= t["seq"].events or n != len(t["seq"].tiles[e]):
+                if e != t["next"] or e >= len(t["tiles"]) or n != len(t["tiles"][e]):
                     fail(f"cycle {cycle}: {t['t']} read request for tile {e} of {n} elements; "
                          f"expected tile {t['next']}")
                     continue
                 t["next"] += 1
                 grant = dram.request(DramOp.READ, cycle, n, t["bits"])
-                values = t["flat"][t["seq"].tiles[e]]
+                values = t["flat"][t["tiles"][e]]
                 t["pending"].extend(zip(grant.cycles().tolist(), values.tolist()))
         if int(o_req.value):
             g, n = int(o_tile.value), int(o_count.value)
-            if g >= o_seq.events or n != len(o_seq.tiles[g]):
+            if g >= len(o_tiles) or n != len(o_tiles[g]):
                 fail(f"cycle {cycle}: {o} write request for tile {g} of {n} elements")
             else:
                 grant = dram.request(DramOp.WRITE, cycle, n, o_bits)
@@ -160,7 +158,7 @@ async def run_accelerator(dut: Any) -> None:
             if len(w["data"]) != w["n"]:
                 fail(f"cycle {cycle}: write of {o} tile {w['tile']} ends with {len(w['data'])} of {w['n']} elements")
             else:
-                memory[o_seq.tiles[w["tile"]]] = w["data"]
+                memory[o_tiles[w["tile"]]] = w["data"]
         cycle += 1
     wall = time.perf_counter() - wall
     counters = {}

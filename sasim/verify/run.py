@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from sasim.design.design import Design
+from sasim.design.design import Design, LevelKind
 from sasim.errors import ToolNotFoundError, VerificationError
 from sasim.gen.accelerator import build
 from sasim.gen.generate import manifest, write_rtl
+from sasim.gen.tables import MAX_TABLE_ENTRIES, build_tables, check_supported, compile_program
+from sasim.sim.program import Program
 from sasim.sim.simulate import simulate
 
 __all__ = ["SIMULATORS", "VerifyResult", "verify"]
@@ -112,15 +114,20 @@ def verify(
     seed: int = 0,
     simulator: str = "icarus",
     work_dir: str | os.PathLike[str] | None = None,
+    table_limit: int = MAX_TABLE_ENTRIES,
 ) -> VerifyResult:
     """Generate ``design``, run it under cocotb on ``simulator`` and compare with the simulator.
 
     ``work_dir`` keeps the generated files, the build and the waveform-free logs; by
-    default a temporary directory is used and removed."""
+    default a temporary directory is used and removed. ``table_limit`` bounds the
+    generator's sequencer tables (:func:`~sasim.gen.accelerator.build`)."""
     if simulator not in SIMULATORS:
         raise VerificationError(f"simulator must be one of {list(SIMULATORS)}, not {simulator!r}")
     _environment(simulator)
-    rtl = build(design)
+    check_supported(design)
+    program = compile_program(design, table_limit)
+    rtl = build(design, tables=build_tables(design, program, max_entries=table_limit))
+    dram_tiles = _dram_tiles(design, program)
     tensors = design.workload.random_tensors(seed=seed)
     sim = simulate(design, tensors)
     temp = None
@@ -131,14 +138,22 @@ def verify(
         work = Path(work_dir)
         work.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(design, rtl, tensors, sim, work, simulator)
+        return _run(design, rtl, tensors, dram_tiles, sim, work, simulator)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
 
 
+def _dram_tiles(design: Design, program: Program) -> dict[str, list[np.ndarray]]:
+    """Each tensor's buffer tiles in transfer order: what one DRAM request moves (the
+    testbench answers requests from these, so it does not walk the loop nest again)."""
+    return {tr.tensor: program.seqs[(tr.child, tr.tensor)].tiles
+            for tr in design.transfers if design.level(tr.parent).kind is LevelKind.DRAM}
+
+
 def _run(
-    design: Design, rtl: Any, tensors: dict[str, np.ndarray], sim: Any, work: Path, simulator: str
+    design: Design, rtl: Any, tensors: dict[str, np.ndarray], dram_tiles: dict[str, list[np.ndarray]], sim: Any,
+    work: Path, simulator: str,
 ) -> VerifyResult:
     from cocotb_tools.runner import get_runner
 
@@ -146,6 +161,8 @@ def _run(
     write_rtl(rtl, design, rtl_dir)
     with open(work / "design.pkl", "wb") as f:
         pickle.dump(design, f)
+    with open(work / "dram_tiles.pkl", "wb") as f:  # what the testbench's DRAM moves per request
+        pickle.dump(dram_tiles, f)
     np.savez(work / "tensors.npz", **tensors)  # type: ignore[arg-type]
     context = manifest(rtl, design)
     context["sim_cycles"] = sim.cycles
@@ -160,14 +177,19 @@ def _run(
             sources=[rtl_dir / f"{rtl.top}.v"], hdl_toplevel=rtl.top, build_dir=work / "build",
             timescale=("1ns", "1ps"), build_args=build_args, log_file=work / "build.log",
         )
-        built = time.perf_counter()
+    except SystemExit as exc:  # cocotb's runner exits on a failed build
+        raise VerificationError(f"{simulator} failed to build the RTL (see {work / 'build.log'})") from exc
+    except Exception as exc:
+        raise VerificationError(f"{simulator} failed: {exc} (logs in {work})") from exc
+    built = time.perf_counter()
+    try:
         runner.test(
             test_module="sasim.verify.bench", hdl_toplevel=rtl.top, build_dir=work / "build", test_dir=rtl_dir,
             extra_env={"SASIM_VERIFY_DIR": str(work)}, results_xml=str(work / "results.xml"),
             log_file=work / "test.log",
         )
-    except SystemExit as exc:  # cocotb's runner exits on a failed build
-        raise VerificationError(f"{simulator} failed to build or run the RTL (see {work}/build.log)") from exc
+    except SystemExit as exc:  # and on a testbench that raised
+        raise VerificationError(f"the testbench failed on {simulator} (see {work / 'test.log'})") from exc
     except Exception as exc:
         raise VerificationError(f"{simulator} failed: {exc} (logs in {work})") from exc
     if not result_file.exists():
