@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["group_rows", "grouped", "representatives", "unique_rows"]
+__all__ = ["distinct_pairs", "group_rows", "grouped", "representatives", "unique_rows"]
 
 
 def unique_rows(rows: np.ndarray) -> np.ndarray:
@@ -69,3 +69,19 @@ def grouped(inverse: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     and the ``count + 1`` bounds of the groups in it."""
     order = np.argsort(inverse, kind="stable")
     return order, np.searchsorted(inverse[order], np.arange(count + 1))
+
+
+def distinct_pairs(major: np.ndarray, minor: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs of two integer columns, in lexicographic order (``group_rows`` of
+    their two-column matrix, without the inverse); ``0 <= minor < bound``. One combined key
+    when it fits in 62 bits, else a lexicographic sort."""
+    if not len(major):
+        return major, minor
+    if (int(major.max()) + 1) * bound < 1 << 62:
+        keys = np.sort(major * bound + minor)  # (np.unique hashes, several times slower here)
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        return np.divmod(keys, bound)
+    order = np.lexsort((minor, major))
+    major, minor = major[order], minor[order]
+    keep = np.concatenate([[True], (major[1:] != major[:-1]) | (minor[1:] != minor[:-1])])
+    return major[keep], minor[keep]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sasim.rows import group_rows, grouped, representatives, unique_rows
+from sasim.rows import distinct_pairs, group_rows, grouped, representatives, unique_rows
 
 
 def test_unique_rows_keeps_first_occurrences_in_order() -> None:
@@ -53,3 +53,15 @@ def test_representatives_name_a_row_of_each_group() -> None:
     inverse = np.array([2, 0, 1, 0, 2, 2])
     some = representatives(inverse, 3)
     assert inverse[some].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("bound", [20, 1 << 60])  # 1 << 60: no combined key, a lexicographic sort
+def test_distinct_pairs_equal_group_rows(bound: int) -> None:
+    rng = np.random.default_rng(5)
+    major = np.sort(rng.integers(0, 50, size=400))
+    minor = rng.integers(0, 20, size=400)
+    got = distinct_pairs(major, minor, bound)
+    want, _ = group_rows(np.stack([major, minor], axis=1))
+    assert np.stack(got, axis=1).tolist() == want.tolist()
+    empty = np.zeros(0, dtype=np.int64)
+    assert [len(a) for a in distinct_pairs(empty, empty, bound)] == [0, 0]

@@ -228,3 +228,16 @@ def test_edge_log_room_of_equal_tiles_is_the_general_rule(tiles: int, size: int,
     assert log.room_index.tolist() == np.where(need <= 0, -1, np.searchsorted(prefix, need)).tolist()
     uneven = fast._EdgeLog(tiles, np.array([size] * (count - 1) + [size - 1 or 1], dtype=np.int64))
     assert uneven.room_index[: count - 1].tolist() == log.room_index[: count - 1].tolist()
+
+
+def test_stall_causes_are_listed_in_name_order() -> None:
+    """Run records list stalls by cause in one order, whichever path produced them."""
+    from sasim.sim.golden import run_golden
+
+    design = load_spec(None, {"workload": "gemm:M=9,N=7,K=6,bits=16", "architecture":
+                              "ws_systolic:rows=2,cols=3,buffer_size=4KiB,dram_words_per_cycle=1,dram_word_bits=16",
+                              "mapping": "ws"}).design()
+    tensors = design.workload.random_tensors(seed=0)
+    for run in (run_fast(design, tensors), run_golden(design, tensors)):
+        assert len(run.array_stalls) > 1
+        assert list(run.array_stalls) == sorted(run.array_stalls)

@@ -79,16 +79,3 @@ def test_tiles_equal_their_definition(steps: int, pes: int, elements: int, seed:
     assert all(np.array_equal(a, b) for a, b in zip(tiles, want_tiles))
     assert np.array_equal(pe_sizes, want_sizes)
 
-
-def test_distinct_pairs_without_a_combined_key() -> None:
-    """Keys too wide for one int64 take the lexicographic path, with the same result."""
-    from sasim.sim.program import _distinct
-
-    rng = np.random.default_rng(5)
-    major = np.sort(rng.integers(0, 50, size=400))
-    minor = rng.integers(0, 20, size=400)
-    narrow = _distinct(major, minor, 20)
-    wide = _distinct(major, minor, 1 << 60)
-    assert all(np.array_equal(a, b) for a, b in zip(narrow, wide))
-    pairs = sorted(set(zip(major.tolist(), minor.tolist())))
-    assert list(zip(*(a.tolist() for a in wide))) == pairs

@@ -263,7 +263,7 @@ class _Machine:
         regions.sort(key=lambda r: self._region_order(r.name))
         return RunRecord(
             cycles=end, output=self.memory[wl.output].reshape(wl.shape(wl.output)), counts=self.counts,
-            array_busy=self.array.s, array_stalls=dict(self.array.stalls),
+            array_busy=self.array.s, array_stalls=dict(sorted(self.array.stalls.items())),
             step_cycles=self.array.cycles[: self.array.s], dram_busy=self.dram.busy_cycles,
             dram_latency_wait=self.dram.latency_cycles, dram_queue_wait=self.dram.queue_cycles,
             peak_occupancy=peaks,

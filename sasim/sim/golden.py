@@ -113,7 +113,7 @@ class _Machine:
             output=self.memory[self.d.workload.output].reshape(self.d.workload.shape(self.d.workload.output)),
             counts=self.counts,
             array_busy=self.array.issued,
-            array_stalls=dict(self.array.stalls),
+            array_stalls=dict(sorted(self.array.stalls.items())),
             step_cycles=np.array(self.array.cycles, dtype=np.int64),
             dram_busy=self.dram.busy_cycles, dram_latency_wait=self.dram.latency_cycles,
             dram_queue_wait=self.dram.queue_cycles,

@@ -15,6 +15,7 @@ import numpy as np
 
 from sasim.design.design import Design, LevelKind
 from sasim.errors import SimulationError
+from sasim.rows import distinct_pairs
 from sasim.sim.schedule import run_ids
 
 __all__ = ["Program", "TileSeq", "build_program", "iteration_points", "MAX_GOLDEN_POINTS"]
@@ -78,21 +79,6 @@ def iteration_points(design: Design) -> int:
     return math.prod(lp.factor for lp in design.loops)
 
 
-def _distinct(major: np.ndarray, minor: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (major, minor) pairs, sorted; ``minor`` < ``bound``. One combined key
-    when it fits in 63 bits, else a lexicographic sort."""
-    if not len(major):
-        return major, minor
-    if (int(major.max()) + 1) * bound < 1 << 62:
-        keys = np.sort(major * bound + minor)  # (np.unique hashes, several times slower here)
-        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-        return np.divmod(keys, bound)
-    order = np.lexsort((minor, major))
-    major, minor = major[order], minor[order]
-    keep = np.concatenate([[True], (major[1:] != major[:-1]) | (minor[1:] != minor[:-1])])
-    return major[keep], minor[keep]
-
-
 def _tiles(el: np.ndarray, ids: np.ndarray, count: int, elements: int,
            at_pe: bool) -> tuple[list[np.ndarray], np.ndarray]:
     """Each event's tile (the sorted distinct elements its steps touch, from ``el``: steps x
@@ -103,13 +89,13 @@ def _tiles(el: np.ndarray, ids: np.ndarray, count: int, elements: int,
     valid = el >= 0
     event = np.broadcast_to(ids[:, None], el.shape)[valid]
     flat = el[valid].astype(np.int64)
-    ev, members = _distinct(event, flat, elements)
+    ev, members = distinct_pairs(event, flat, elements)
     bounds = np.searchsorted(ev, np.arange(count + 1)).tolist()
     tiles = [members[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # (np.split is slower per piece)
     pe_sizes = np.zeros(count, dtype=np.int64)
     if at_pe:
         slot = np.broadcast_to(np.arange(n_pe, dtype=np.int64)[None, :], el.shape)[valid]
-        pair_ev, _ = _distinct(event, flat * n_pe + slot, elements * n_pe)
+        pair_ev, _ = distinct_pairs(event, flat * n_pe + slot, elements * n_pe)
         pe_sizes = np.bincount(pair_ev, minlength=count).astype(np.int64)
     return tiles, pe_sizes
 

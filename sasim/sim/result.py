@@ -47,7 +47,7 @@ class RunRecord:
     output: np.ndarray
     counts: dict[str, dict[str, dict[str, int]]]
     array_busy: int
-    array_stalls: dict[str, int]
+    array_stalls: dict[str, int]  # by cause, in name order
     step_cycles: np.ndarray
     dram_busy: int
     peak_occupancy: dict[str, int] = field(default_factory=dict)
