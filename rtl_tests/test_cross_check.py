@@ -120,3 +120,23 @@ def test_the_testbench_answers_dram_with_the_tiles_verify_hands_it(monkeypatch: 
     monkeypatch.setattr(run_mod, "_dram_tiles", reversed_input)
     result = verify(design)
     assert result.cycles_match and not result.values_match and not result.passed
+
+
+def test_a_run_past_the_cycle_limit_stops(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The testbench gives up HANG_MARGIN cycles after the simulator's count, also while it
+    sleeps through cycles where the DRAM is idle: an RTL that is not done by then fails."""
+    import dataclasses
+    import json
+
+    import sasim.verify.run as run_mod
+    from sasim.verify.bench import HANG_MARGIN
+
+    real = run_mod.simulate
+    monkeypatch.setattr(run_mod, "simulate", lambda d, t: dataclasses.replace(real(d, t), cycles=10))
+    design = design_of("gemm:M=32,N=32,K=32", "ws_systolic:rows=2,cols=2,buffer_size=4KiB", "ws")
+    assert real(design, design.workload.random_tensors(seed=0)).cycles > 10 + HANG_MARGIN
+    result = verify(design, work_dir=tmp_path)
+    assert result.rtl_cycles is None and not result.passed
+    seen = json.loads((tmp_path / "result.json").read_text())
+    assert seen["simulated_cycles"] == 10 + HANG_MARGIN + 1
+    assert seen["visited_cycles"] < seen["simulated_cycles"]  # it slept through idle cycles

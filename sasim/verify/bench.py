@@ -5,7 +5,8 @@ It plays the DRAM: requests are answered by the simulator's own
 simulator sees. Each cycle, at the falling clock edge, it reads the request ports in
 engine order (inputs in workload order, then the output), drives the elements that
 move in that cycle, collects the output elements the RTL streams and raises
-``wr_done`` in the last cycle of a write. When ``done`` rises it reads every
+``wr_done`` in the last cycle of a write; while the DRAM is idle it sleeps until a port
+that can start something changes. When ``done`` rises it reads every
 performance counter and writes what it saw to ``result.json`` in the work directory
 (``SASIM_VERIFY_DIR``); the comparison with the simulator is the caller's. What each
 request moves comes from ``dram_tiles.pkl`` there: the buffer tiles of the program the
@@ -25,12 +26,16 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
 from sasim.sim.dram import DramChannel, DramOp
 
 #: A run that is not done after this many cycles beyond the simulator's count has hung.
 HANG_MARGIN = 1000
+
+#: The clock period driven (any value: the testbench counts cycles, not time).
+PERIOD_NS = 10
 
 
 def _pack(values: list[int], bits: int) -> int:
@@ -74,7 +79,7 @@ async def run_accelerator(dut: Any) -> None:
             "flat": np.asarray(tensors[t]).ravel(), "pending": deque(),
             "req": getattr(dut, f"{pre}_req_valid"), "count": getattr(dut, f"{pre}_req_count"),
             "tile": getattr(dut, f"{pre}_req_tile"), "rd_count": getattr(dut, f"{pre}_rd_count"),
-            "rd_data": getattr(dut, f"{pre}_rd_data"), "next": 0,
+            "rd_data": getattr(dut, f"{pre}_rd_data"), "next": 0, "moved": False,
         })
     o = wl.output
     pre = ports[o]["prefix"]
@@ -97,7 +102,7 @@ async def run_accelerator(dut: Any) -> None:
     dut.perf_sel.value = 0
     dut.start.value = 0
     dut.rst.value = 1
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())  # type: ignore[arg-type]
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())  # type: ignore[arg-type]
     for _ in range(3):
         await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
@@ -107,8 +112,21 @@ async def run_accelerator(dut: Any) -> None:
     wall = time.perf_counter()
     cycle = 0
     done_at = None
+    # The ports that can start something while the DRAM is idle (no element due, no write
+    # open): the testbench then sleeps until one of them changes instead of waking every
+    # cycle. They are driven by the RTL's registers, so they change only after a rising edge
+    # and are sampled, as always, at the next falling edge.
+    wakers = [t["req"] for t in inputs] + [o_req, o_wr_count, dut.done]
+    origin = None
+    visited = 0  # falling edges the testbench woke at
     while cycle <= limit:
         await FallingEdge(dut.clk)
+        visited += 1
+        now = get_sim_time(unit="ns")
+        origin = now if origin is None else origin
+        cycle = round((now - origin) / PERIOD_NS)  # falling edges since the run started
+        if cycle > limit:
+            break
         dut.start.value = 0
         if int(dut.done.value):
             done_at = cycle
@@ -144,6 +162,7 @@ async def run_accelerator(dut: Any) -> None:
                 fail(f"cycle {cycle}: {len(moving)} {t['t']} elements move but the port has {t['lanes']} lanes")
                 moving = moving[: t["lanes"]]
             t["rd_count"].value = len(moving)
+            t["moved"] = bool(moving)
             t["rd_data"].value = _pack(moving, t["bits"])
         streamed = int(o_wr_count.value)
         if streamed:
@@ -159,6 +178,12 @@ async def run_accelerator(dut: Any) -> None:
                 fail(f"cycle {cycle}: write of {o} tile {w['tile']} ends with {len(w['data'])} of {w['n']} elements")
             else:
                 memory[o_tiles[w["tile"]]] = w["data"]
+        # idle: nothing due or open, and what is driven now (no elements, no wr_done) is what
+        # every following cycle would drive
+        idle = not writes and not finishing and not any(t["pending"] or t["moved"] for t in inputs)
+        if idle and not any(int(x.value) for x in wakers):
+            # nothing moves until a port rises (or the run overruns its cycle limit)
+            await First(*(x.value_change for x in wakers), Timer(max(1, limit - cycle) * PERIOD_NS, unit="ns"))
         cycle += 1
     wall = time.perf_counter() - wall
     counters = {}
@@ -170,6 +195,6 @@ async def run_accelerator(dut: Any) -> None:
     result = {
         "cycles": done_at, "counters": counters, "protocol_errors": protocol, "wall_time_s": wall,
         "dram": {"busy": dram.busy_cycles, "latency_wait": dram.latency_cycles, "queue_wait": dram.queue_cycles},
-        "simulated_cycles": cycle,
+        "simulated_cycles": cycle, "visited_cycles": visited,
     }
     (work / "result.json").write_text(json.dumps(result, indent=1))
