@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sasim.spec import Spec
 
-__all__ = ["add_spec_arguments", "load_full_spec", "seed_argument"]
+__all__ = ["add_spec_arguments", "add_table_limit", "load_full_spec", "seed_argument", "table_limit_argument"]
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "replace the mapping section") -> None:
@@ -44,3 +44,32 @@ def seed_argument(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
     return value
+
+
+def table_limit_argument(text: str) -> int:
+    """The ``--table-limit`` flag's type: a positive integer, with ``_`` or ``,`` separators
+    and an optional decimal suffix ``k`` (thousand) or ``M`` (million): ``50M``, ``4,000,000``."""
+    digits = text.strip().replace(",", "").replace("_", "")
+    scale = {"k": 1_000, "K": 1_000, "M": 1_000_000}.get(digits[-1:], 1)
+    if scale > 1:
+        digits = digits[:-1]
+    try:
+        value = int(digits) * scale
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of entries (digits, optionally ending in k or M), not {text!r}")
+    return value
+
+
+def add_table_limit(parser: argparse.ArgumentParser) -> None:
+    """``--table-limit`` of ``sasim gen``, ``verify`` and ``synth``."""
+    from sasim.gen.tables import MAX_TABLE_ENTRIES
+
+    parser.add_argument(
+        "--table-limit", type=table_limit_argument, default=MAX_TABLE_ENTRIES, metavar="ENTRIES",
+        help=f"largest sequencer tables to build, in entries: 2000000, 2M or 500k (default {MAX_TABLE_ENTRIES:,}). "
+             f"The tables ($readmemh ROM images) grow with the workload's array steps; the default keeps them "
+             f"within a mid-size FPGA's block RAM. Raise it to simulate a large workload in RTL, or for a larger "
+             f"FPGA")

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, load_full_spec, seed_argument
+from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, seed_argument
 from sasim.spec import Spec
 
 __all__ = ["add_rtl_parsers"]
@@ -63,34 +63,6 @@ exit status: 0 when RTL and simulator agree exactly, 1 when they differ,
 """
 
 
-def _table_limit(text: str) -> int:
-    """The ``--table-limit`` flag's type: a positive integer, with ``_`` or ``,`` separators
-    and an optional decimal suffix ``k`` (thousand) or ``M`` (million): ``50M``, ``4,000,000``."""
-    digits = text.strip().replace(",", "").replace("_", "")
-    scale = {"k": 1_000, "K": 1_000, "M": 1_000_000}.get(digits[-1:], 1)
-    if scale > 1:
-        digits = digits[:-1]
-    try:
-        value = int(digits) * scale
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of entries (digits, optionally ending in k or M), not {text!r}")
-    return value
-
-
-def _add_table_limit(parser: argparse.ArgumentParser) -> None:
-    from sasim.gen.tables import MAX_TABLE_ENTRIES
-
-    parser.add_argument(
-        "--table-limit", type=_table_limit, default=MAX_TABLE_ENTRIES, metavar="ENTRIES",
-        help=f"largest sequencer tables to build, in entries: 2000000, 2M or 500k (default {MAX_TABLE_ENTRIES:,}). "
-             f"The tables grow "
-             f"with the workload's array steps; raise the limit to simulate large workloads in RTL (the "
-             f"tables are $readmemh images; beyond the default they no longer fit an FPGA's block RAM)")
-
-
 def add_rtl_parsers(commands: Any, common: Callable[..., None], formatter: type[argparse.HelpFormatter]) -> None:
     """Register ``sasim gen`` and ``sasim verify`` on the subcommand set ``commands``."""
     from sasim.verify import SIMULATORS
@@ -100,7 +72,7 @@ def add_rtl_parsers(commands: Any, common: Callable[..., None], formatter: type[
     add_spec_arguments(gen)
     gen.add_argument("--out", metavar="DIR", required=True, help="directory to write into (created if needed)")
     gen.add_argument("--top", metavar="NAME", default="sasim_accel", help="top module name (default sasim_accel)")
-    _add_table_limit(gen)
+    add_table_limit(gen)
     gen.add_argument("--json", action="store_true", help="print the manifest as one JSON object, nothing else")
     common(gen, suppress=True)
     gen.set_defaults(func=_cmd_gen)
@@ -113,7 +85,7 @@ def add_rtl_parsers(commands: Any, common: Callable[..., None], formatter: type[
     ver.add_argument("--seed", type=seed_argument, default=0, metavar="N",
                      help="seed of the random input tensors (default 0)")
     ver.add_argument("--keep", metavar="DIR", help="keep the generated RTL, build and logs in DIR")
-    _add_table_limit(ver)
+    add_table_limit(ver)
     ver.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/cli.md), nothing else")
     common(ver, suppress=True)
     ver.set_defaults(func=_cmd_verify)

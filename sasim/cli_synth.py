@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, load_full_spec
+from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec
 from sasim.synth import (
     DEFAULT_TIMEOUT_S,
     ECP5_DEVICES,
@@ -113,6 +113,7 @@ def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type
                    metavar="SECONDS", help=f"stop the tools after this long in total (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--keep", metavar="DIR",
                    help="keep the Verilog, the yosys script, the logs, the netlist and the nextpnr report in DIR")
+    add_table_limit(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/synth.md), nothing else")
     common(p, suppress=True)
     p.set_defaults(func=_cmd_synth)
@@ -154,7 +155,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         result = synthesize(
             design, target=target, top=args.top, device=args.device or DEFAULT_DEVICE,
             speed=args.speed or DEFAULT_SPEED, freq_mhz=args.freq or DEFAULT_FREQ_MHZ, timeout_s=args.timeout,
-            keep=args.keep, progress=progress)
+            keep=args.keep, progress=progress, table_limit=args.table_limit)
     if args.json:
         _write_json({"spec": spec.source, **result.to_json()})
     else:

@@ -259,9 +259,9 @@ def test_gen_table_limit_must_be_a_positive_count(text: str, tmp_path: Path,
 @pytest.mark.parametrize(("text", "value"), [("2M", 2_000_000), ("500k", 500_000), ("4,000,000", 4_000_000),
                                              ("1_048_576", 1_048_576), ("7", 7)])
 def test_table_limit_spellings(text: str, value: int) -> None:
-    from sasim.cli_rtl import _table_limit
+    from sasim.cli_common import table_limit_argument
 
-    assert _table_limit(text) == value
+    assert table_limit_argument(text) == value
 
 
 def test_gen_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

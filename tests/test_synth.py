@@ -379,6 +379,8 @@ def test_ecp5_flags_with_another_target_wrong(capsys: pytest.CaptureFixture[str]
     ("--freq", "0", "argument --freq: must be a positive number of MHz, not '0'"),
     ("--timeout", "soon", "argument --timeout: must be a positive number of seconds, not 'soon'"),
     ("--device", "100k", "argument --device: invalid choice: '100k' (choose from '12k', '25k', '45k', '85k')"),
+    ("--table-limit", "lots", "argument --table-limit: must be a positive number of entries (digits, optionally "
+                              "ending in k or M), not 'lots'"),
 ])
 def test_bad_numbers_wrong(capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str) -> None:
     assert _error(capsys, ["synth", "gemm_ws", flag, value]) == f"sasim: error: {message} (see 'sasim synth --help')"
@@ -550,3 +552,11 @@ def test_result_json_round_trip() -> None:
     data = json.loads(json.dumps(result.to_json()))
     assert data["resources"]["lut"] == 2 and data["resources"]["ff"] == 3 and data["passed"] is True
     assert data["fmax_mhz"] is None and data["clocks"] == [] and data["work_dir"] is None
+
+
+@needs_yosys
+def test_synth_table_limit_wrong(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _error(capsys, ["synth", *TINY, "--target", "generic", "--table-limit", "10"])
+    assert err.startswith("sasim: error: this design's sequencer tables need ")
+    assert "entries (limit 10): " in err
+    assert err.endswith("use a smaller workload, or raise the table limit (--table-limit)")

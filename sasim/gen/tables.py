@@ -239,8 +239,7 @@ def build_tables(design: Design, program: Program | None = None, *, max_entries:
         raise GenerationError(
             f"this design's sequencer tables need {tables.entries:,} entries (limit {max_entries:,}): "
             f"{tables.array.steps:,} array steps on {design.architecture.array.rows}x"
-            f"{design.architecture.array.cols} PEs; use a smaller workload for RTL, or raise the table limit "
-            f"(--table-limit) to simulate it"
+            f"{design.architecture.array.cols} PEs; use a smaller workload, or raise the table limit (--table-limit)"
         )
     return tables
 
@@ -261,7 +260,7 @@ def compile_program(design: Design, max_entries: int = MAX_TABLE_ENTRIES) -> Pro
         raise GenerationError(
             f"the generator walks every iteration point to compile its sequencer tables and this design has "
             f"{points:,} (limit {walk_limit:,} with a table limit of {max_entries:,} entries); "
-            f"use a smaller workload for RTL, or raise the table limit (--table-limit)"
+            f"use a smaller workload, or raise the table limit (--table-limit)"
         )
     return build_program(design, max_points=walk_limit)
 

@@ -20,6 +20,7 @@ from sasim.design.design import Design
 from sasim.errors import SynthesisError
 from sasim.gen.accelerator import build
 from sasim.gen.generate import MANIFEST, manifest, write_rtl
+from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.synth.checks import buffers_in_block_ram, no_latches
 from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
@@ -85,19 +86,21 @@ def synthesize(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     keep: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    table_limit: int = MAX_TABLE_ENTRIES,
 ) -> SynthResult:
     """Generate ``design``'s accelerator and synthesize it for ``target``.
 
     ``device``, ``speed`` and ``freq_mhz`` (nextpnr's target frequency) apply to ECP5.
     ``timeout_s`` bounds all tool runs together. ``keep`` is a directory that keeps the
     Verilog, the yosys script, the logs, the netlist and the nextpnr report; by default
-    a temporary directory is used and removed. Raises :class:`GenerationError` for a
+    a temporary directory is used and removed. ``table_limit`` bounds the sequencer
+    tables (:func:`~sasim.gen.accelerator.build`). Raises :class:`GenerationError` for a
     design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
     :class:`SynthesisError` when a tool fails or runs out of time."""
     _check_options(target, device, speed, freq_mhz, timeout_s)
     _tools(target)  # a missing tool is reported before anything is generated
     start = time.perf_counter()
-    rtl = build(design, top)
+    rtl = build(design, top, table_limit=table_limit)
     with _work_dir(keep) as root:
         try:
             write_rtl(rtl, design, root)
