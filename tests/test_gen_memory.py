@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sasim.gen.memory import MAX_BANK_FACTOR, Ring, absolute_addresses, conflict_free_banks, ring, update_groups
+from sasim.gen.memory import (
+    MAX_BANK_FACTOR,
+    Ring,
+    absolute_addresses,
+    conflict_free_banks,
+    ring,
+    update_groups,
+    window_free_banks,
+)
 
 
 @pytest.mark.parametrize(("capacity", "banks", "expected"), [
@@ -43,6 +51,46 @@ def test_conflict_free_banks_picks_the_fewest_banks() -> None:
     assert conflict_free_banks(consecutive, 3, 64) == 4
     strided = [np.array([0, 4]), np.array([8, 12])]  # same bank until 8 banks
     assert conflict_free_banks(strided, 2, 64) == 8
+
+
+def _window_clash(addresses: list[int], sizes: list[int], lanes: int, banks: int) -> bool:
+    """The definition: some window of up to ``lanes`` consecutive elements of one tile, from
+    any start, has two elements on one bank."""
+    at = 0
+    for n in sizes:
+        tile = addresses[at:at + n]
+        for k in range(n):
+            window = [a % banks for a in tile[k:k + lanes]]
+            if len(set(window)) < len(window):
+                return True
+        at += n
+    return False
+
+
+@pytest.mark.parametrize(("addresses", "sizes", "lanes", "expected"), [
+    ([0, 1, 2, 3, 4, 5], [6], 3, 4),  # consecutive: a window of 3 needs 3 banks, so 4
+    ([0, 4, 8, 12], [4], 2, 8),  # stride 4: neighbours share a bank below 8 banks
+    ([0, 4, 1, 5], [2, 2], 2, 8),  # 0 and 4 read together; 4 and 1 never (different tiles)
+    ([0, 2, 1, 3], [4], 2, 4),  # 0 and 2 read together: one bank of 2
+    ([0, 1, 2, 3], [4], 2, 2),  # every window of 2 is even-odd
+    ([0, 64], [2], 2, None),  # the same bank up to 64 banks: beyond the limit
+])
+def test_window_free_banks(addresses: list[int], sizes: list[int], lanes: int, expected: int | None) -> None:
+    got = window_free_banks(np.array(addresses), np.array(sizes), lanes, 2, 128)
+    assert got == expected
+    if got is not None:
+        assert not _window_clash(addresses, sizes, lanes, got)
+        assert got == 2 or _window_clash(addresses, sizes, lanes, got // 2)  # the fewest
+
+
+def test_window_free_banks_is_the_definition_on_random_tiles() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        sizes = rng.integers(1, 6, size=rng.integers(1, 5))
+        addresses = rng.integers(0, 64, size=int(sizes.sum()))
+        lanes = int(rng.integers(2, 5))
+        fewest = next((b for b in (2, 4, 8) if not _window_clash(addresses.tolist(), sizes.tolist(), lanes, b)), None)
+        assert window_free_banks(addresses, sizes, lanes, 2, 64) == fewest  # at most 4 x 2 banks
 
 
 def test_conflict_free_banks_gives_up_beyond_the_limit() -> None:

@@ -27,7 +27,7 @@ from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
 from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, words_ahead, zext
-from sasim.gen.memory import absolute_addresses, input_ram, ring
+from sasim.gen.memory import absolute_addresses, input_ram, ring, window_free_banks
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
 from sasim.gen.tables import MAX_TABLE_ENTRIES, InputTables, Tables, build_tables
@@ -128,8 +128,16 @@ class _Builder(OutputPath):
         epos = np.concatenate([t.edge_positions, np.zeros(2 * bw, dtype=np.int64)])
         self.rom(f"{p}_epos", epos, pw)
         ring_ = ring(cap, lanes)
-        ab = ring_.addr_bits
         absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
+        # one read port per bank when the lanes read together always hit distinct banks, if
+        # that takes fewer memories than a copy of every bank per lane
+        banks = window_free_banks(absolute, t.edge_sizes, bw, max(bw, lanes), ring_.words) if bw > 1 else None
+        if banks is not None and banks > ring_.banks * bw:
+            banks = None
+        if banks is not None and banks != ring_.banks:
+            ring_ = ring(cap, banks)
+            absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
+        ab = ring_.addr_bits
         eabs = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
         self.rom(f"{p}_eabs", eabs, ab)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
@@ -188,7 +196,8 @@ class _Builder(OutputPath):
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
         ahead = words_ahead(w, p, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                             width(npos + 2 * bw - 1), eabs[:bw])
-        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata")
+        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata",
+                  one_port=banks is not None)
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")

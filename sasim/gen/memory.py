@@ -31,7 +31,10 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2
 
-__all__ = ["Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "output_ram", "ring", "update_groups"]
+__all__ = [
+    "Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "output_ram", "ring", "update_groups",
+    "window_free_banks",
+]
 
 #: The synthesis attribute on every bank: block RAM even where a bank is small enough
 #: for LUT RAM (yosys honours it; other tools ignore or honour the same name).
@@ -96,6 +99,23 @@ def conflict_free_banks(groups: Iterable[np.ndarray], at_least: int, words: int)
     return None
 
 
+def window_free_banks(addresses: np.ndarray, sizes: np.ndarray, lanes: int, at_least: int, words: int) -> int | None:
+    """Like :func:`conflict_free_banks`, for an engine that reads up to ``lanes`` consecutive
+    elements of one tile (of ``sizes``) per cycle from wherever it stopped: every two
+    elements of a tile fewer than ``lanes`` apart must hit distinct banks."""
+    addresses = np.asarray(addresses, dtype=np.int64)
+    tile = np.repeat(np.arange(len(sizes)), sizes)
+    pairs = [(addresses[:-d], addresses[d:]) for d in range(1, lanes) if d < len(addresses)]
+    same = [tile[:-d] == tile[d:] for d in range(1, lanes) if d < len(addresses)]
+    b = _pow2(at_least)
+    limit = b * MAX_BANK_FACTOR
+    while b <= limit and 2 * b <= max(words, 2 * b):
+        if all(not np.any(m & ((x ^ y) & (b - 1) == 0)) for (x, y), m in zip(pairs, same)):
+            return b
+        b *= 2
+    return None
+
+
 def _row(expr: str, r: Ring) -> str:
     return f"{expr}[{r.addr_bits - 1}:{r.bank_bits}]"
 
@@ -105,24 +125,38 @@ def _bank(expr: str, r: Ring) -> str:
 
 
 def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
-              next_addresses: list[str], data: str) -> None:
+              next_addresses: list[str], data: str, *, one_port: bool = False) -> None:
     """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
     count) onward, ``count`` of them this cycle (from ``{p}_rd_lanes``); ``reads``
-    read ports whose addresses for the next cycle are ``next_addresses``; read port
-    ``i``'s word this cycle drives ``{data}[i]`` (declared by the caller). Each bank
-    has one write port and ``reads`` read ports (synthesis duplicates a bank per read
-    port)."""
+    read lanes whose addresses for the next cycle are ``next_addresses``; lane ``i``'s
+    word this cycle drives ``{data}[i]`` (declared by the caller). Each bank has one
+    write port and ``reads`` read ports (synthesis duplicates a bank per read port) or,
+    ``one_port``, a single read port at the row of the lowest lane on it: the generator
+    has checked that the lanes read in one cycle hit distinct banks
+    (:func:`window_free_banks`; so there are at least two), and the active lanes come
+    first."""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
-    w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead",
-      f"wire [{reads * ab - 1}:0] {p}_ra_d;")
-    for q in range(reads):
-        w(f"wire [{bits - 1}:0] {p}_brd{q} [0:{r.banks - 1}];  // read port {q}, per bank")
+    w(f"wire [{reads * ab - 1}:0] {p}_ra_d;  // the lanes' read addresses in the next cycle")
+    if one_port:
+        # each lane's bank, registered one cycle ahead; the banks register the rows
+        w(f"reg [{reads * bb - 1}:0] {p}_rb;", f"wire [{bits - 1}:0] {p}_brd0 [0:{r.banks - 1}];  // per bank")
+    else:
+        w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead")
+        for q in range(reads):
+            w(f"wire [{bits - 1}:0] {p}_brd{q} [0:{r.banks - 1}];  // read port {q}, per bank")
     for q, expr in enumerate(next_addresses):
         lo = q * ab
         w(f"assign {p}_ra_d[{lo + ab - 1}:{lo}] = {expr};")
-        bank = f"{p}_ra[{lo + bb - 1}:{lo}]" if bb else "0"
-        w(f"assign {data}[{q}] = {p}_brd{q}[{bank}];")
-    w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
+        if one_port:
+            w(f"assign {data}[{q}] = {p}_brd0[{p}_rb[{q * bb + bb - 1}:{q * bb}]];")
+        else:
+            bank = f"{p}_ra[{lo + bb - 1}:{lo}]" if bb else "0"
+            w(f"assign {data}[{q}] = {p}_brd{q}[{bank}];")
+    if one_port:
+        bank_bits = ", ".join(f"{p}_ra_d[{q * ab + bb - 1}:{q * ab}]" for q in reversed(range(reads)))
+        w(f"always @(posedge clk) {p}_rb <= {{{bank_bits}}};")
+    else:
+        w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
     for j in range(r.banks):
         m = f"{p}_bmem{j}"
         w(f"{BLOCK_RAM} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
@@ -134,7 +168,8 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
             carry = f" + (({bb}'d{j} < {low}) ? {rb}'d1 : {rb}'d0)" if j + 1 < r.banks else ""
             w(f"wire [{bb - 1}:0] {lane} = {bb}'d{j} - {low};",
               f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:{bb}]{carry};")
-            src = f"{p}_rd_lanes[{lane}]" if lanes > 1 else f"{p}_rd_lanes[0]"
+            lb = clog2(lanes)  # the lane index's width (banks can outnumber the DRAM lanes)
+            src = f"{p}_rd_lanes[{lane}{f'[{lb - 1}:0]' if lb < bb else ''}]" if lanes > 1 else f"{p}_rd_lanes[0]"
             w(f"wire [{bits - 1}:0] {p}_wdin{j} = ({{{32 - bb}'d0, {lane}}} < 32'd{lanes}) ? {src} : {bits}'d0;")
             we = f"({{{32 - bb}'d0, {lane}}} < {count})"
         else:
@@ -142,6 +177,16 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
               f"wire [{bits - 1}:0] {p}_wdin{j} = {p}_rd_lanes[0];")
             we = f"({count} != 32'd0)"
         w(f"always @(posedge clk) if (go & ~rst & {we}) {m}[{p}_wrow{j}] <= {p}_wdin{j};")
+        if one_port:
+            # the row of the lowest lane on this bank in the next cycle, registered
+            chain = f"{rb}'d0"
+            for q in reversed(range(reads)):
+                lo = q * ab
+                row = f"{p}_ra_d[{lo + ab - 1}:{lo + bb}]"
+                chain = f"({p}_ra_d[{lo + bb - 1}:{lo}] == {bb}'d{j}) ? {row} : {chain}" if bb else row
+            w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};",
+              f"assign {p}_brd0[{j}] = {m}[{p}_rrow{j}];")
+            continue
         for q in range(reads):
             lo = q * ab
             w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
