@@ -137,7 +137,8 @@ def test_ranks_are_positions_in_sorted_tiles() -> None:
     which = rng.integers(0, len(tiles), size=200)
     elements = np.array([rng.choice(tiles[w]) for w in which])
     want = [int(np.searchsorted(tiles[w], x)) for w, x in zip(which, elements)]
-    assert _ranks(tiles, which, elements).tolist() == want
+    sizes = np.array([len(t) for t in tiles])
+    assert _ranks(np.concatenate(tiles), sizes, which, elements).tolist() == want
     assert all(tiles[w][r] == x for w, r, x in zip(which, want, elements))
 
 

@@ -24,7 +24,7 @@ address in the sequencer ROM beside its position.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,18 +85,24 @@ def absolute_addresses(parent: np.ndarray, positions: np.ndarray, child_sizes: n
     return result
 
 
+def _fewest_banks(at_least: int, words: int, distinct: Callable[[int], bool]) -> int | None:
+    """The fewest banks ``b`` (a power of two, at least ``at_least``, at most
+    ``MAX_BANK_FACTOR`` times that, and at most half the ring) with ``distinct(b)``."""
+    b = _pow2(at_least)
+    limit = b * MAX_BANK_FACTOR
+    while b <= limit and 2 * b <= max(words, 2 * b):
+        if distinct(b):
+            return b
+        b *= 2
+    return None
+
+
 def conflict_free_banks(groups: Iterable[np.ndarray], at_least: int, words: int) -> int | None:
     """The fewest banks (a power of two, at least ``at_least``, at most ``MAX_BANK_FACTOR``
     times that) for which every group of addresses, accessed in one cycle, hits distinct
     banks; None if there is none."""
     groups = [g for g in groups if len(g) > 1]
-    b = _pow2(at_least)
-    limit = b * MAX_BANK_FACTOR
-    while b <= limit and 2 * b <= max(words, 2 * b):
-        if all(len(np.unique(g % b)) == len(g) for g in groups):
-            return b
-        b *= 2
-    return None
+    return _fewest_banks(at_least, words, lambda b: all(len(np.unique(g % b)) == len(g) for g in groups))
 
 
 def window_free_banks(addresses: np.ndarray, sizes: np.ndarray, lanes: int, at_least: int, words: int) -> int | None:
@@ -105,15 +111,8 @@ def window_free_banks(addresses: np.ndarray, sizes: np.ndarray, lanes: int, at_l
     elements of a tile fewer than ``lanes`` apart must hit distinct banks."""
     addresses = np.asarray(addresses, dtype=np.int64)
     tile = np.repeat(np.arange(len(sizes)), sizes)
-    pairs = [(addresses[:-d], addresses[d:]) for d in range(1, lanes) if d < len(addresses)]
-    same = [tile[:-d] == tile[d:] for d in range(1, lanes) if d < len(addresses)]
-    b = _pow2(at_least)
-    limit = b * MAX_BANK_FACTOR
-    while b <= limit and 2 * b <= max(words, 2 * b):
-        if all(not np.any(m & ((x ^ y) & (b - 1) == 0)) for (x, y), m in zip(pairs, same)):
-            return b
-        b *= 2
-    return None
+    apart = [(addresses[:-d] ^ addresses[d:], tile[:-d] == tile[d:]) for d in range(1, min(lanes, len(addresses)))]
+    return _fewest_banks(at_least, words, lambda b: not any(np.any(same & (x & (b - 1) == 0)) for x, same in apart))
 
 
 def _row(expr: str, r: Ring) -> str:

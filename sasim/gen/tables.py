@@ -160,21 +160,20 @@ def _keyed(which: np.ndarray, elements: np.ndarray, tiles: int) -> np.ndarray:
     return np.asarray(which.astype(np.int64) * bound + elements)
 
 
-def _ranks(tiles: list[np.ndarray], which: np.ndarray, elements: np.ndarray) -> np.ndarray:
-    """The position of each of ``elements`` in the sorted tile ``tiles[which[i]]`` (each is
-    in its tile), for all of them at once."""
-    sizes = np.array([len(t) for t in tiles], dtype=np.int64)
-    flat = _concat(tiles)
-    tile_of = np.repeat(np.arange(len(tiles), dtype=np.int64), sizes)
-    keys = _keyed(np.concatenate([tile_of, which]), np.concatenate([flat, elements]), len(tiles))
+def _ranks(flat: np.ndarray, sizes: np.ndarray, which: np.ndarray, elements: np.ndarray) -> np.ndarray:
+    """The position of each of ``elements`` in its sorted tile ``which[i]``, for all of them
+    at once; the tiles are given concatenated (``flat``) with their ``sizes``, and each
+    element is in its tile."""
+    tile_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    keys = _keyed(np.concatenate([tile_of, which]), np.concatenate([flat, elements]), len(sizes))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     return np.asarray(np.searchsorted(keys[: len(flat)], keys[len(flat):]) - starts[which])
 
 
-def _positions(child: TileSeq, parent: TileSeq) -> np.ndarray:
-    """Each child-tile element's position in its parent tile, the child tiles concatenated."""
-    which = np.repeat(child.parent_event.astype(np.int64), _sizes(child))
-    return _ranks(parent.tiles, which, _concat(child.tiles))
+def _flat(seq: TileSeq) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sequence's tile sizes, its tiles concatenated, and each element's parent event."""
+    sizes = _sizes(seq)
+    return sizes, _concat(seq.tiles), np.repeat(seq.parent_event.astype(np.int64), sizes)
 
 
 def _last_in_parent(seq: TileSeq) -> np.ndarray:
@@ -198,20 +197,22 @@ def build_tables(design: Design, program: Program | None = None, *, max_entries:
     for t in wl.operands:
         buf = next(lvl.name for lvl in design.keepers(t) if lvl.kind is LevelKind.BUFFER)
         parent, child = p.seqs[(buf, t)], p.seqs[(pe, t)]
-        sizes = _sizes(child)
+        sizes, elements, which = _flat(child)
+        parent_sizes, parent_flat, _ = _flat(parent)
         capacity = machine.edge_tiles(design, t) * int(sizes[0])
         inputs.append(InputTables(
             tensor=t, bits=design.bits(t), buffer=buf, buffer_capacity=caps[(buf, t)].capacity,
             double=caps[(buf, t)].double, bandwidth=machine.bandwidth(design, buf, t),
-            read_latency=machine.read_latency(design, buf), dram_sizes=_sizes(parent), edge_sizes=sizes,
+            read_latency=machine.read_latency(design, buf), dram_sizes=parent_sizes, edge_sizes=sizes,
             edge_parent=child.parent_event.astype(np.int64), edge_last=_last_in_parent(child),
-            edge_positions=_positions(child, parent), edge_capacity=capacity,
+            edge_positions=_ranks(parent_flat, parent_sizes, which, elements), edge_capacity=capacity,
             edge_slots=_edge_slots(sizes, capacity),
         ))
     o = wl.output
     buf = next(lvl.name for lvl in design.keepers(o) if lvl.kind is LevelKind.BUFFER)
     parent, child = p.seqs[(buf, o)], p.seqs[(pe, o)]
-    leaving = _concat(parent.tiles)
+    sizes, arriving, which = _flat(child)
+    parent_sizes, leaving, _ = _flat(parent)
     if len(np.unique(leaving)) != len(leaving):
         raise GenerationError(
             f"output {o!r} leaves the buffer {buf!r} more than once for the same elements (partial sums "
@@ -220,19 +221,17 @@ def build_tables(design: Design, program: Program | None = None, *, max_entries:
         )
     # A drain tile's element is read-modify-written when an earlier drain into the same
     # buffer tile already wrote it: every (buffer tile, element) pair but its first drain.
-    arriving = _concat(child.tiles)
-    pairs = _keyed(np.repeat(child.parent_event.astype(np.int64), _sizes(child)), arriving, parent.events)
+    pairs = _keyed(which, arriving, parent.events)
     rmw = np.ones(len(pairs), dtype=bool)
     rmw[np.unique(pairs, return_index=True)[1]] = False
-    sizes = _sizes(child)
     capacity = machine.edge_tiles(design, o) * int(sizes[0])
     output = OutputTables(
         tensor=o, bits=design.bits(o), buffer=buf, buffer_capacity=caps[(buf, o)].capacity,
         bandwidth=machine.bandwidth(design, buf, o), edge_sizes=sizes,
         edge_parent=child.parent_event.astype(np.int64), edge_last=_last_in_parent(child),
-        edge_positions=_positions(child, parent),
+        edge_positions=_ranks(leaving, parent_sizes, which, arriving),
         edge_rmw=rmw,
-        edge_capacity=capacity, edge_slots=_edge_slots(sizes, capacity), dram_sizes=_sizes(parent),
+        edge_capacity=capacity, edge_slots=_edge_slots(sizes, capacity), dram_sizes=parent_sizes,
     )
     tables = Tables(tuple(inputs), output, _array_tables(design, p))
     if tables.entries > max_entries:
@@ -294,7 +293,7 @@ def _array_tables(design: Design, p: Program) -> ArrayTables:
         events[t] = np.where(st if t != wl.output else ls, per_event[event_of], 0)
         step, slot = np.nonzero(p.valid)
         pos = np.zeros((steps, n_pe), dtype=np.int64)
-        pos[step, phys[slot]] = _ranks(seq.tiles, event_of[step], p.element[t][step, slot])
+        pos[step, phys[slot]] = _ranks(_concat(seq.tiles), tile_sizes, event_of[step], p.element[t][step, slot])
         positions[t] = pos
     return ArrayTables(
         rows=arr.rows, cols=arr.cols, rows_used=rows_used, skew=machine.array_skew(design),
