@@ -20,7 +20,7 @@ from sasim.mapping.explore import Incumbent, StructureResult, explore
 from sasim.mapping.search import Effort, MapperResult, Objective, Progress, _as_structure, _gained, search
 from sasim.mapping.space import MapSpace
 from sasim.mapping.spec import Axis, Mapping
-from sasim.model import evaluate
+from sasim.model import evaluate, evaluate_batch
 from sasim.workload import Workload, conv2d, gemm
 
 EXHAUSTIVE = Effort(max_structures=100_000, exhaustive_rows=100_000)
@@ -214,10 +214,50 @@ def test_kicks_leave_a_local_minimum_the_descent_stops_in() -> None:
     best = {}
     for kicks in (0, 5):
         res = explore(space, 0, seeded[0], deep=True, objective=Objective.EDP, top=3,
-                      effort=replace(Effort(), kicks=kicks), incumbent=Incumbent(Objective.EDP, 3),
+                      effort=replace(Effort(), kicks=kicks, polish_steps=0, sparse_samples=0),
+                      incumbent=Incumbent(Objective.EDP, 3),
                       rng=np.random.default_rng(0), min_util=0.0)
         best[kicks] = res.best
     assert best[5] < 0.9 * best[0]
+
+
+def test_the_polish_leaves_a_point_where_two_loops_must_change_together() -> None:
+    """Eyeriss's large GEMM in its best structure: the deep descent (kicks included) stops
+    about 18% above the best point known; from there the pair moves reach it, because a
+    larger PE tile of N fits only with a smaller global-buffer tile of M."""
+    workload, arch = gemm(M=3072, N=1024, K=4096), build_architecture("eyeriss")
+    space = MapSpace(workload, arch)
+    known = Mapping.model_validate({
+        "temporal": {"DRAM": "M=15 N=8", "global_buffer": "K=49 M=103", "PE": "N=11 K=6 M=2"},
+        "spatial": {"Y": "N=12", "X": "K=14"}, "bypass": {"global_buffer": ["I"]},
+    })
+    stuck = Mapping.model_validate({
+        "temporal": {"DRAM": "M=11 N=11", "global_buffer": "K=49 M=140", "PE": "N=8 K=6 M=2"},
+        "spatial": {"Y": "N=12", "X": "K=14"}, "bypass": {"global_buffer": ["I"]},
+    })
+    seeded, stuck_seeded = _as_structure(space, known), _as_structure(space, stuck)
+    assert seeded is not None and stuck_seeded is not None
+    (st, known_row), (st2, stuck_row) = seeded, stuck_seeded
+    assert st == st2
+    slots = space.slots(st)
+    design = space.template(st, slots)
+    target = evaluate_batch(design, known_row).edp[0]
+    # No single-factor move from the stuck point gets below it ...
+    single = space.neighbour_rows(slots, stuck_row)
+    start = evaluate_batch(design, stuck_row).edp[0]
+    res = evaluate_batch(design, single)
+    assert start > 1.1 * target
+    assert res.edp[res.valid].min() >= start
+    # ... and one pair move reaches the best point.
+    pairs = space.pair_rows(slots, stuck_row[0])
+    assert any(np.array_equal(r, known_row[0]) for r in pairs)
+    for polish in (0, 8):
+        ex = explore(space, 0, st, deep=True, objective=Objective.EDP, top=3,
+                     effort=replace(Effort(), deep_steps=0, kicks=0, polish_steps=polish, samples=0,
+                                    sparse_samples=0),
+                     incumbent=Incumbent(Objective.EDP, 3), rng=np.random.default_rng(0), min_util=0.0,
+                     extra_rows=stuck_row)
+        assert ex.best == pytest.approx(target if polish else start, rel=1e-12)
 
 
 def test_structure_result_best_rows_are_ordered_by_the_objective() -> None:

@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 
 from sasim.mapping.space import MapSpace, Slots, Structure
-from sasim.model.evaluate import evaluate_batch
+from sasim.model.evaluate import evaluate_batch, valid_batch
 
 __all__ = ["Effort", "Incumbent", "Objective", "StructureResult", "explore", "objective_values", "pareto_indices"]
 
@@ -66,6 +66,11 @@ class Effort:
     rounds: int = 6
     min_gain: float = 0.005
     chunk: int = 4
+    polish_steps: int = 8
+    line: bool = True
+    sparse: float = 0.1
+    sparse_samples: int = 400
+    stratify: bool = True
 
 
 def objective_values(objective: Objective, cycles: Array, energy: Array) -> Array:
@@ -148,6 +153,7 @@ class StructureResult:
     valid: int = 0
     complete: bool = False  # every factor row of the structure was considered
     skipped: bool = False  # not explored (time budget or infeasible)
+    sparse: bool = False  # few of its random rows fit (``Effort.sparse``): it got extra rows and line moves
 
     def best_rows(self, objective: Objective, k: int) -> Array:
         """The ``k`` best rows by ``objective`` (ties broken as everywhere else)."""
@@ -212,9 +218,12 @@ class _Explorer:
         rows = rows[~beaten]
         for start in range(0, len(rows), _BATCH):
             part = rows[start:start + _BATCH]
-            res = evaluate_batch(self.design, part)
-            ok = res.valid & (res.utilization >= self.min_util)
             self.evaluated += len(part)
+            part = part[valid_batch(self.design, part)]
+            if not len(part):
+                continue
+            res = evaluate_batch(self.design, part, checked=True)
+            ok = res.utilization >= self.min_util
             self.valid += int(ok.sum())
             self.found.add(part[ok], res.cycles[ok], res.energy_pj[ok], res.utilization[ok])
             self.incumbent.update(res.cycles[ok], res.energy_pj[ok])
@@ -228,12 +237,16 @@ class _Explorer:
         picks.append(int(_order(Objective.ENERGY, cycles, energy, rows, 1)[0]))
         return np.unique(rows[picks], axis=0)
 
+    def best_row(self, objective: Objective) -> Array:
+        rows, cycles, energy, _ = self.found.arrays()
+        return np.asarray(rows[_order(objective, cycles, energy, rows, 1)][0])
+
     def best_value(self, objective: Objective) -> float:
         _, cycles, energy, _ = self.found.arrays()
         return float(objective_values(objective, cycles, energy).min()) if len(cycles) else float("inf")
 
     def descend(self, objective: Objective, steps: int, k: int, kicks: int = 0, kick_rows: int = 0,
-                patience: int = 0, rng: np.random.Generator | None = None) -> None:
+                patience: int = 0, rng: np.random.Generator | None = None, line: bool = False) -> None:
         """Move the ``k`` best rows (and the fastest and the most frugal) to their best
         neighbours for up to ``steps`` steps. With ``kicks``, when the descent has
         converged, or the best value has not improved for ``patience`` steps, it restarts
@@ -246,6 +259,8 @@ class _Explorer:
             if not len(current):
                 return
             self.run(self.space.neighbour_rows(self.slots, current))
+            if line:
+                self.run(self.space.line_rows(self.slots, self.best_row(objective)))
             nxt = self.starts(objective, k)
             now = self.best_value(objective)
             stalled = 0 if now < best else stalled + 1
@@ -261,6 +276,19 @@ class _Explorer:
                 nxt = self.starts(objective, k)
                 stalled = 0
             current = nxt
+
+    def polish(self, objective: Objective, steps: int) -> None:
+        """Move the best row to its best pair neighbour (:meth:`MapSpace.pair_rows`) while that
+        improves, up to ``steps`` times: the descent's single-factor moves end where two
+        loops must change together."""
+        for _ in range(steps):
+            before = self.best_value(objective)
+            rows, cycles, energy, _ = self.found.arrays()
+            if not len(rows):
+                return
+            self.run(self.space.pair_rows(self.slots, rows[_order(objective, cycles, energy, rows, 1)][0]))
+            if not self.best_value(objective) < before:
+                return
 
     def result(self, objective: Objective, top: int, rng: np.random.Generator, complete: bool) -> StructureResult:
         rows, cycles, energy, util = self.found.arrays()
@@ -280,7 +308,7 @@ class _Explorer:
 def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective: Objective, top: int,
             effort: Effort, incumbent: Incumbent, rng: np.random.Generator, min_util: float,
             extra_rows: Array | None = None, deadline: float | None = None, sample: bool = True,
-            descend: bool = True) -> StructureResult:
+            descend: bool = True, sparse: bool | None = None) -> StructureResult:
     """Explore one structure (``deep``: a longer descent from more starts). Without ``sample``
     no random rows are drawn (the descent starts from ``extra_rows``); without ``descend``
     the rows evaluated are the random ones and ``extra_rows``."""
@@ -309,12 +337,19 @@ def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective
     else:
         if sample:
             ex.run(space.random_rows(slots, rng, effort.samples))
+            if sparse is None:
+                sparse = ex.valid < effort.sparse * ex.evaluated
+            if sparse and effort.sparse_samples:
+                ex.run(space.split_rows(slots, rng, effort.sparse_samples))
         if extra_rows is not None and len(extra_rows):
             rows, ok = space.normalize(slots, extra_rows)
             ex.run(rows[ok])
         if descend and deep:
             ex.descend(objective, effort.deep_steps, effort.deep_starts, kicks=effort.kicks,
                        kick_rows=effort.kick_rows, patience=effort.patience, rng=rng)
+            ex.polish(objective, effort.polish_steps)
         elif descend:
-            ex.descend(objective, effort.screen_steps, effort.starts)
-    return ex.result(objective, top, rng, complete)
+            ex.descend(objective, effort.screen_steps, effort.starts, line=effort.line and bool(sparse))
+    res = ex.result(objective, top, rng, complete)
+    res.sparse = bool(sparse)
+    return res

@@ -140,6 +140,7 @@ class _Task:
     deadline: float | None
     sample: bool = True
     descend: bool = True
+    sparse: frozenset[int] = frozenset()  # structures whose random rows mostly did not fit
 
 
 def _run_task(task: _Task, space: MapSpace | None = None) -> list[StructureResult]:
@@ -150,7 +151,8 @@ def _run_task(task: _Task, space: MapSpace | None = None) -> list[StructureResul
     return [
         explore(space, index, st, deep=deep, objective=task.objective, top=task.top, effort=task.effort,
                 incumbent=incumbent, rng=rng, min_util=task.min_util, extra_rows=extra, deadline=task.deadline,
-                sample=task.sample, descend=task.descend or deep)
+                sample=task.sample, descend=task.descend or deep,
+                sparse=None if task.sample else index in task.sparse)
         for index, st, deep, extra in task.items
     ]
 
@@ -193,10 +195,12 @@ class _Search:
         done = [self.results[it[0]] for it in screens if it[0] in self.results]
         ranked = sorted((r for r in done if not r.complete and r.best < float("inf")), key=lambda r: (r.best, r.index))
         keep = ranked[: math.ceil(frac * len(screens))]
-        self._run(f"{name} descents", [(r.index, r.structure, False, r.rows) for r in keep], sample=False)
+        sparse = frozenset(r.index for r in keep if r.sparse)
+        self._run(f"{name} descents", [(r.index, r.structure, False, r.rows) for r in keep], sample=False,
+                  sparse=sparse)
 
     def _run(self, name: str, items: list[tuple[int, Structure, bool, Array | None]], descend_screens: bool = True,
-             sample: bool = True) -> None:
+             sample: bool = True, sparse: frozenset[int] = frozenset()) -> None:
         if not items:
             return
         self.phase += 1
@@ -205,7 +209,7 @@ class _Search:
             _Task(c, self.phase, tuple(items[i:i + size]), self.incumbent, self.objective, self.top, self.effort,
                   self.seed, self.space.constraints.min_utilization,
                   None if self.phase == 1 and c == 0 else self.deadline,  # the first chunk always runs
-                  sample, descend_screens)
+                  sample, descend_screens, sparse)
             for c, i in enumerate(range(0, len(items), size))
         ]
         done = 0
@@ -263,6 +267,7 @@ def _merge(a: StructureResult, b: StructureResult, objective: Objective, top: in
         index=a.index, structure=a.structure, rows=rows, cycles=cycles, energy=energy, utilization=util,
         best=min(a.best, b.best), sample=np.concatenate([a.sample, b.sample]), evaluated=a.evaluated + b.evaluated,
         pruned=a.pruned + b.pruned, valid=a.valid + b.valid, complete=a.complete or b.complete,
+        sparse=a.sparse or b.sparse,
     )
 
 
@@ -368,6 +373,13 @@ def search(
                     if st not in runner.index:
                         items.append((runner._id(st), st, False, row))
             rng = np.random.default_rng(seed)
+            if effort.stratify and space.family_count() <= effort.max_structures:
+                # Every family (dataflow, stream level, bypass) first, so none goes unseen.
+                families = space.families()
+                for k in rng.permutation(len(families)):
+                    drawn = space.random_structure(rng, families[int(k)])
+                    if drawn is not None and drawn not in runner.index:
+                        items.append((runner._id(drawn), drawn, False, None))
             attempts = 0
             while len(items) < effort.max_structures and attempts < 20 * effort.max_structures:
                 attempts += 1

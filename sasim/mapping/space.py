@@ -49,6 +49,10 @@ _RELAXED_CAPACITY = 1 << 32
 _RELAXED_REGISTERS = 1 << 20
 #: Sizes up to this have every integer as a candidate factor.
 _ALL_FACTORS_UP_TO = 32
+#: Pair moves (:meth:`MapSpace.pair_rows`): each factor within this ratio of its value,
+#: every integer when the range holds fewer than ``_PAIR_INTEGERS``, else the candidates.
+_PAIR_SPAN = 3
+_PAIR_INTEGERS = 40
 
 
 def factor_candidates(size: int) -> tuple[int, ...]:
@@ -250,14 +254,29 @@ class MapSpace:
                         out.append(Structure(spatial, tuple(orders), s, bypass, access))
         return out
 
-    def random_structure(self, rng: np.random.Generator) -> Structure | None:
+    def families(self) -> list[tuple[int, int, int]]:
+        """Every (dataflow, stream level, bypass) combination, as indices: the structures of
+        one family differ only in their loop orders."""
+        return [(d, ls, b) for d, (_, s, _) in enumerate(self._dataflows) for ls in self.stream_levels(s)
+                for b in range(len(self._bypasses))]
+
+    def family_count(self) -> int:
+        return sum(len(self.stream_levels(s)) for _, s, _ in self._dataflows) * len(self._bypasses)
+
+    def random_structure(self, rng: np.random.Generator,
+                         family: tuple[int, int, int] | None = None) -> Structure | None:
+        """A random structure; with ``family``, one of that family with random loop orders."""
         if not self._dataflows:
             return None
-        spatial, s, access = self._dataflows[int(rng.integers(len(self._dataflows)))]
-        levels = self.stream_levels(s)
-        if not levels:
-            return None
-        ls = levels[int(rng.integers(len(levels)))]
+        if family is not None:
+            spatial, s, access = self._dataflows[family[0]]
+            ls = family[1]
+        else:
+            spatial, s, access = self._dataflows[int(rng.integers(len(self._dataflows)))]
+            levels = self.stream_levels(s)
+            if not levels:
+                return None
+            ls = levels[int(rng.integers(len(levels)))]
         orders = []
         for i in range(self.pe + 1):
             choices = self.order_choices(i, ls, s)
@@ -267,6 +286,8 @@ class MapSpace:
                 orders.append(tuple(order))
             else:
                 orders.append(choices[int(rng.integers(len(choices)))])
+        if family is not None:
+            return Structure(spatial, tuple(orders), s, self._bypasses[family[2]], access)
         bypass = []
         for buf in self.architecture.buffers:
             if buf.name in self.constraints.bypass:
@@ -473,6 +494,32 @@ class MapSpace:
         rows, ok = self.normalize(slots, rows)
         return unique_rows(rows[ok])
 
+    def split_rows(self, slots: Slots, rng: np.random.Generator, n: int) -> Array:
+        """``n`` random rows that split each dimension's size over its loops in log space (the
+        shares uniform on the simplex), each factor snapped to its nearest candidate.
+
+        :meth:`random_rows` draws each factor uniformly among the candidates, which are
+        dense at large values, so most of its rows overflow small buffers; these rows keep
+        every dimension's product near its size instead."""
+        rows = np.repeat(self.minimal_row(slots), n, axis=0)
+        for d, js in slots.by_dim.items():
+            free = [j for j in js if slots.fixed[j] == 0]
+            size = self.workload.dims[d]
+            if not free or size == 1:
+                continue
+            shares = rng.dirichlet(np.ones(len(free)), size=n) * math.log(size)
+            for k, j in enumerate(free):
+                if j == slots.remainder[d]:
+                    continue
+                cands = np.array(self._choices(slots, j), dtype=np.int64)
+                if not cands.size:
+                    continue
+                want = shares[:, k]
+                pick = np.abs(np.log(cands)[None, :] - want[:, None]).argmin(axis=1)
+                rows[:, j] = cands[pick]
+        rows, ok = self.normalize(slots, rows)
+        return unique_rows(rows[ok])
+
     def neighbour_rows(self, slots: Slots, rows: Array) -> Array:
         """Rows one step from each of ``rows``: one factor scaled by 2, 3 or 5, divided,
         moved by one, or set to 1 or its limit; or a prime factor moved between two loops
@@ -505,6 +552,53 @@ class MapSpace:
             out.append(moved)
         allrows, ok = self.normalize(slots, np.concatenate(out))
         return unique_rows(allrows[ok])
+
+    def line_rows(self, slots: Slots, row: Array) -> Array:
+        """Rows with one free factor of ``row`` set to any of its candidate values (a line
+        search along every loop: one step reaches a factor the neighbour moves need several
+        steps for); normalized, invalid rows dropped."""
+        row = np.asarray(row, dtype=np.int64).reshape(-1)
+        out = []
+        for j in slots.free():
+            cands = np.array(self._choices(slots, j), dtype=np.int64)
+            rows = np.repeat(row[None, :], len(cands), axis=0)
+            rows[:, j] = cands
+            out.append(rows)
+        if not out:
+            return np.zeros((0, slots.width), dtype=np.int64)
+        allrows, ok = self.normalize(slots, np.concatenate(out))
+        return unique_rows(allrows[ok])
+
+    def pair_rows(self, slots: Slots, row: Array, span: int = _PAIR_SPAN) -> Array:
+        """Rows with two free factors of ``row`` changed together, each to any value within a
+        factor ``span`` of its own (every integer there, or the candidate factors where the
+        range holds more than :data:`_PAIR_INTEGERS` integers); normalized, invalid rows dropped.
+
+        Single-factor moves stop where capacity couples two loops: a larger tile of one
+        dimension fits only with a smaller tile of another, and each move alone is invalid
+        or worse. Imperfect factors make it worse: the remainder loop moves in jumps."""
+        free = slots.free()
+        row = np.asarray(row, dtype=np.int64).reshape(-1)
+        if len(free) < 2:
+            return np.zeros((0, slots.width), dtype=np.int64)
+        near = {j: self._near(slots, j, int(row[j]), span) for j in free}
+        out = []
+        for a, b in itertools.combinations(free, 2):
+            ga, gb = np.meshgrid(near[a], near[b], indexing="ij")
+            rows = np.repeat(row[None, :], ga.size, axis=0)
+            rows[:, a], rows[:, b] = ga.ravel(), gb.ravel()
+            out.append(rows)
+        allrows, ok = self.normalize(slots, np.concatenate(out))
+        return unique_rows(allrows[ok])
+
+    def _near(self, slots: Slots, j: int, value: int, span: int) -> Array:
+        lo, hi = max(1, value // span), min(int(slots.limits[j]), value * span)
+        if slots.pinned[j]:
+            lo = max(lo, 2)
+        if hi - lo < _PAIR_INTEGERS:
+            return np.arange(lo, hi + 1, dtype=np.int64)
+        cands = np.array(self._choices(slots, j), dtype=np.int64)
+        return np.unique(np.concatenate([cands[(cands >= lo) & (cands <= hi)], [value]]))
 
     def kicked_rows(self, slots: Slots, rows: Array, rng: np.random.Generator, n: int) -> Array:
         """``n`` perturbations of each of ``rows``: three times, a random free loop is set to a

@@ -15,7 +15,7 @@ from sasim.model.latency import estimate_latency, traffic_bits
 from sasim.model.nest import Nest
 from sasim.model.result import Accesses, Latency, ModelResult
 
-__all__ = ["evaluate", "evaluate_batch", "BatchResult"]
+__all__ = ["evaluate", "evaluate_batch", "valid_batch", "BatchResult"]
 
 Array = np.ndarray
 
@@ -70,11 +70,20 @@ def _valid(nest: Nest) -> Array:
     return np.asarray(ok)
 
 
-def evaluate_batch(design: Design, factors: Array) -> BatchResult:
+def valid_batch(design: Design, factors: Array) -> Array:
+    """:attr:`BatchResult.valid` of ``evaluate_batch(design, factors)`` alone, without the
+    access counts: a small part of the cost. The mapper drops the rows that break a rule
+    before it evaluates the rest (most random rows of a structure with small buffers)."""
+    return _valid(Nest.of(design, factors))
+
+
+def evaluate_batch(design: Design, factors: Array, *, checked: bool = False) -> BatchResult:
     """Evaluate ``factors`` (shape ``(B, len(design.loops))``) on ``design``'s structure.
 
     Loop dimensions, levels, axes, bypasses and access entries come from ``design``;
-    each row gives the factors of its loops. This is the mapper's inner loop.
+    each row gives the factors of its loops. This is the mapper's inner loop. With
+    ``checked``, every row is known to pass :func:`valid_batch` and the check is not
+    repeated (``valid`` is all True).
     """
     nest = Nest.of(design, factors)
     counts = count_accesses(nest)
@@ -87,7 +96,7 @@ def evaluate_batch(design: Design, factors: Array) -> BatchResult:
         energy_pj=np.asarray(total, dtype=np.float64),
         utilization=counts.macs / (lat.cycles * pes),
         dram_bits=traffic_bits(nest, counts, "DRAM"),
-        valid=_valid(nest),
+        valid=np.ones(nest.batch, dtype=bool) if checked else _valid(nest),
     )
 
 
