@@ -330,3 +330,48 @@ def test_descend_top_out_of_range_wrong(fraction: float) -> None:
     with pytest.raises(MappingError) as info:
         search(wl, arch, effort=replace(Effort(), descend_top=fraction))
     assert str(info.value) == f"effort.descend_top must be a fraction in (0, 1], not {fraction!r}"
+
+
+def test_every_family_is_screened_when_there_are_few_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_explore(monkeypatch)
+    arch, wl = make_arch(4, 4), gemm(24, 20, 36)
+    space = MapSpace(wl, arch)
+    families = len(space.families())
+    assert families < 100 < space.count()  # 54 families of 4 structures; 100 are drawn
+
+    def screened_families(stratify: bool) -> set[tuple[Any, ...]]:
+        calls.clear()
+        search(wl, arch, effort=replace(SAMPLED, max_structures=100, stratify=stratify, rounds=0), seed=3, top=4)
+        return {(res.structure.spatial, res.structure.stream, res.structure.stream_level, res.structure.bypass)
+                for kw, res in calls if kw["sample"]}
+
+    assert len(screened_families(True)) == families
+    assert len(screened_families(False)) < families  # 40 plain random draws miss some
+
+
+def test_sparse_structures_get_log_space_rows_and_line_moves() -> None:
+    """A structure whose random rows mostly overflow the PE registers is marked sparse and
+    gets the extra rows; with roomy registers the same structure is not."""
+    wl = gemm(M=3072, N=1024, K=4096)
+    rows_seen = {}
+    for regs in (4, 1 << 16):
+        arch = make_arch(4, 4, (buffer("GLB", capacity=1 << 20),), input_registers=regs, weight_registers=regs,
+                         output_registers=regs)
+        space = MapSpace(wl, arch)
+        mapping = Mapping.model_validate({
+            "temporal": {"DRAM": "M=48 N=8 K=16", "GLB": "M=32 N=32 K=64", "PE": "K=2 M=2"},
+            "spatial": {"Y": "N=4", "X": "K=2"},
+        })
+        seeded = _as_structure(space, mapping)
+        assert seeded is not None
+        for extra in (0, 400):
+            res = explore(space, 0, seeded[0], deep=False, objective=Objective.EDP, top=3,
+                          effort=replace(Effort(), sparse_samples=extra), incumbent=Incumbent(Objective.EDP, 3),
+                          rng=np.random.default_rng(0), min_util=0.0, descend=False)
+            rows_seen[(regs, extra)] = (res.sparse, res.evaluated, res.valid)
+    assert rows_seen[(4, 400)][0] and rows_seen[(4, 0)][0]
+    assert not rows_seen[(1 << 16, 400)][0]
+    # the sparse structure got 400 more rows, and more of them fit than of the random ones
+    (_, ev0, va0), (_, ev1, va1) = rows_seen[(4, 0)], rows_seen[(4, 400)]
+    assert ev1 > ev0 and va1 - va0 > va0
+    assert rows_seen[(1 << 16, 400)][1] == rows_seen[(1 << 16, 0)][1]

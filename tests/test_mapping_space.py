@@ -13,6 +13,7 @@ from sasim.mapping.constraints import Constraints
 from sasim.mapping.space import MapSpace, Slots, Structure, compact_mapping, factor_candidates
 from sasim.mapping.spec import Axis, Mapping
 from sasim.model import evaluate, evaluate_batch
+from sasim.model.evaluate import valid_batch
 from sasim.rows import unique_rows
 from sasim.workload import conv2d, gemm
 
@@ -256,3 +257,115 @@ def test_kicked_rows_perturb_at_most_three_free_loops_deterministically() -> Non
     assert not np.array_equal(out, space.kicked_rows(slots, rows, np.random.default_rng(8), 50))
     assert len(out) > len(rows)  # perturbations, not copies of the starting rows
     assert space.kicked_rows(slots, rows[:0], np.random.default_rng(7), 50).shape == (0, slots.width)
+
+
+def test_line_rows_are_every_candidate_of_one_loop() -> None:
+    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    _, slots, rows = _conv_structure(space)
+    row = rows[0]
+    cand = []
+    for j in slots.free():
+        for v in space._choices(slots, j):
+            r = row.copy()
+            r[j] = v
+            cand.append(r)
+    ref, ok = space.normalize(slots, np.array(cand))
+    out = space.line_rows(slots, row)
+    assert {tuple(r) for r in out.tolist()} == {tuple(r) for r in ref[ok].tolist()}
+    assert len(unique_rows(out)) == len(out)
+
+
+def test_pair_rows_change_two_loops_within_the_span() -> None:
+    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    _, slots, rows = _conv_structure(space)
+    row = rows[1]
+    free = slots.free()
+    out = space.pair_rows(slots, row, span=2)
+    assert len(out) and len(unique_rows(out)) == len(out)
+    again, ok = space.normalize(slots, out)
+    assert ok.all() and np.array_equal(again, out)
+    # Every pair of free loops set to every pair of integers within a factor 2 (these
+    # sizes are small, so every integer is a choice), normalized like any other row.
+    cand = []
+    for i, a in enumerate(free):
+        for b in free[i + 1:]:
+            for va in range(max(1, row[a] // 2), min(int(slots.limits[a]), row[a] * 2) + 1):
+                for vb in range(max(1, row[b] // 2), min(int(slots.limits[b]), row[b] * 2) + 1):
+                    r = row.copy()
+                    r[a], r[b] = va, vb
+                    cand.append(r)
+    ref, ok = space.normalize(slots, np.array(cand))
+    assert {tuple(r) for r in out.tolist()} == {tuple(r) for r in ref[ok].tolist()}
+
+
+def test_pair_rows_of_a_large_dimension_take_the_candidates_near_the_factor() -> None:
+    space = MapSpace(gemm(M=3072, N=1024, K=4096), make_arch(4, 4, (buffer("GLB", capacity=1 << 20),)))
+    rng = np.random.default_rng(0)
+    st = next(s for s in iter(lambda: space.random_structure(rng), None) if s is not None and s.stream_level == 2)
+    slots = space.slots(st)
+    row = space.random_rows(slots, rng, 50)[-1]
+    free = slots.free()
+    j = next(j for j in free if slots.limits[j] >= 1024 and row[j] >= 64)
+    near = space._near(slots, j, int(row[j]), 3)
+    assert row[j] in near and near.min() >= row[j] // 3 and near.max() <= row[j] * 3
+    assert set(near.tolist()) - {int(row[j])} <= set(space._choices(slots, j))  # more than 40 integers: the candidates
+
+
+def test_split_rows_keep_each_dimension_near_its_size() -> None:
+    space = MapSpace(gemm(M=3072, N=1024, K=4096), make_arch(4, 4, (buffer("GLB", capacity=1 << 20),)))
+    rng = np.random.default_rng(1)
+    st = next(s for s in iter(lambda: space.random_structure(rng), None) if s is not None and s.stream_level == 2)
+    slots = space.slots(st)
+    out = space.split_rows(slots, np.random.default_rng(5), 300)
+    assert len(out) > 100
+    again, ok = space.normalize(slots, out)
+    assert ok.all() and np.array_equal(again, out)
+    assert np.array_equal(out, space.split_rows(slots, np.random.default_rng(5), 300))
+    for d, js in slots.by_dim.items():
+        prod = np.prod(out[:, list(js)], axis=1)
+        assert np.all(prod >= space.workload.dims[d])
+        assert np.all(prod < 3 * space.workload.dims[d])  # the remainder only rounds up
+    # Uniform draws among the candidates put most of a large dimension in its inner loops;
+    # split rows spread it: their inner (non-remainder) factors are far smaller.
+    uniform = space.random_rows(slots, np.random.default_rng(5), 300)
+    inner = [j for j in slots.free() if slots.axes[j] is None]
+    assert np.median(np.log(out[:, inner])) < np.median(np.log(uniform[:, inner]))
+
+
+def test_families_partition_the_structures() -> None:
+    space = small_space()
+    families = space.families()
+    assert len(families) == len(set(families))
+    rng = np.random.default_rng(0)
+    for fam in families:
+        st = space.random_structure(rng, fam)
+        assert st is not None
+        spatial, stream, access = space.dataflows[fam[0]]
+        assert (st.spatial, st.stream, st.access) == (spatial, stream, access)
+        assert st.stream_level == fam[1] or (stream is None and fam[1] == -1)
+        assert st in set(space.structures())
+    kinds = {(st.spatial, st.stream, st.stream_level, st.bypass) for st in space.structures()}
+    assert len(kinds) == len(families)
+
+
+def test_valid_batch_is_the_batch_evaluations_valid_flag() -> None:
+    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=512),)))
+    rng = np.random.default_rng(2)
+    seen = 0
+    for _ in range(30):
+        st = space.random_structure(rng)
+        if st is None:
+            continue
+        slots = space.slots(st)
+        design = space.template(st, slots)
+        if design is None:
+            continue
+        rows = np.concatenate([space.random_rows(slots, rng, 60), rng.integers(1, 7, size=(20, slots.width))])
+        full = evaluate_batch(design, rows)
+        assert np.array_equal(valid_batch(design, rows), full.valid)
+        ok = full.valid
+        seen += int(ok.sum()) * int((~ok).sum() > 0)
+        checked = evaluate_batch(design, rows[ok], checked=True)
+        assert checked.valid.all()
+        assert np.array_equal(checked.cycles, full.cycles[ok]) and np.allclose(checked.energy_pj, full.energy_pj[ok])
+    assert seen  # some batches held both valid and invalid rows

@@ -40,15 +40,20 @@ class Effort:
     """How hard the search tries (the defaults aim at seconds per layer on two cores).
 
     ``max_structures``: the whole space is enumerated if it has at most this many
-    structures, else this many are sampled. ``exhaustive_rows``: a structure's factor
-    rows are all evaluated if there are at most this many, else ``samples`` random rows
-    are evaluated, and in the fraction ``descend_top`` of the screened structures whose
-    random rows did best, improved by ``screen_steps`` descent steps from the ``starts``
+    structures, else this many are sampled; with ``stratify``, when the space has at most
+    that many families (dataflow, stream level, bypass), one structure of every family
+    comes first. ``exhaustive_rows``: a structure's factor rows are all evaluated if there
+    are at most this many, else ``samples`` random rows are evaluated; a structure where
+    fewer than the fraction ``sparse`` of them fit (small buffers) gets ``sparse_samples``
+    more rows split in log space, and ``line`` moves (one loop to any factor) in its
+    descents. In the fraction ``descend_top`` of the screened structures whose random rows
+    did best, the rows are improved by ``screen_steps`` descent steps from the ``starts``
     best. The ``refine_top`` best structures then get ``deep_steps`` steps (restarted up
     to ``kicks`` times from ``kick_rows`` perturbations of the best rows when they stop
-    improving for ``patience`` steps), and their neighbour structures a screen, for up to
-    ``rounds`` rounds while a round improves the best by more than ``min_gain`` (a
-    fraction; the first two rounds always run).
+    improving for ``patience`` steps) and up to ``polish_steps`` pair moves (two loops
+    changed together), and their neighbour structures a screen, for up to ``rounds``
+    rounds while a round improves the best by more than ``min_gain`` (a fraction; the
+    first two rounds always run). ``chunk`` structures make one task for a worker.
     """
 
     max_structures: int = 400
@@ -62,14 +67,14 @@ class Effort:
     kicks: int = 5
     kick_rows: int = 500
     patience: int = 2
+    polish_steps: int = 8
     refine_top: int = 10
     rounds: int = 6
     min_gain: float = 0.005
-    chunk: int = 4
-    polish_steps: int = 8
-    line: bool = True
+    chunk: int = 2
     sparse: float = 0.1
     sparse_samples: int = 400
+    line: bool = True
     stratify: bool = True
 
 
@@ -207,21 +212,32 @@ class _Explorer:
         self.evaluated = self.pruned = self.valid = 0
         self.design = space.template(st, slots)
 
-    def run(self, rows: Array) -> None:
+    def run(self, *batches: Array) -> None:
+        """Evaluate the rows of ``batches`` not seen before, in as few model calls as can be:
+        the model's cost is mostly per call, not per row."""
+        self.evaluate(np.concatenate([self.admit(rows) for rows in batches]))
+
+    def admit(self, rows: Array) -> Array:
+        """The rows of ``rows`` to evaluate: not seen before, not beaten by the incumbent's
+        bounds, and obeying every rule (:func:`valid_batch`, far cheaper than the model)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1, self.slots.width)
         fresh = [i for i, r in enumerate(rows) if r.tobytes() not in self.seen]
         rows = rows[fresh]
         self.seen.update(r.tobytes() for r in rows)
         if not len(rows) or self.design is None:
-            return
+            return rows[:0]
         beaten = self.incumbent.beaten(self.space.cycles_lower_bound(self.slots, rows), self.space.energy_lb)
         self.pruned += int(beaten.sum())
         rows = rows[~beaten]
+        self.evaluated += len(rows)
+        return rows[valid_batch(self.design, rows)] if len(rows) else rows
+
+    def evaluate(self, rows: Array) -> None:
+        """Evaluate rows that :meth:`admit` let through and keep the valid ones."""
+        if self.design is None:
+            return
         for start in range(0, len(rows), _BATCH):
             part = rows[start:start + _BATCH]
-            self.evaluated += len(part)
-            part = part[valid_batch(self.design, part)]
-            if not len(part):
-                continue
             res = evaluate_batch(self.design, part, checked=True)
             ok = res.utilization >= self.min_util
             self.valid += int(ok.sum())
@@ -258,9 +274,10 @@ class _Explorer:
         for _ in range(steps):
             if not len(current):
                 return
-            self.run(self.space.neighbour_rows(self.slots, current))
+            moves = [self.space.neighbour_rows(self.slots, current)]
             if line:
-                self.run(self.space.line_rows(self.slots, self.best_row(objective)))
+                moves.append(self.space.line_rows(self.slots, self.best_row(objective)))
+            self.run(*moves)
             nxt = self.starts(objective, k)
             now = self.best_value(objective)
             stalled = 0 if now < best else stalled + 1
@@ -283,10 +300,9 @@ class _Explorer:
         loops must change together."""
         for _ in range(steps):
             before = self.best_value(objective)
-            rows, cycles, energy, _ = self.found.arrays()
-            if not len(rows):
+            if before == float("inf"):
                 return
-            self.run(self.space.pair_rows(self.slots, rows[_order(objective, cycles, energy, rows, 1)][0]))
+            self.run(self.space.pair_rows(self.slots, self.best_row(objective)))
             if not self.best_value(objective) < before:
                 return
 
@@ -336,11 +352,13 @@ def explore(space: MapSpace, index: int, st: Structure, *, deep: bool, objective
         ex.run(space.all_rows(slots))
     else:
         if sample:
-            ex.run(space.random_rows(slots, rng, effort.samples))
+            before = ex.evaluated
+            rows = ex.admit(space.random_rows(slots, rng, effort.samples))
             if sparse is None:
-                sparse = ex.valid < effort.sparse * ex.evaluated
+                sparse = len(rows) < effort.sparse * (ex.evaluated - before)
             if sparse and effort.sparse_samples:
-                ex.run(space.split_rows(slots, rng, effort.sparse_samples))
+                rows = np.concatenate([rows, ex.admit(space.split_rows(slots, rng, effort.sparse_samples))])
+            ex.evaluate(rows)
         if extra_rows is not None and len(extra_rows):
             rows, ok = space.normalize(slots, extra_rows)
             ex.run(rows[ok])

@@ -373,9 +373,9 @@ def search(
                     if st not in runner.index:
                         items.append((runner._id(st), st, False, row))
             rng = np.random.default_rng(seed)
-            if effort.stratify and space.family_count() <= effort.max_structures:
-                # Every family (dataflow, stream level, bypass) first, so none goes unseen.
-                families = space.families()
+            families = space.families()
+            if effort.stratify and len(families) <= effort.max_structures:
+                # One structure of every family (dataflow, stream level, bypass) first, so none goes unseen.
                 for k in rng.permutation(len(families)):
                     drawn = space.random_structure(rng, families[int(k)])
                     if drawn is not None and drawn not in runner.index:

@@ -260,9 +260,6 @@ class MapSpace:
         return [(d, ls, b) for d, (_, s, _) in enumerate(self._dataflows) for ls in self.stream_levels(s)
                 for b in range(len(self._bypasses))]
 
-    def family_count(self) -> int:
-        return sum(len(self.stream_levels(s)) for _, s, _ in self._dataflows) * len(self._bypasses)
-
     def random_structure(self, rng: np.random.Generator,
                          family: tuple[int, int, int] | None = None) -> Structure | None:
         """A random structure; with ``family``, one of that family with random loop orders."""
@@ -412,33 +409,33 @@ class MapSpace:
     def normalize(self, slots: Slots, rows: Array) -> tuple[Array, Array]:
         """Apply the remainder rule and unit factors where the inner loops cover the dimension;
         return the rows and which obey every rule (fixed and pinned factors, array size)."""
-        f = np.array(rows, dtype=np.int64, copy=True)
-        ok = np.ones(f.shape[0], dtype=bool)
+        # Loops as rows of an (L, B) array: each loop's factors are contiguous.
         fixed = slots.fixed
-        f = np.where(fixed[None, :] > 0, fixed[None, :], f)
-        f = np.maximum(f, 1)
+        f = np.maximum(np.where(fixed[:, None] > 0, fixed[:, None], np.asarray(rows, dtype=np.int64).T), 1)
+        ok = np.ones(f.shape[1], dtype=bool)
         for d, js in slots.by_dim.items():
             size = self.workload.dims[d]
             rem = slots.remainder[d]
-            cum = np.ones(f.shape[0], dtype=np.int64)
+            cum = np.ones(f.shape[1], dtype=np.int64)
             for j in reversed(js):
                 if j == rem:
                     continue
-                unused = (cum >= size) & (f[:, j] > 1)
+                unused = (cum >= size) & (f[j] > 1)
                 if fixed[j] > 0 or slots.pinned[j]:
                     ok &= ~unused
                 else:
-                    f[:, j] = np.where(unused, 1, f[:, j])
+                    f[j] = np.where(unused, 1, f[j])
                 if fixed[j] == 0:  # beyond ceil(size / inner) a factor only adds empty iterations
-                    f[:, j] = np.minimum(f[:, j], np.maximum(1, -(-size // cum)))
-                cum = cum * f[:, j]
+                    f[j] = np.minimum(f[j], np.maximum(1, -(-size // cum)))
+                cum = cum * f[j]
             if rem >= 0:
-                f[:, rem] = np.maximum(1, -(-size // cum))
-            cum = np.ones(f.shape[0], dtype=np.int64)
+                f[rem] = np.maximum(1, -(-size // cum))
+            cum = np.ones(f.shape[1], dtype=np.int64)
             for j in reversed(js):
-                ok &= ~((cum >= size) & (f[:, j] > 1))
-                cum = cum * f[:, j]
+                ok &= ~((cum >= size) & (f[j] > 1))
+                cum = cum * f[j]
             ok &= cum >= size if js else size == 1
+        f = np.ascontiguousarray(f.T)
         ok &= np.all(f <= slots.limits[None, :], axis=1)
         ok &= np.all(~slots.pinned[None, :] | (f >= 2), axis=1)
         arr = self.architecture.array

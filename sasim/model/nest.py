@@ -48,12 +48,16 @@ def _memoized(method: _F) -> _F:
     """Memoize a :class:`Nest` method on its (hashable) arguments; results are made
     read-only, so a caller cannot change what later calls get."""
 
+    name = method.__name__
+
     @functools.wraps(method)
     def wrapper(self: Nest, *args: Any) -> Any:
-        key = (method.__name__, *args)
-        if key not in self._memo:
-            self._memo[key] = _read_only(method(self, *args))
-        return self._memo[key]
+        key = (name, *args)
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = _read_only(method(self, *args))
+            return value
 
     return wrapper  # type: ignore[return-value]
 
@@ -142,22 +146,23 @@ class Nest:
         mask = np.frombuffer(included, dtype=bool).reshape(self.batch, len(js))
         f = np.where(mask, self.factors[:, js], 1)
         s = self.strides(dim)
-        n = len(js)
-        # span[i] = largest index reachable by loops i.. plus one; suffix[i] = prod f[i+1..]
-        span = np.ones((self.batch, n + 1), dtype=np.int64)
-        suffix = np.ones((self.batch, n + 1), dtype=np.int64)
-        for i in range(n - 1, -1, -1):
-            span[:, i] = span[:, i + 1] + (f[:, i] - 1) * s[:, i]
-            suffix[:, i] = suffix[:, i + 1] * f[:, i]
+        # Per loop i (as rows of (n, B) arrays): span = largest index reachable by the
+        # loops inside i, plus one; suffix = the product of the factors inside i.
+        ones = np.ones((self.batch, 1), dtype=np.int64)
+        span = np.concatenate([1 + np.cumsum(((f - 1) * s)[:, :0:-1], axis=1)[:, ::-1], ones], axis=1).T
+        suffix = np.concatenate([np.cumprod(f[:, :0:-1], axis=1)[:, ::-1], ones], axis=1).T
+        f, s = f.T, s.T
         remaining = np.full(self.batch, size, dtype=np.int64)
         alive = np.ones(self.batch, dtype=bool)
         total = np.zeros(self.batch, dtype=np.int64)
-        for i in range(n):
-            valid = np.minimum(f[:, i], _ceil_div(remaining, s[:, i]))
-            full = np.minimum(np.maximum((remaining - span[:, i + 1]) // s[:, i] + 1, 0), valid)
-            total += np.where(alive, full * suffix[:, i + 1], 0)
+        for i in range(len(js)):
+            valid = np.minimum(f[i], _ceil_div(remaining, s[i]))
+            full = np.minimum(np.maximum((remaining - span[i]) // s[i] + 1, 0), valid)
+            total += full * suffix[i] * alive
             alive &= valid > full
-            remaining = remaining - full * s[:, i]
+            if not alive.any():  # every row's tail is done: nothing more adds
+                return total
+            remaining = remaining - full * s[i]
         total += (alive & (remaining > 0)).astype(np.int64)
         return total
 
