@@ -96,34 +96,20 @@ class OutputPath(BuilderBase):
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
           f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {fit(f'{q}_uk', ow['uk'], esw)};",
           f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {at_most(f'{q}_urem', esw, bw, nw)};",
-          # uk + un == usize, as a test on registers alone (un is min(urem, bw) when active), so
-          # that no adder sits between uact and the edge buffer's read select
-          f"wire {q}_ufinish = {q}_uact" + (f" & ({q}_urem <= {esw}'d{bw});" if bw < (1 << esw) - 1 else ";"))
+          f"wire {q}_ufinish = {q}_uact & ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_un', nw, esw)} == "
+          f"{q}_usize);")
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
         reads = []
         # The engine moves bw elements per cycle from a tile's start, so within a tile its offset
         # stays a multiple of bw; when the slots are too, lane i only ever reads elements
         # congruent to i modulo bw, and its selection shrinks bw-fold.
-        sw, lb = ow["uslot"], clog2(bw)
+        sw, kw, lb = ow["uslot"], ow["uk"], clog2(bw)
         aligned = bw > 1 and bw == 1 << lb and to % bw == 0 and sw > lb and ns > 1
-        # Lane 0's offset in the edge buffer (uslot + uk; over bw when aligned), and that plus
-        # one step, are kept in registers that move with them: the edge buffer's read select
-        # then chooses among registers only. With an adder there, yosys shares it across the
-        # choices and puts it after the engine's control (uact, ufinish), on the longest path
-        # of an output drain.
-        bbits = sw - lb if aligned else sw
-        last = f"{sw}'d{(ns - 1) * to}"
         if aligned:
-            base_reg = f"{q}_uhi"
-            base_next = f"(({q}_uslot == {last}) ? {bbits}'d0 : {q}_uslot[{sw - 1}:{lb}] + {bbits}'d{to >> lb})"
-            base_step = f"{bbits}'d1"
-        else:
-            base_reg = f"{q}_ubase"
-            base_next = f"(({q}_uslot == {last}) ? {bbits}'d0 : {q}_uslot + {bbits}'d{to})" if ns > 1 else f"{bbits}'d0"
-            base_step = f"{bbits}'d{bw % (1 << bbits)}"
-        w(f"reg [{bbits - 1}:0] {base_reg};  // uslot + uk{', over bw' if aligned else ''}: the offset of lane 0",
-          f"reg [{bbits - 1}:0] {base_reg}1;  // {base_reg} + {base_step}")
+            hi = f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, sw - lb)}"
+                                                 if kw > lb else "")
+            w(f"wire [{sw - lb - 1}:0] {q}_uhi = {hi};  // the offset of lane 0, over bw")
         if self.out_ahead and aligned:
             w(f"wire [{sw - lb - 1}:0] {q}_unhi = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw - lb}'d0 : "
               f"{q}_uslot[{sw - 1}:{lb}] + {sw - lb}'d{to >> lb};  // the next slot, over bw")
@@ -139,10 +125,11 @@ class OutputPath(BuilderBase):
             w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
         for i in range(bw):
             if aligned:
-                stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi1, {lb}'d{i}}}", f"{{{q}_unhi, {lb}'d{i}}}")
+                stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
+                                 f"{{{q}_unhi, {lb}'d{i}}}")
             else:
-                base = f"{q}_ubase"
-                stay, on = f"{base} + {sw}'d{i}", f"{base}1 + {sw}'d{i}"
+                base = f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}"
+                stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
                 nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
             w(f"wire [{iw - 1}:0] {q}_ui{i} = {fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
               f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];")
@@ -177,8 +164,7 @@ class OutputPath(BuilderBase):
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
                 names = [r for r in ow if r not in ("eres", "wslot", "ecomplete")]
-                w(" ".join(f"{q}_{r} <= 0;" for r in names),
-                  f"{q}_wpend <= 1'b0; {base_reg} <= 0; {base_reg}1 <= {base_step};")
+                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0;")
             with w.block("end else if (go) begin", "end"):
                 with w.block(f"if ({q}_uact & {q}_uneed) begin"):
                     w(f"{q}_ores <= {q}_ores + {fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
@@ -186,10 +172,8 @@ class OutputPath(BuilderBase):
                     w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
                     w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
                       f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; "
-                      f"{base_reg} <= {base_next}; {base_reg}1 <= {base_next} + {base_step}; "
                       f"{advance_slot(f'{q}_uslot', ow['uslot'], to, ns)} end")
-                    w(f"else begin {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])}; "
-                      f"{base_reg} <= {base_reg}1; {base_reg}1 <= {base_reg}1 + {base_step}; end")
+                    w(f"else {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
