@@ -198,6 +198,10 @@ def test_conv_space_has_diagonal_free_dataflows() -> None:
     assert all(s is None or s in space.loop_dims for _, s, _ in space.dataflows)
 
 
+def _conv_space() -> MapSpace:
+    return MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+
+
 def _conv_structure(space: MapSpace) -> tuple[Structure, Slots, np.ndarray]:
     rng = np.random.default_rng(3)
     while True:
@@ -238,7 +242,7 @@ def _reference_neighbours(space: MapSpace, slots: Slots, rows: np.ndarray) -> se
 
 
 def test_neighbour_rows_are_every_valid_single_step() -> None:
-    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    space = _conv_space()
     _, slots, rows = _conv_structure(space)
     out = space.neighbour_rows(slots, rows)
     assert len(unique_rows(out)) == len(out)
@@ -248,7 +252,7 @@ def test_neighbour_rows_are_every_valid_single_step() -> None:
 
 
 def test_kicked_rows_perturb_at_most_three_free_loops_deterministically() -> None:
-    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    space = _conv_space()
     _, slots, rows = _conv_structure(space)
     out = space.kicked_rows(slots, rows, np.random.default_rng(7), 50)
     again, ok = space.normalize(slots, out)
@@ -260,7 +264,7 @@ def test_kicked_rows_perturb_at_most_three_free_loops_deterministically() -> Non
 
 
 def test_line_rows_are_every_candidate_of_one_loop() -> None:
-    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    space = _conv_space()
     _, slots, rows = _conv_structure(space)
     row = rows[0]
     cand = []
@@ -276,7 +280,7 @@ def test_line_rows_are_every_candidate_of_one_loop() -> None:
 
 
 def test_pair_rows_change_two_loops_within_the_span() -> None:
-    space = MapSpace(conv2d(K=8, C=4, H=12, W=12, R=3, S=3), make_arch(4, 4, (buffer("GLB", capacity=4096),)))
+    space = _conv_space()
     _, slots, rows = _conv_structure(space)
     row = rows[1]
     free = slots.free()
@@ -298,11 +302,17 @@ def test_pair_rows_change_two_loops_within_the_span() -> None:
     assert {tuple(r) for r in out.tolist()} == {tuple(r) for r in ref[ok].tolist()}
 
 
-def test_pair_rows_of_a_large_dimension_take_the_candidates_near_the_factor() -> None:
+def _large_gemm_slots(seed: int) -> tuple[MapSpace, Slots, np.random.Generator]:
+    """A 3072x1024x4096 GEMM, the slots of a random structure of it streaming at the PE, and
+    the generator that drew it."""
     space = MapSpace(gemm(M=3072, N=1024, K=4096), make_arch(4, 4, (buffer("GLB", capacity=1 << 20),)))
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     st = next(s for s in iter(lambda: space.random_structure(rng), None) if s is not None and s.stream_level == 2)
-    slots = space.slots(st)
+    return space, space.slots(st), rng
+
+
+def test_pair_rows_of_a_large_dimension_take_the_candidates_near_the_factor() -> None:
+    space, slots, rng = _large_gemm_slots(0)
     row = space.random_rows(slots, rng, 50)[-1]
     free = slots.free()
     j = next(j for j in free if slots.limits[j] >= 1024 and row[j] >= 64)
@@ -312,10 +322,7 @@ def test_pair_rows_of_a_large_dimension_take_the_candidates_near_the_factor() ->
 
 
 def test_split_rows_keep_each_dimension_near_its_size() -> None:
-    space = MapSpace(gemm(M=3072, N=1024, K=4096), make_arch(4, 4, (buffer("GLB", capacity=1 << 20),)))
-    rng = np.random.default_rng(1)
-    st = next(s for s in iter(lambda: space.random_structure(rng), None) if s is not None and s.stream_level == 2)
-    slots = space.slots(st)
+    space, slots, _ = _large_gemm_slots(1)
     out = space.split_rows(slots, np.random.default_rng(5), 300)
     assert len(out) > 100
     again, ok = space.normalize(slots, out)

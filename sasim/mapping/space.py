@@ -445,12 +445,18 @@ class MapSpace:
                 ok &= np.prod(f[:, on_axis], axis=1) <= limit
         return f, ok
 
-    def _choices(self, slots: Slots, j: int) -> tuple[int, ...]:
+    def _choices(self, slots: Slots, j: int) -> Array:
+        """The factors loop ``j`` may take, ascending (int64)."""
         lim = int(slots.limits[j])
         cands: list[int] = [c for c in self.candidates[slots.dims[j]] if c <= lim]
         if slots.axes[j] is not None and lim not in cands:
             cands.append(lim)
-        return tuple(c for c in cands if c >= 2 or not slots.pinned[j])
+        return np.array([c for c in cands if c >= 2 or not slots.pinned[j]], dtype=np.int64)
+
+    def _legal(self, slots: Slots, rows: Array) -> Array:
+        """``rows`` normalized, those that break a rule dropped, each kept once."""
+        rows, ok = self.normalize(slots, rows)
+        return unique_rows(rows[ok])
 
     def row_count(self, slots: Slots) -> int:
         """Rows :meth:`all_rows` would enumerate (before normalization and de-duplication)."""
@@ -463,19 +469,18 @@ class MapSpace:
         if not free:
             rows, ok = self.normalize(slots, base)
             return np.asarray(rows[ok])
-        grids = np.meshgrid(*[np.array(self._choices(slots, j), dtype=np.int64) for j in free], indexing="ij")
+        grids = np.meshgrid(*[self._choices(slots, j) for j in free], indexing="ij")
         rows = np.repeat(base, grids[0].size, axis=0)
         for j, g in zip(free, grids):
             rows[:, j] = g.ravel()
-        rows, ok = self.normalize(slots, rows)
-        return unique_rows(rows[ok])
+        return self._legal(slots, rows)
 
     def random_rows(self, slots: Slots, rng: np.random.Generator, n: int) -> Array:
         """``n`` random factor choices (then normalized; invalid ones dropped) plus two starts:
         the smallest tiles, and the array filled."""
         rows = np.repeat(self.minimal_row(slots), n, axis=0)
         for j in slots.free():
-            cands = np.array(self._choices(slots, j), dtype=np.int64)
+            cands = self._choices(slots, j)
             if cands.size == 0:
                 continue
             pick = cands[rng.integers(0, cands.size, size=n)]
@@ -488,8 +493,7 @@ class MapSpace:
             if ax is not None and slots.fixed[j] == 0:
                 full[0, j] = slots.limits[j]
         rows = np.concatenate([self.minimal_row(slots), full, rows])
-        rows, ok = self.normalize(slots, rows)
-        return unique_rows(rows[ok])
+        return self._legal(slots, rows)
 
     def split_rows(self, slots: Slots, rng: np.random.Generator, n: int) -> Array:
         """``n`` random rows that split each dimension's size over its loops in log space (the
@@ -508,14 +512,13 @@ class MapSpace:
             for k, j in enumerate(free):
                 if j == slots.remainder[d]:
                     continue
-                cands = np.array(self._choices(slots, j), dtype=np.int64)
+                cands = self._choices(slots, j)
                 if not cands.size:
                     continue
                 want = shares[:, k]
                 pick = np.abs(np.log(cands)[None, :] - want[:, None]).argmin(axis=1)
                 rows[:, j] = cands[pick]
-        rows, ok = self.normalize(slots, rows)
-        return unique_rows(rows[ok])
+        return self._legal(slots, rows)
 
     def neighbour_rows(self, slots: Slots, rows: Array) -> Array:
         """Rows one step from each of ``rows``: one factor scaled by 2, 3 or 5, divided,
@@ -547,8 +550,7 @@ class MapSpace:
             moved[idx, a[q]] //= p
             moved[idx, b[q]] *= p
             out.append(moved)
-        allrows, ok = self.normalize(slots, np.concatenate(out))
-        return unique_rows(allrows[ok])
+        return self._legal(slots, np.concatenate(out))
 
     def line_rows(self, slots: Slots, row: Array) -> Array:
         """Rows with one free factor of ``row`` set to any of its candidate values (a line
@@ -557,14 +559,13 @@ class MapSpace:
         row = np.asarray(row, dtype=np.int64).reshape(-1)
         out = []
         for j in slots.free():
-            cands = np.array(self._choices(slots, j), dtype=np.int64)
+            cands = self._choices(slots, j)
             rows = np.repeat(row[None, :], len(cands), axis=0)
             rows[:, j] = cands
             out.append(rows)
         if not out:
             return np.zeros((0, slots.width), dtype=np.int64)
-        allrows, ok = self.normalize(slots, np.concatenate(out))
-        return unique_rows(allrows[ok])
+        return self._legal(slots, np.concatenate(out))
 
     def pair_rows(self, slots: Slots, row: Array, span: int = _PAIR_SPAN) -> Array:
         """Rows with two free factors of ``row`` changed together, each to any value within a
@@ -585,8 +586,7 @@ class MapSpace:
             rows = np.repeat(row[None, :], ga.size, axis=0)
             rows[:, a], rows[:, b] = ga.ravel(), gb.ravel()
             out.append(rows)
-        allrows, ok = self.normalize(slots, np.concatenate(out))
-        return unique_rows(allrows[ok])
+        return self._legal(slots, np.concatenate(out))
 
     def _near(self, slots: Slots, j: int, value: int, span: int) -> Array:
         lo, hi = max(1, value // span), min(int(slots.limits[j]), value * span)
@@ -594,7 +594,7 @@ class MapSpace:
             lo = max(lo, 2)
         if hi - lo < _PAIR_INTEGERS:
             return np.arange(lo, hi + 1, dtype=np.int64)
-        cands = np.array(self._choices(slots, j), dtype=np.int64)
+        cands = self._choices(slots, j)
         return np.unique(np.concatenate([cands[(cands >= lo) & (cands <= hi)], [value]]))
 
     def kicked_rows(self, slots: Slots, rows: Array, rng: np.random.Generator, n: int) -> Array:
@@ -604,15 +604,14 @@ class MapSpace:
         if not free or not len(rows):
             return np.zeros((0, slots.width), dtype=np.int64)
         out = np.repeat(np.asarray(rows, dtype=np.int64), n, axis=0)
-        cands = [np.array(self._choices(slots, j), dtype=np.int64) for j in free]
+        cands = [self._choices(slots, j) for j in free]
         for _ in range(3):
             which = rng.integers(0, len(free), size=len(out))
             for i, j in enumerate(free):
                 sel = np.flatnonzero(which == i)
                 if len(sel) and len(cands[i]):
                     out[sel, j] = cands[i][rng.integers(0, len(cands[i]), size=len(sel))]
-        rows_n, ok = self.normalize(slots, out)
-        return unique_rows(rows_n[ok])
+        return self._legal(slots, out)
 
     # --- bounds ---------------------------------------------------------------------------------
 
