@@ -191,10 +191,10 @@ class _Builder(OutputPath):
             xn = f"{p}_ok{i} ? ({xn}) : {nw}'d{i}" if i + 1 < bw else f"{p}_ok{i} ? {xn} : {nw}'d{i}"
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
-        positions = words_ahead(w, f"{p}_xp", f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
+        positions = words_ahead(w, f"{p}_xp", self.read, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
-        ahead = words_ahead(w, p, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+        ahead = words_ahead(w, p, self.read, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                             width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata",
                   one_port=banks is not None)
@@ -330,10 +330,11 @@ class _Builder(OutputPath):
         w(f"wire [{sw_ - 1}:0] a_s1 = a_s + 1;",
           f"wire [{aw - 1}:0] a_idx_n = (a_s1 < {s_count}) ? {fit('a_s1', sw_, aw)} : {aw}'d0;")
         w(*(f"reg [{bits - 1}:0] {reg};" for reg, _, bits in words))
+        nexts = [self.read(rom, "a_idx_n", aw) for _, rom, _ in words]
         with w.block("always @(posedge clk) begin"):
             w("if (rst) begin " + " ".join(f"{reg} <= {bits}'d{self.rom_first[rom]};" for reg, rom, bits in words)
               + " end")
-            w("else if (go & a_issue) begin " + " ".join(f"{reg} <= {rom}[a_idx_n];" for reg, rom, _ in words)
+            w("else if (go & a_issue) begin " + " ".join(f"{reg} <= {nxt};" for (reg, _, _), nxt in zip(words, nexts))
               + " end")
         w("wire a_fold = a_f[0];")
         for i, t in enumerate(tensors):

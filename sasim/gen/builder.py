@@ -7,7 +7,8 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import GenerationError
-from sasim.gen.expr import rom_at, rom_declaration, zext
+from sasim.gen.expr import zext
+from sasim.gen.rom import RomReader, encode
 from sasim.gen.rtl import Memory
 from sasim.gen.tables import Tables
 from sasim.gen.verilog import Writer, identifier
@@ -43,14 +44,22 @@ class BuilderBase:
         self.to = 0  # elements of the output's largest drain tile
         self.out_w: dict[str, int] = {}  # the output path's register widths
         self.rom_first: dict[str, int] = {}  # each ROM's first word
+        self.roms = RomReader(top)
         self.out_ahead = False  # does the output engine read the edge buffer a cycle ahead
 
     # --- helpers ----------------------------------------------------------------------------
 
     def rom(self, name: str, words: list[int] | np.ndarray, bits: int) -> None:
-        rom_declaration(self.w, self.files, self.top, name, words, bits)
-        self.rom_first[name] = int(words[0]) if len(words) else 0
-        self.memory(name, "rom", None, max(1, len(words)), bits)
+        """Declare sequencer ROM ``name`` of ``bits``-wide ``words`` (stored as blocks where that
+        is smaller, see :mod:`sasim.gen.rom`); read it with :meth:`read`."""
+        values = [int(x) for x in words] or [0]
+        self.rom_first[name] = values[0]
+        for rom, depth, width in self.roms.declare(self.w, self.files, name, encode(values, bits)):
+            self.memory(rom, "rom", None, depth, width)
+
+    def read(self, rom: str, index: str, index_bits: int) -> str:
+        """A wire holding word ``index`` (an expression, ``index_bits`` wide) of ``rom``."""
+        return self.roms.read(self.w, rom, index, index_bits)
 
     def load_ahead(self, reg: str, rom: str, index: str, index_bits: int, depth: int, bits: int, advance: str) -> str:
         """Keep ``reg`` (declared by the caller, ``bits`` wide) equal to ``rom[index]`` without
@@ -58,8 +67,12 @@ class BuilderBase:
         under which ``index`` increments) holds, and word 0 at reset. Returns the wire holding
         that next word."""
         nxt = f"{reg}_next"
-        self.w(f"wire [{index_bits - 1}:0] {reg}_ni = {index} + 1;",
-               f"wire [{bits - 1}:0] {nxt} = {rom_at(rom, f'{reg}_ni', index_bits, depth)};",
+        if self.roms.is_const(rom):
+            word = self.read(rom, "", index_bits)
+        else:
+            self.w(f"wire [{index_bits - 1}:0] {reg}_ni = {index} + 1;")
+            word = self.read(rom, f"({reg}_ni < {depth}) ? {reg}_ni : {index_bits}'d0", index_bits)
+        self.w(f"wire [{bits - 1}:0] {nxt} = {word};",
                f"always @(posedge clk) if (rst) {reg} <= {bits}'d{self.rom_first[rom]}; "
                f"else if ({advance}) {reg} <= {nxt};")
         return nxt

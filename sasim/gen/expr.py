@@ -1,5 +1,5 @@
 """Verilog expression builders shared by the generator's sections: sized extensions and
-truncations, ROM declarations and reads, and the arithmetic of the control logic
+truncations, reads of ROM words ahead, and the arithmetic of the control logic
 (differences of cumulative counts, room checks, ring slots, read-ahead addresses).
 
 Every helper returns text that is lint-clean under ``verilator -Wall``: operands of one
@@ -8,27 +8,17 @@ operation have one width, and memory indices have exactly the width their depth 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from sasim.gen.verilog import Writer, clog2, hex_image, width
+from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
-           "rom_at", "rom_declaration", "sext", "words_ahead", "zext"]
+           "sext", "words_ahead", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
-
-
-def rom_declaration(w: Writer, files: dict[str, str], top: str, name: str, words: list[int] | np.ndarray,
-                    bits: int) -> None:
-    """Declare ROM ``name`` of ``bits``-wide ``words``, loaded by ``$readmemh`` from its image,
-    which is added to ``files``."""
-    depth = max(1, len(words))
-    values = [int(x) for x in words] or [0]
-    fname = f"{top}_{name}.hex"
-    files[fname] = hex_image(values, bits)
-    w(f"reg [{bits - 1}:0] {name} [0:{depth - 1}];")
-    w(f'initial $readmemh("{fname}", {name});')
 
 
 def inverted(addresses: np.ndarray, bits: int) -> np.ndarray:
@@ -62,19 +52,13 @@ def fit(expr: str, have: int, want: int) -> str:
     return zext(expr, have, want)
 
 
-def rom_at(rom: str, index: str, bits: int, depth: int) -> str:
-    """``rom[index]`` for an ``index`` (``bits`` wide) that may reach ``depth`` (then word 0), at
-    the index width the ROM's depth needs."""
-    k = max(1, clog2(depth))
-    return f"{rom}[({index} < {depth}) ? {fit(index, bits, k)} : {k}'d0]"
-
-
-def words_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tuple[str, int], lanes: int,
-                bits: int, index_bits: int, at_reset: np.ndarray, field: str = "", stored_inverted: bool = True
-                ) -> list[str]:
+def words_ahead(w: Writer, p: str, read: Callable[[str, str, int], str], rom: str, pointer: tuple[str, int],
+                step: tuple[str, int], lanes: int, bits: int, index_bits: int, at_reset: np.ndarray, field: str = "",
+                stored_inverted: bool = True) -> list[str]:
     """The ROM words ``lanes`` consecutive readers need in the next cycle: words ``pointer +
     step + i``, ``step`` (at most ``lanes``) being how far the engine moves in this cycle
-    (``rst`` gives word ``i``, from ``at_reset``). All ``2 * lanes`` words the readers can
+    (``rst`` gives word ``i``, from ``at_reset``); ``read(rom, index, index_bits)`` gives a
+    wire holding a ROM word. All ``2 * lanes`` words the readers can
     need are read from the registered pointer in parallel with the engine's decision, which
     then only selects: the ROM is not on the path after that decision. Buffer addresses
     are stored inverted (see :func:`inverted`) and come out true."""
@@ -86,7 +70,8 @@ def words_ahead(w: Writer, p: str, rom: str, pointer: tuple[str, int], step: tup
     w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
       f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
     for k in range(2 * lanes):
-        w(f"assign {p}_cand[{k}] = {flip}{rom}[{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}]{field};")
+        word = read(rom, f"{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}", index_bits)
+        w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
     return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {p}_cand[{p}_cstep + {cw}'d{i}]" for i in range(lanes)]
 
 

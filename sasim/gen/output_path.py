@@ -23,6 +23,7 @@ class OutputPath(BuilderBase):
     out_banked: bool
     out_absolute: np.ndarray
     out_upos: np.ndarray
+    out_uword: list[str]  # per accumulated lane: the wire holding its ROM word (position, read-modify-write)
 
     def output_declarations(self, o: OutputTables) -> None:
         """The output path's state, declared before the array that writes its edge buffer, and
@@ -68,6 +69,7 @@ class OutputPath(BuilderBase):
         esw = width(int(o.edge_sizes.max()))
         pbw = width(max(0, nb - 1))
         ow = self.out_w
+        self.out_uword = []
         uw, nw, lw = ow["uptr"], width(bw), width(lanes)
         iw = width(len(o.edge_positions) + 2 * bw - 1)  # ROM indices: the pointer plus up to 2 x bw
         w.comment(f"===== output {o.tensor}: array -> edge buffer ({ns} tiles) -> {o.buffer} ({cap} elements, "
@@ -131,8 +133,9 @@ class OutputPath(BuilderBase):
                 base = f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}"
                 stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
                 nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
-            w(f"wire [{iw - 1}:0] {q}_ui{i} = {fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};",
-              f"assign {q}_urmw[{i}] = {q}_upos[{q}_ui{i}][{pw}];")
+            w(f"wire [{iw - 1}:0] {q}_ui{i} = {fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};")
+            self.out_uword.append(self.read(f"{q}_upos", f"{q}_ui{i}", iw))
+            w(f"assign {q}_urmw[{i}] = {self.out_uword[i]}[{pw}];")
             if self.out_ahead:
                 w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_ufinish ? {q}_emem[{nxt}] : "
                   f"{q}_uact ? {q}_emem[{on}] : {q}_emem[{stay}];",
@@ -153,7 +156,7 @@ class OutputPath(BuilderBase):
         nxt = self.load_ahead(f"{q}_utw", f"{q}_utile", f"{q}_ue", ow["ue"], ne, esw + pbw + 1, f"{q}_ufinish")
         first = int(o.dram_sizes[int(o.edge_parent[0])]) if ne else 0
         w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
-          f"else if ({q}_ufinish) {q}_upsize <= {q}_bsz[{nxt}[{esw + pbw - 1}:{esw}]];")
+          f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{nxt}[{esw + pbw - 1}:{esw}]', pbw)};")
         self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
         self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
@@ -206,7 +209,7 @@ class OutputPath(BuilderBase):
               f"{q}_wfinish ? {ab}'d0 : {fit(f'{q}_wk', self.out_w['wk'], ab)} + {fit(f'{q}_wn', lw, ab)};",
               f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
-            ahead = words_ahead(w, q, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
+            ahead = words_ahead(w, q, self.read, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
                                      self.out_upos[:bw], f"[{ab - 1}:0]")
             output_ram(w, q, acc, ring_, lanes, ahead,
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
@@ -215,7 +218,7 @@ class OutputPath(BuilderBase):
         w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
         w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
         for i in range(bw):
-            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{q}_upos[{q}_ui{i}][{ab - 1}:0];",
+            w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{self.out_uword[i]}[{ab - 1}:0];",
               f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
         wk = fit(f"{q}_wk", self.out_w["wk"], ab)
         for g in range(lanes):
