@@ -112,7 +112,7 @@ def main() -> None:
                                               "mapping": dataflow}).design()
                     keep = None if args.keep is None else Path(args.keep) / f"{dataflow}_{rows}x{cols}"
                     r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                                   timeout_s=args.timeout, keep=keep)
+                                   timeout_s=args.timeout, keep=keep, table_limit=args.table_limit)
                 except SasimError as exc:
                     print(f"{label}: not synthesized: {exc}", flush=True)
                     record["error"] = str(exc)

@@ -8,7 +8,8 @@ from test_cross_check import CASES
 
 from sasim.verify import verify
 
-SUBSET = ("os-4x4-conv-s2d2-multicast", "ws-2x3-int16-low-bandwidth", "is-2x3-gemm-multicast")
+SUBSET = ("os-4x4-conv-s2d2-multicast", "ws-2x3-int16-low-bandwidth", "is-2x3-gemm-multicast",
+          "os-2x2-gemm-blocked-roms")
 
 
 @pytest.mark.parametrize("name", SUBSET)

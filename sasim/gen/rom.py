@@ -32,8 +32,9 @@ __all__ = ["Blocked", "Const", "Flat", "Layout", "MAX_LEVELS", "RomReader", "enc
 
 #: Levels of blocks at most: each is a ROM read and an adder on the read path.
 MAX_LEVELS = 2
-#: Tables shorter than this stay flat (they already fit in a few LUTs).
-MIN_WORDS = 64
+#: Tables shorter than this stay flat: synthesis turns a short table into less logic than
+#: the reads of its blocks (measured on ECP5, docs/rtl.md "Sequencer ROMs").
+MIN_WORDS = 4096
 #: Largest block (2**MAX_BLOCK_BITS words) tried.
 MAX_BLOCK_BITS = 14
 #: Offsets are added at most this wide (wider words are packed fields: blocks repeat as they are).
@@ -107,57 +108,120 @@ def expand(layout: Layout) -> list[int]:
     return out[: layout.length]
 
 
-def encode(words: list[int] | np.ndarray, bits: int, levels: int = MAX_LEVELS) -> Layout:
+def encode(words: list[int] | np.ndarray, bits: int, levels: int = MAX_LEVELS, min_words: int = MIN_WORDS) -> Layout:
     """The smallest layout found for ``words`` (each below ``2**bits``), with at most
-    ``levels`` levels of blocks."""
+    ``levels`` levels of blocks; tables (and their tables of classes and offsets) of fewer
+    than ``min_words`` words stay flat."""
     values = [int(x) for x in words]
-    if values and all(v == values[0] for v in values):
-        return Const(values[0], len(values), bits)
-    if levels <= 0 or len(values) < MIN_WORDS:
-        return Flat(tuple(values), bits)
-    ids = _ids(values)
-    affine_ok = bits <= MAX_AFFINE_BITS
-    arr = np.asarray(values, dtype=np.int64) if affine_ok else None
-    best: tuple[int, int, bool] | None = None  # (estimated bits, k, affine)
-    flat_cost = len(values) * bits
-    for k in range(1, min(MAX_BLOCK_BITS, clog2(len(values)) - 1) + 1):
-        for affine in (False, True) if affine_ok else (False,):
-            source = _relative(arr, k, bits) if affine else _padded(ids, k)  # type: ignore[arg-type]
-            distinct = len(np.unique(_block_hashes(source, k)))
-            blocks = len(source) >> k
-            cost = (distinct << k) * bits + blocks * clog2(distinct) + (blocks * bits if affine else 0)
-            if best is None or cost < best[0]:
-                best = (cost, k, affine)
-    if best is None or best[0] > KEEP_FRACTION * flat_cost:
-        return Flat(tuple(values), bits)
-    _, k, affine = best
-    layout = _blocked(values, bits, k, affine, levels)
-    return layout if storage_bits(layout) <= KEEP_FRACTION * flat_cost else Flat(tuple(values), bits)
+    if not values:
+        return Flat((), bits)
+    table, ids = _ids(values)
+    return _encode(_Words(ids, table, bits), levels, min_words)
 
 
-def _blocked(values: list[int], bits: int, k: int, affine: bool, levels: int) -> Blocked:
-    size = 1 << k
-    n = len(values)
-    padded = values + [values[-1]] * (-n % size)
-    mask = (1 << bits) - 1
-    blocks = [tuple(padded[i:i + size]) for i in range(0, len(padded), size)]
-    offsets = [b[0] for b in blocks] if affine else [0] * len(blocks)
-    if affine:
-        blocks = [tuple((x - b[0]) & mask for x in b) for b in blocks]
-    index: dict[tuple[int, ...], int] = {}
-    classes = [index.setdefault(b, len(index)) for b in blocks]
-    patterns = tuple(x for b in index for x in b)
+@dataclass(frozen=True)
+class _Words:
+    """A table as the search sees it: a dense id per word (``table[id]`` is the word)."""
+
+    ids: np.ndarray
+    table: list[int]
+    bits: int
+
+    @property
+    def affine(self) -> bool:
+        return self.bits <= MAX_AFFINE_BITS
+
+    def values(self) -> np.ndarray:
+        """The words themselves (only for :attr:`affine` tables, whose words fit int64)."""
+        return np.asarray(self.table, dtype=np.int64)[self.ids]
+
+
+def _encode(words: _Words, levels: int, min_words: int) -> Layout:
+    n, bits = len(words.ids), words.bits
+    if len(words.table) == 1:
+        return Const(words.table[0], n, bits)
+    if levels <= 0 or n < min_words:
+        return Flat(tuple(words.table[i] for i in words.ids.tolist()), bits)
+    cost, k, affine = _search(words, levels, min_words)
+    if k is None or cost > KEEP_FRACTION * n * bits:
+        return Flat(tuple(words.table[i] for i in words.ids.tolist()), bits)
+    patterns, classes, offsets = _split(words, k, affine)
     return Blocked(
-        k=k, length=n, bits=bits, patterns=patterns,
-        classes=encode(classes, max(1, clog2(len(index))), levels - 1) if len(index) > 1 else None,
-        offsets=encode(offsets, bits, levels - 1) if affine else None,
+        k=k, length=n, bits=bits, patterns=tuple(patterns),
+        classes=_encode(classes, levels - 1, min_words) if len(classes.table) > 1 else None,
+        offsets=_encode(offsets, levels - 1, min_words) if offsets is not None else None,
     )
 
 
-def _ids(values: list[int]) -> np.ndarray:
-    """A dense integer per distinct value (words can be wider than 64 bits)."""
+def _search(words: _Words, levels: int, min_words: int) -> tuple[int, int | None, bool]:
+    """The estimated storage of ``words`` in the best layout of at most ``levels`` levels,
+    and that layout's block size (``None``: flat) and whether it adds offsets. Blocks are
+    told apart by hashing here; the layout is then built from exact comparisons."""
+    n, bits = len(words.ids), words.bits
+    if len(words.table) == 1:
+        return 0, None, False
+    best: tuple[int, int | None, bool] = (n * bits, None, False)
+    if levels <= 0 or n < min_words:
+        return best
+    values = words.values() if words.affine else None
+    for k in range(1, min(MAX_BLOCK_BITS, clog2(n) - 1) + 1):
+        for affine in (False, True) if values is not None else (False,):
+            source = _relative(values, k, bits) if values is not None and affine else _padded(words.ids, k)
+            first, inverse = _first_ids(_block_hashes(source, k))
+            cost = (len(first) << k) * bits
+            if cost >= best[0]:
+                continue
+            if len(first) > 1:
+                classes = _Words(inverse, list(range(len(first))), max(1, clog2(len(first))))
+                cost += _search(classes, levels - 1, min_words)[0]
+            if affine and cost < best[0] and values is not None:
+                offsets = _padded(values, k)[:: 1 << k]
+                table, ids = np.unique(offsets, return_inverse=True)
+                cost += _search(_Words(ids.astype(np.int64), table.tolist(), bits), levels - 1, min_words)[0]
+            if cost < best[0]:
+                best = (cost, k, affine)
+    return best
+
+
+def _split(words: _Words, k: int, affine: bool) -> tuple[list[int], _Words, _Words | None]:
+    """The distinct blocks of ``2**k`` words (relative to their first word when ``affine``),
+    concatenated in order of first appearance; which one each block is; and each block's offset."""
+    size = 1 << k
+    if affine:
+        values = _padded(words.values(), k).reshape(-1, size)
+        offsets = values[:, 0].copy()
+        blocks = (values - offsets[:, None]) & ((1 << words.bits) - 1)
+    else:
+        blocks = _padded(words.ids, k).reshape(-1, size)
+    distinct, first, inverse = np.unique(blocks, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    chosen = distinct[order].reshape(-1).tolist()
+    patterns = chosen if affine else [words.table[i] for i in chosen]
+    classes = _Words(rank[np.asarray(inverse).reshape(-1)].astype(np.int64), list(range(len(order))),
+                     max(1, clog2(len(order))))
+    if not affine:
+        return patterns, classes, None
+    table, ids = np.unique(offsets, return_inverse=True)
+    return patterns, classes, _Words(ids.astype(np.int64), table.tolist(), words.bits)
+
+
+def _first_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` and, per key, the rank of its value's first appearance."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[np.asarray(inverse).reshape(-1)].astype(np.int64)
+
+
+def _ids(values: list[int]) -> tuple[list[int], np.ndarray]:
+    """The distinct values in order of first appearance, and each value's index among them
+    (words can be wider than 64 bits)."""
     index: dict[int, int] = {}
-    return np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+    ids = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+    return list(index), ids
 
 
 def _padded(ids: np.ndarray, k: int) -> np.ndarray:
