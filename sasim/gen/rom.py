@@ -133,7 +133,7 @@ class _Words:
 
     def values(self) -> np.ndarray:
         """The words themselves (only for :attr:`affine` tables, whose words fit int64)."""
-        return np.asarray(self.table, dtype=np.int64)[self.ids]
+        return np.asarray(np.asarray(self.table, dtype=np.int64)[self.ids])
 
 
 def _encode(words: _Words, levels: int, min_words: int) -> Layout:
