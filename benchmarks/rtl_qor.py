@@ -18,9 +18,9 @@ Then one JSON line per design (the object 'sasim synth --json' prints, the RTL r
 figures under "rtl", and the design's label).
 
 The generator builds its sequencer tables by walking the loop nest, and by default refuses
-tables of more than 2^20 entries; ``--table-limit`` raises that bound for the RTL run (a
-256x256x256 GEMM on a 4x4 array needs about 28 million entries). The default workloads
-are the largest square GEMMs within the default bound that still synthesize in minutes.
+tables of more than 2^20 entries; ``--table-limit`` raises that bound for synthesis and
+the RTL run (a 256x256x256 GEMM on a 4x4 array needs about 28 million entries, stored as
+73 kbit of ROM blocks).
 
 Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-workload gemm:M=64,N=64,K=64]
                                  [--buffer-size 16KiB] [--arch-params buffer_banks=1,...]
@@ -28,9 +28,9 @@ Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-worklo
                                  [--rtl-arch-params KEY=VALUE,...] [--no-rtl] [--no-synth]
                                  [--simulator verilator|icarus] [--table-limit ENTRIES]
 
-For the 256x256x256 RTL runs of BENCHMARKS.md:
-  python benchmarks/rtl_qor.py --no-synth --rtl-workload gemm:M=256,N=256,K=256 \
-      --rtl-arch-params buffer_size=64KiB --table-limit 50M
+For the 256x256x256 designs of BENCHMARKS.md, synthesized and run in RTL:
+  python benchmarks/rtl_qor.py --workload gemm:M=256,N=256,K=256 --rtl-workload gemm:M=256,N=256,K=256 \
+      --table-limit 60M
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sasim.cli_common import table_limit_argument
 from sasim.errors import SasimError
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
@@ -78,8 +79,9 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="keep each design's files in DIR/<design>")
     parser.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"),
                         help="RTL simulator for the RTL run (default %(default)s)")
-    parser.add_argument("--table-limit", type=int, default=MAX_TABLE_ENTRIES, metavar="ENTRIES",
-                        help="sequencer table bound for the RTL run (default %(default)s)")
+    parser.add_argument("--table-limit", type=table_limit_argument, default=MAX_TABLE_ENTRIES, metavar="ENTRIES",
+                        help="sequencer table bound for synthesis and the RTL run: 60000000 or 60M "
+                             "(default %(default)s)")
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()

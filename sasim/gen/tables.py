@@ -31,9 +31,9 @@ __all__ = [
     "program_limit", "MAX_TABLE_ENTRIES",
 ]
 
-#: Sequencer tables grow with the number of steps; beyond this the generator refuses by
-#: default (tables of this size already exceed the block RAM of a mid-size FPGA). RTL
-#: simulation of larger workloads raises it (``sasim gen``/``verify --table-limit``).
+#: Sequencer tables grow with the number of steps and are compiled in full (about 2 s and
+#: 110 MB per million entries) before long ones are stored as blocks (:mod:`sasim.gen.rom`);
+#: beyond this the generator refuses by default. Large workloads raise it (``--table-limit``).
 MAX_TABLE_ENTRIES = 1 << 20
 
 
