@@ -72,3 +72,54 @@ def test_reader_is_lint_clean(name: str, tmp_path: Path) -> None:
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", "rom_under_test.v"], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
+    """A window (the words at a pointer register and after it, with the classes and
+    offsets of two blocks held in registers) reads every word right while the pointer
+    moves by random steps, crossing blocks, and stands still on cycles without advance."""
+    if shutil.which("iverilog") is None:
+        pytest.fail("Icarus Verilog (iverilog) is required for the RTL tests")
+    i = np.arange(6000)
+    words = (((i % 4) * 64 + (i // 4) % 64 + (i // 256) * 1000) % (1 << 12)).tolist()
+    span = 2 * lanes
+    layout = encode(words, 12, min_words=64, min_block=span)
+    assert isinstance(layout, Blocked) and (1 << layout.k) >= span
+    ib, sb = clog2(len(words)), max(1, lanes.bit_length())
+    w, files = Writer(), {}
+    reader = RomReader("t")
+    w("module win_under_test (input wire clk, input wire rst, input wire adv,",
+      f"    input wire [{sb - 1}:0] step, output wire [{ib - 1}:0] at, output wire [{span * 12 - 1}:0] out);",
+      f"reg [{ib - 1}:0] ptr;", "assign at = ptr;",
+      "always @(posedge clk) if (rst) ptr <= 0; else if (adv) ptr <= ptr + " + f"{{{ib - sb}'d0, step}};")
+    reader.declare(w, files, "r", layout)
+    got_words = reader.window(w, "r", ("ptr", ib), ib, range(span), ("step", sb), "adv")
+    assert any("_adv" in line for line in w.text().splitlines()), "the window path should be taken"
+    w(f"assign out = {{{', '.join(reversed(got_words))}}};", "endmodule")
+    for fname, text in files.items():
+        (tmp_path / fname).write_text(text)
+    (tmp_path / "win.v").write_text(w.text())
+    rng = np.random.default_rng(lanes)
+    moves, ptr = [], 0
+    while ptr < len(words) - 4 * span:
+        adv, step = bool(rng.random() < 0.8), int(rng.integers(0, lanes + 1))
+        moves.append((adv, step))
+        ptr += step if adv else 0
+    tb = [f"module tb; reg clk, rst, adv; reg [{sb - 1}:0] step; wire [{ib - 1}:0] at; "
+          f"wire [{span * 12 - 1}:0] out;",
+          "win_under_test dut (.clk(clk), .rst(rst), .adv(adv), .step(step), .at(at), .out(out));",
+          "initial begin clk = 0; rst = 1; adv = 0; step = 0; #5 clk = 1; #5 clk = 0; rst = 0;"]
+    tb += [f"adv = {int(a)}; step = {s}; #1 $display(\"%h %h\", at, out); #4 clk = 1; #5 clk = 0;" for a, s in moves]
+    tb += ["$finish; end", "endmodule"]
+    (tmp_path / "tb.v").write_text("\n".join(tb) + "\n")
+    subprocess.run(["iverilog", "-g2005", "-o", "sim", "win.v", "tb.v"], cwd=tmp_path, check=True)
+    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    lines = [line.split() for line in out.splitlines() if len(line.split()) == 2]
+    assert len(lines) == len(moves)
+    crossed = set()
+    for at_hex, out_hex in lines:
+        at, value = int(at_hex, 16), int(out_hex, 16)
+        crossed.add(at >> layout.k)
+        assert [(value >> (12 * o)) & 0xFFF for o in range(span)] == words[at:at + span], at
+    assert len(crossed) > 10  # the pointer crossed many blocks

@@ -31,7 +31,7 @@ from sasim.gen.memory import absolute_addresses, input_ram, ring, window_free_ba
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
 from sasim.gen.tables import MAX_TABLE_ENTRIES, InputTables, Tables, build_tables
-from sasim.gen.verilog import identifier, pack_rows, width
+from sasim.gen.verilog import clog2, identifier, pack_rows, width
 
 __all__ = ["Counter", "Memory", "Rtl", "build"]
 
@@ -126,7 +126,7 @@ class _Builder(OutputPath):
         self.rom(f"{p}_dsz", t.dram_sizes, szw)
         self.rom(f"{p}_etile", pack_rows([t.edge_sizes, t.edge_last.astype(np.int64)], [esw, 1]), esw + 1)
         epos = np.concatenate([t.edge_positions, np.zeros(2 * bw, dtype=np.int64)])
-        self.rom(f"{p}_epos", epos, pw)
+        self.rom(f"{p}_epos", epos, pw, window=2 * bw)
         ring_ = ring(cap, lanes)
         absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
         # one read port per bank when the lanes read together always hit distinct banks, if
@@ -139,7 +139,7 @@ class _Builder(OutputPath):
             absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
         ab = ring_.addr_bits
         eabs = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
-        self.rom(f"{p}_eabs", eabs, ab)
+        self.rom(f"{p}_eabs", eabs, ab, window=2 * bw)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
         w(f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];", f"wire [{b - 1}:0] {p}_bdata [0:{bw - 1}];")
@@ -191,10 +191,13 @@ class _Builder(OutputPath):
             xn = f"{p}_ok{i} ? ({xn}) : {nw}'d{i}" if i + 1 < bw else f"{p}_ok{i} ? {xn} : {nw}'d{i}"
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
-        positions = words_ahead(w, f"{p}_xp", self.read, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
+        def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
+            return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact")
+
+        positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
-        ahead = words_ahead(w, p, self.read, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+        ahead = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                             width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata",
                   one_port=banks is not None)
@@ -327,10 +330,13 @@ class _Builder(OutputPath):
             if (t, -1) in self.pe_pos:
                 p = self.names[t]
                 words.append((f"a_{p}_pw", f"a_{p}_pos", int(self.pe_pos[(t, -1)])))
-        w(f"wire [{sw_ - 1}:0] a_s1 = a_s + 1;",
-          f"wire [{aw - 1}:0] a_idx_n = (a_s1 < {s_count}) ? {fit('a_s1', sw_, aw)} : {aw}'d0;")
+        if any(not (self.roms.is_blocked(rom) or self.roms.is_const(rom)) for _, rom, _ in words):
+            w(f"wire [{sw_ - 1}:0] a_s1 = a_s + 1;",
+              f"wire [{aw - 1}:0] a_idx_n = (a_s1 < {s_count}) ? {fit('a_s1', sw_, aw)} : {aw}'d0;")
         w(*(f"reg [{bits - 1}:0] {reg};" for reg, _, bits in words))
-        nexts = [self.read(rom, "a_idx_n", aw) for _, rom, _ in words]
+        nexts = [self.window(rom, ("a_s", sw_), max(1, clog2(s_count + 1)), range(1, 2), ("1'b1", 1),
+                             "go & a_issue")[0] if self.roms.is_blocked(rom) else self.read(rom, "a_idx_n", aw)
+                 for _, rom, _ in words]
         with w.block("always @(posedge clk) begin"):
             w("if (rst) begin " + " ".join(f"{reg} <= {bits}'d{self.rom_first[rom]};" for reg, rom, bits in words)
               + " end")

@@ -11,7 +11,7 @@ from sasim.gen.expr import zext
 from sasim.gen.rom import RomReader, encode
 from sasim.gen.rtl import Memory
 from sasim.gen.tables import Tables
-from sasim.gen.verilog import Writer, identifier
+from sasim.gen.verilog import Writer, clog2, identifier
 
 __all__ = ["COUNTER_BITS", "BuilderBase"]
 
@@ -49,17 +49,25 @@ class BuilderBase:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def rom(self, name: str, words: list[int] | np.ndarray, bits: int) -> None:
+    def rom(self, name: str, words: list[int] | np.ndarray, bits: int, window: int = 2) -> None:
         """Declare sequencer ROM ``name`` of ``bits``-wide ``words`` (stored as blocks where that
-        is smaller, see :mod:`sasim.gen.rom`); read it with :meth:`read`."""
+        is smaller, see :mod:`sasim.gen.rom`, of at least ``window`` words: the words read
+        together by :meth:`window`); read it with :meth:`read` or :meth:`window`."""
         values = [int(x) for x in words] or [0]
         self.rom_first[name] = values[0]
-        for rom, depth, width in self.roms.declare(self.w, self.files, name, encode(values, bits)):
+        layout = encode(values, bits, min_block=window)
+        for rom, depth, width in self.roms.declare(self.w, self.files, name, layout):
             self.memory(rom, "rom", None, depth, width)
 
     def read(self, rom: str, index: str, index_bits: int) -> str:
         """A wire holding word ``index`` (an expression, ``index_bits`` wide) of ``rom``."""
         return self.roms.read(self.w, rom, index, index_bits)
+
+    def window(self, rom: str, pointer: tuple[str, int], index_bits: int, offsets: range, step: tuple[str, int],
+               advance: str) -> list[str]:
+        """Wires holding words ``pointer + o`` of ``rom``, ``o`` in ``offsets``, for a pointer
+        register that moves by ``step`` whenever ``advance`` holds (:meth:`RomReader.window`)."""
+        return self.roms.window(self.w, rom, pointer, index_bits, offsets, step, advance)
 
     def load_ahead(self, reg: str, rom: str, index: str, index_bits: int, depth: int, bits: int, advance: str) -> str:
         """Keep ``reg`` (declared by the caller, ``bits`` wide) equal to ``rom[index]`` without
@@ -67,9 +75,12 @@ class BuilderBase:
         under which ``index`` increments) holds, and word 0 at reset. Returns the wire holding
         that next word."""
         nxt = f"{reg}_next"
-        if self.roms.is_const(rom):
+        if self.roms.is_blocked(rom):
+            word = self.window(rom, (index, index_bits), max(1, clog2(depth + 1)), range(1, 2), ("1'b1", 1),
+                               advance)[0]
+        elif self.roms.is_const(rom):
             word = self.read(rom, "", index_bits)
-        else:
+        else:  # past the last word, word 0 (never X)
             self.w(f"wire [{index_bits - 1}:0] {reg}_ni = {index} + 1;")
             word = self.read(rom, f"({reg}_ni < {depth}) ? {reg}_ni : {index_bits}'d0", index_bits)
         self.w(f"wire [{bits - 1}:0] {nxt} = {word};",

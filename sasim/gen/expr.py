@@ -52,25 +52,23 @@ def fit(expr: str, have: int, want: int) -> str:
     return zext(expr, have, want)
 
 
-def words_ahead(w: Writer, p: str, read: Callable[[str, str, int], str], rom: str, pointer: tuple[str, int],
-                step: tuple[str, int], lanes: int, bits: int, index_bits: int, at_reset: np.ndarray, field: str = "",
-                stored_inverted: bool = True) -> list[str]:
+def words_ahead(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
+                pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
+                at_reset: np.ndarray, field: str = "", stored_inverted: bool = True) -> list[str]:
     """The ROM words ``lanes`` consecutive readers need in the next cycle: words ``pointer +
     step + i``, ``step`` (at most ``lanes``) being how far the engine moves in this cycle
-    (``rst`` gives word ``i``, from ``at_reset``); ``read(rom, index, index_bits)`` gives a
-    wire holding a ROM word. All ``2 * lanes`` words the readers can
+    (``rst`` gives word ``i``, from ``at_reset``). All ``2 * lanes`` words the readers can
     need are read from the registered pointer in parallel with the engine's decision, which
-    then only selects: the ROM is not on the path after that decision. Buffer addresses
-    are stored inverted (see :func:`inverted`) and come out true."""
-    ptr, ptr_bits = pointer
+    then only selects: the ROM is not on the path after that decision. ``window(rom,
+    pointer, index_bits, offsets)`` gives wires holding words ``pointer + o``. Buffer
+    addresses are stored inverted (see :func:`inverted`) and come out true."""
     n, n_bits = step
     cw = max(1, clog2(2 * lanes))
     flip = "~" if stored_inverted else ""
     mask = (1 << bits) - 1 if stored_inverted else 0
     w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
       f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
-    for k in range(2 * lanes):
-        word = read(rom, f"{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{k}", index_bits)
+    for k, word in enumerate(window(rom, pointer, index_bits, range(2 * lanes))):
         w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
     return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {p}_cand[{p}_cstep + {cw}'d{i}]" for i in range(lanes)]
 

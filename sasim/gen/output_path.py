@@ -69,7 +69,6 @@ class OutputPath(BuilderBase):
         esw = width(int(o.edge_sizes.max()))
         pbw = width(max(0, nb - 1))
         ow = self.out_w
-        self.out_uword = []
         uw, nw, lw = ow["uptr"], width(bw), width(lanes)
         iw = width(len(o.edge_positions) + 2 * bw - 1)  # ROM indices: the pointer plus up to 2 x bw
         w.comment(f"===== output {o.tensor}: array -> edge buffer ({ns} tiles) -> {o.buffer} ({cap} elements, "
@@ -83,7 +82,7 @@ class OutputPath(BuilderBase):
         self.out_upos = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
         self.rom(f"{q}_upos", pack_rows([self.out_upos, np.concatenate([o.edge_rmw.astype(np.int64),
                                                                         np.zeros(2 * bw, dtype=np.int64)])]
-                                        , [pw, 1]), pw + 1)
+                                        , [pw, 1]), pw + 1, window=2 * bw)
         # edge -> buffer (accumulate)
         w(f"reg [{esw + pbw}:0] {q}_utw;  // {q}_utile[{q}_ue], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
@@ -125,6 +124,8 @@ class OutputPath(BuilderBase):
             # it (the datapath leaves a cycle of the drain delay for this), so the register holds
             # the tile's values by then.
             w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
+        # each lane's ROM word: its element's position in the buffer tile, and whether it is read-modify-written
+        self.out_uword = self.window(f"{q}_upos", (f"{q}_uptr", uw), iw, range(bw), (f"{q}_un", nw), f"go & {q}_uact")
         for i in range(bw):
             if aligned:
                 stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
@@ -133,8 +134,6 @@ class OutputPath(BuilderBase):
                 base = f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}"
                 stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
                 nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
-            w(f"wire [{iw - 1}:0] {q}_ui{i} = {fit(f'{q}_uptr', uw, iw)} + {iw}'d{i};")
-            self.out_uword.append(self.read(f"{q}_upos", f"{q}_ui{i}", iw))
             w(f"assign {q}_urmw[{i}] = {self.out_uword[i]}[{pw}];")
             if self.out_ahead:
                 w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_ufinish ? {q}_emem[{nxt}] : "
@@ -209,7 +208,10 @@ class OutputPath(BuilderBase):
               f"{q}_wfinish ? {ab}'d0 : {fit(f'{q}_wk', self.out_w['wk'], ab)} + {fit(f'{q}_wn', lw, ab)};",
               f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
-            ahead = words_ahead(w, q, self.read, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
+            def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
+                return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact")
+
+            ahead = words_ahead(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
                                      self.out_upos[:bw], f"[{ab - 1}:0]")
             output_ram(w, q, acc, ring_, lanes, ahead,
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",

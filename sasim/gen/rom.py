@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sasim.gen.expr import fit
 from sasim.gen.verilog import Writer, clog2, hex_image
 
 __all__ = ["Blocked", "Const", "Flat", "Layout", "MAX_LEVELS", "RomReader", "encode", "expand", "storage_bits"]
@@ -108,15 +109,17 @@ def expand(layout: Layout) -> list[int]:
     return out[: layout.length]
 
 
-def encode(words: list[int] | np.ndarray, bits: int, levels: int = MAX_LEVELS, min_words: int = MIN_WORDS) -> Layout:
+def encode(words: list[int] | np.ndarray, bits: int, levels: int = MAX_LEVELS, min_words: int = MIN_WORDS,
+           min_block: int = 2) -> Layout:
     """The smallest layout found for ``words`` (each below ``2**bits``), with at most
-    ``levels`` levels of blocks; tables (and their tables of classes and offsets) of fewer
-    than ``min_words`` words stay flat."""
+    ``levels`` levels of blocks of at least ``min_block`` words (the top level: a window
+    of that many words is then read from registers, see :meth:`RomReader.window`); tables
+    (and their tables of classes and offsets) of fewer than ``min_words`` words stay flat."""
     values = [int(x) for x in words]
     if not values:
         return Flat((), bits)
     table, ids = _ids(values)
-    return _encode(_Words(ids, table, bits), levels, min_words)
+    return _encode(_Words(ids, table, bits), levels, min_words, max(1, clog2(min_block)))
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,13 @@ class _Words:
         return np.asarray(np.asarray(self.table, dtype=np.int64)[self.ids])
 
 
-def _encode(words: _Words, levels: int, min_words: int) -> Layout:
+def _encode(words: _Words, levels: int, min_words: int, min_k: int = 1) -> Layout:
     n, bits = len(words.ids), words.bits
     if len(words.table) == 1:
         return Const(words.table[0], n, bits)
     if levels <= 0 or n < min_words:
         return Flat(tuple(words.table[i] for i in words.ids.tolist()), bits)
-    cost, k, affine = _search(words, levels, min_words)
+    cost, k, affine = _search(words, levels, min_words, min_k)
     if k is None or cost > KEEP_FRACTION * n * bits:
         return Flat(tuple(words.table[i] for i in words.ids.tolist()), bits)
     patterns, classes, offsets = _split(words, k, affine)
@@ -153,7 +156,7 @@ def _encode(words: _Words, levels: int, min_words: int) -> Layout:
     )
 
 
-def _search(words: _Words, levels: int, min_words: int) -> tuple[int, int | None, bool]:
+def _search(words: _Words, levels: int, min_words: int, min_k: int = 1) -> tuple[int, int | None, bool]:
     """The estimated storage of ``words`` in the best layout of at most ``levels`` levels,
     and that layout's block size (``None``: flat) and whether it adds offsets. Blocks are
     told apart by hashing here; the layout is then built from exact comparisons."""
@@ -164,7 +167,7 @@ def _search(words: _Words, levels: int, min_words: int) -> tuple[int, int | None
     if levels <= 0 or n < min_words:
         return best
     values = words.values() if words.affine else None
-    for k in range(1, min(MAX_BLOCK_BITS, clog2(n) - 1) + 1):
+    for k in range(min_k, min(MAX_BLOCK_BITS, clog2(n) - 1) + 1):
         for affine in (False, True) if values is not None else (False,):
             source = _relative(values, k, bits) if values is not None and affine else _padded(words.ids, k)
             first, inverse = _first_ids(_block_hashes(source, k))
@@ -199,12 +202,17 @@ def _split(words: _Words, k: int, affine: bool) -> tuple[list[int], _Words, _Wor
     rank[order] = np.arange(len(order))
     chosen = distinct[order].reshape(-1).tolist()
     patterns = chosen if affine else [words.table[i] for i in chosen]
-    classes = _Words(rank[np.asarray(inverse).reshape(-1)].astype(np.int64), list(range(len(order))),
-                     max(1, clog2(len(order))))
+    # two more entries than blocks (copies of the last): a window reads two blocks ahead
+    which = _extended(rank[np.asarray(inverse).reshape(-1)].astype(np.int64))
+    classes = _Words(which, list(range(len(order))), max(1, clog2(len(order))))
     if not affine:
         return patterns, classes, None
-    table, ids = np.unique(offsets, return_inverse=True)
+    table, ids = np.unique(_extended(offsets), return_inverse=True)
     return patterns, classes, _Words(ids.astype(np.int64), table.tolist(), words.bits)
+
+
+def _extended(values: np.ndarray) -> np.ndarray:
+    return np.concatenate([values, values[-1:], values[-1:]])
 
 
 def _first_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -283,6 +291,9 @@ class RomReader:
     def is_const(self, name: str) -> bool:
         return isinstance(self.layouts[name], Const)
 
+    def is_blocked(self, name: str) -> bool:
+        return isinstance(self.layouts[name], Blocked)
+
     def read(self, w: Writer, name: str, index: str, index_bits: int) -> str:
         """Word ``index`` (an expression ``index_bits`` wide) of ROM ``name``, as a wire.
         Indices past the table give an unspecified word, as a plain ROM read would.
@@ -293,6 +304,62 @@ class RomReader:
         out = self._read(w, name, index, index_bits)
         w("/* verilator lint_on UNUSEDSIGNAL */")
         return out
+
+    def window(self, w: Writer, name: str, pointer: tuple[str, int], index_bits: int, offsets: range,
+               step: tuple[str, int], advance: str) -> list[str]:
+        """Words ``pointer + o`` of ROM ``name`` for each ``o`` in ``offsets``, as wires, for a
+        pointer register that starts at 0 and moves by ``step`` (an expression and its width)
+        in each cycle where ``advance`` holds, and nowhere else.
+
+        For a ROM stored as blocks whose block holds the whole window and the longest step,
+        the words can lie in two blocks only: the pointer's and the next. Their classes and
+        offsets are registers, shifted when the pointer crosses into the next block and
+        refilled from two blocks ahead, so a read is one pattern-ROM read and an adder from
+        registers. Otherwise each word is a plain :meth:`read`."""
+        layout = self.layouts[name]
+        ptr, ptr_bits = pointer
+        size = 1 << layout.k if isinstance(layout, Blocked) else 0
+        fits = offsets[-1] < size and (1 << step[1]) - 1 <= size
+        if not isinstance(layout, Blocked) or not fits or index_bits <= layout.k:
+            return [self.read(w, name, f"{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{o}", index_bits)
+                    for o in offsets]
+        n = self._reads.get(name, 0)
+        self._reads[name] = n + 1
+        out, k, b = f"{name}_w{n}", layout.k, layout.bits
+        hb = index_bits - k
+        w("/* verilator lint_off UNUSEDSIGNAL */",
+          f"wire [{index_bits - 1}:0] {out}_p = {fit(ptr, ptr_bits, index_bits)};",
+          f"wire [{k}:0] {out}_adv = {{1'b0, {out}_p[{k - 1}:0]}} + {fit(step[0], step[1], k + 1)};")
+        held: dict[str, tuple[str, int]] = {}  # "c"/"o" -> (the registers' stem, their width)
+        for tag, sub in (("c", layout.classes), ("o", layout.offsets)):
+            if sub is None:
+                continue
+            bits = sub.bits
+            ahead = self._read(w, f"{name}_{tag}", f"{out}_p[{index_bits - 1}:{k}] + {hb}'d2", hb)
+            first = expand(sub)[:2]
+            w(f"reg [{bits - 1}:0] {out}_{tag}0, {out}_{tag}1;  // block of the pointer, and the next",
+              f"always @(posedge clk) if (rst) begin {out}_{tag}0 <= {bits}'d{first[0]}; "
+              f"{out}_{tag}1 <= {bits}'d{first[1]}; end",
+              f"else if (({advance}) & {out}_adv[{k}]) begin {out}_{tag}0 <= {out}_{tag}1; "
+              f"{out}_{tag}1 <= {ahead}; end")
+            held[tag] = (f"{out}_{tag}", bits)
+        words = []
+        for o in offsets:
+            s = f"{out}_s{o}"
+            w(f"wire [{k}:0] {s} = {{1'b0, {out}_p[{k - 1}:0]}} + {k + 1}'d{o};")
+            address = f"{s}[{k - 1}:0]"
+            if "c" in held:
+                reg, bits = held["c"]
+                w(f"wire [{bits - 1}:0] {s}c = {s}[{k}] ? {reg}1 : {reg}0;")
+                address = f"{{{_slice(f'{s}c', bits, clog2(layout.distinct))}, {address}}}"
+            word = f"{name}_p[{address}]"
+            if "o" in held:
+                reg, _ = held["o"]
+                word += f" + ({s}[{k}] ? {reg}1 : {reg}0)"
+            w(f"wire [{b - 1}:0] {out}_{o} = {word};")
+            words.append(f"{out}_{o}")
+        w("/* verilator lint_on UNUSEDSIGNAL */")
+        return words
 
     def _read(self, w: Writer, name: str, index: str, index_bits: int) -> str:
         layout = self.layouts[name]
