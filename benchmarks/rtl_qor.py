@@ -20,7 +20,7 @@ figures under "rtl", and the design's label).
 The generator builds its sequencer tables by walking the loop nest, and by default refuses
 tables of more than 2^20 entries; ``--table-limit`` raises that bound for synthesis and
 the RTL run (a 256x256x256 GEMM on a 4x4 array needs about 28 million entries, stored as
-73 kbit of ROM blocks).
+64-87 kbit of ROM blocks).
 
 Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-workload gemm:M=64,N=64,K=64]
                                  [--buffer-size 16KiB] [--arch-params buffer_banks=1,...]
