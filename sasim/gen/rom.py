@@ -14,10 +14,12 @@ repeat as they are). ``classes`` and ``offsets`` are tables again and are stored
 same way, to a bounded depth. A table of one value is a constant, and one that does
 not shrink is kept as it is.
 
-The block size is a power of two, so the split of an index is two bit slices and the
-hardware is two small ROM reads and an adder per level. The encoding is exact by
-construction (:func:`expand` inverts it) and is chosen per table, deterministically,
-from the words alone.
+The block size is a power of two, so the split of an index is two bit slices, and a
+plain read is two small ROM reads and an adder per level. Most tables are read at a
+pointer that only moves forward; :meth:`RomReader.window` keeps the classes and offsets
+of the pointer's block and the next in registers, so such a read is one pattern-ROM read
+and an adder. The encoding is exact by construction (:func:`expand` inverts it) and is
+chosen per table, deterministically, from the words alone.
 """
 
 from __future__ import annotations
