@@ -31,7 +31,7 @@ from sasim.gen.memory import absolute_addresses, input_ram, ring, window_free_ba
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
 from sasim.gen.tables import MAX_TABLE_ENTRIES, InputTables, Tables, build_tables
-from sasim.gen.verilog import clog2, identifier, pack_rows, width
+from sasim.gen.verilog import identifier, pack_rows, width
 
 __all__ = ["Counter", "Memory", "Rtl", "build"]
 
@@ -306,7 +306,6 @@ class _Builder(OutputPath):
             if vary:
                 self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pw * len(vary))
                 self.pe_pos[(t, -1)] = f"{pw * len(vary)}"  # the ROM's width
-        aw = width(max(0, s_count - 1))
         sw_ = width(s_count)
         sigma_d = arr.skew + arr.mac_latency
         if arr.rows_used < 1 or sigma_d < 1:
@@ -330,13 +329,8 @@ class _Builder(OutputPath):
             if (t, -1) in self.pe_pos:
                 p = self.names[t]
                 words.append((f"a_{p}_pw", f"a_{p}_pos", int(self.pe_pos[(t, -1)])))
-        if any(not (self.roms.is_blocked(rom) or self.roms.is_const(rom)) for _, rom, _ in words):
-            w(f"wire [{sw_ - 1}:0] a_s1 = a_s + 1;",
-              f"wire [{aw - 1}:0] a_idx_n = (a_s1 < {s_count}) ? {fit('a_s1', sw_, aw)} : {aw}'d0;")
         w(*(f"reg [{bits - 1}:0] {reg};" for reg, _, bits in words))
-        nexts = [self.window(rom, ("a_s", sw_), max(1, clog2(s_count + 1)), range(1, 2), ("1'b1", 1),
-                             "go & a_issue")[0] if self.roms.is_blocked(rom) else self.read(rom, "a_idx_n", aw)
-                 for _, rom, _ in words]
+        nexts = [self.word_after(rom, ("a_s", sw_), s_count, "go & a_issue", reg) for reg, rom, _ in words]
         with w.block("always @(posedge clk) begin"):
             w("if (rst) begin " + " ".join(f"{reg} <= {bits}'d{self.rom_first[rom]};" for reg, rom, bits in words)
               + " end")

@@ -69,20 +69,26 @@ class BuilderBase:
         register that moves by ``step`` whenever ``advance`` holds (:meth:`RomReader.window`)."""
         return self.roms.window(self.w, rom, pointer, index_bits, offsets, step, advance)
 
+    def word_after(self, rom: str, index: tuple[str, int], depth: int, advance: str, name: str) -> str:
+        """A wire holding word ``index + 1`` of ``rom`` (``depth`` words), for an index register
+        that starts at 0 and increments whenever ``advance`` holds: read through a window when
+        the ROM is stored as blocks, else a plain read that gives word 0 past the last word
+        (never X). ``name`` names the wires of a plain read."""
+        reg, bits = index
+        if self.roms.is_blocked(rom):
+            return self.window(rom, index, max(1, clog2(depth + 1)), range(1, 2), ("1'b1", 1), advance)[0]
+        if self.roms.is_const(rom):
+            return self.read(rom, "", bits)
+        self.w(f"wire [{bits - 1}:0] {name}_ni = {reg} + 1;")
+        return self.read(rom, f"({name}_ni < {depth}) ? {name}_ni : {bits}'d0", bits)
+
     def load_ahead(self, reg: str, rom: str, index: str, index_bits: int, depth: int, bits: int, advance: str) -> str:
         """Keep ``reg`` (declared by the caller, ``bits`` wide) equal to ``rom[index]`` without
         the ROM on any path: it loads word ``index + 1`` whenever ``advance`` (the condition
         under which ``index`` increments) holds, and word 0 at reset. Returns the wire holding
         that next word."""
         nxt = f"{reg}_next"
-        if self.roms.is_blocked(rom):
-            word = self.window(rom, (index, index_bits), max(1, clog2(depth + 1)), range(1, 2), ("1'b1", 1),
-                               advance)[0]
-        elif self.roms.is_const(rom):
-            word = self.read(rom, "", index_bits)
-        else:  # past the last word, word 0 (never X)
-            self.w(f"wire [{index_bits - 1}:0] {reg}_ni = {index} + 1;")
-            word = self.read(rom, f"({reg}_ni < {depth}) ? {reg}_ni : {index_bits}'d0", index_bits)
+        word = self.word_after(rom, (index, index_bits), depth, advance, reg)
         self.w(f"wire [{bits - 1}:0] {nxt} = {word};",
                f"always @(posedge clk) if (rst) {reg} <= {bits}'d{self.rom_first[rom]}; "
                f"else if ({advance}) {reg} <= {nxt};")
