@@ -85,3 +85,26 @@ def test_levels_bound_the_depth(levels: int) -> None:
     assert _depth(layout) <= levels and expand(layout) == words.tolist()
     if levels == 0:
         assert isinstance(layout, Flat)
+
+
+@pytest.mark.parametrize("min_block", [2, 8, 64])
+def test_blocks_hold_the_window(min_block: int) -> None:
+    """A ROM read through a window of ``min_block`` words gets blocks at least that long
+    (its classes and offsets may use any block size)."""
+    i = np.arange(1 << 13)
+    words = ((i % 2) * 5 + (i // 2) % 8 * 100 + (i // 16) * 7) % (1 << 12)
+    layout = encode(words.tolist(), 12, min_words=64, min_block=min_block)
+    assert isinstance(layout, Blocked) and (1 << layout.k) >= min_block
+    assert expand(layout) == words.tolist()
+
+
+def test_tables_of_classes_and_offsets_run_two_entries_past_the_blocks() -> None:
+    """A window reads the classes and offsets two blocks ahead of its pointer: those tables
+    hold two more entries than there are blocks, so that read never leaves them."""
+    i = np.arange(1 << 12)
+    layout = encode(((i % 4) * 3 + (i // 4) * 11 % 97).tolist(), 12, levels=1, min_words=64)
+    assert isinstance(layout, Blocked)
+    blocks = -(-layout.length // (1 << layout.k))
+    for sub in (layout.classes, layout.offsets):
+        if sub is not None:
+            assert len(expand(sub)) == blocks + 2
