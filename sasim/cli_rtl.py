@@ -9,7 +9,9 @@ cannot build or a missing tool.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,18 @@ def _load(args: argparse.Namespace, command: str) -> Spec:
 # --- sasim gen ----------------------------------------------------------------------------------
 
 
+@contextmanager
+def _generating(show: bool) -> Iterator[None]:
+    """A transient status line on stderr while a large design's tables compile (a 256x256x256
+    GEMM takes about a minute)."""
+    if not show:
+        yield
+        return
+    with Console(file=sys.stderr, markup=False, highlight=False).status(
+            "generating: walking the loop nest, compiling the sequencer tables, writing the Verilog"):
+        yield
+
+
 def _cmd_gen(args: argparse.Namespace) -> int:
     from sasim.cli import _console, _write_json
     from sasim.gen import generate, manifest
@@ -113,7 +127,8 @@ def _cmd_gen(args: argparse.Namespace) -> int:
         raise _usage("gen")(f"--out: {args.out!r} exists and is not a directory")
     spec = _load(args, "gen")
     design = spec.design()
-    rtl, written = generate(design, out, top=args.top, table_limit=args.table_limit)
+    with _generating(not args.json and sys.stderr.isatty()):
+        rtl, written = generate(design, out, top=args.top, table_limit=args.table_limit)
     if args.json:
         _write_json(manifest(rtl, design))
         return 0
