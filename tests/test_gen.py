@@ -162,6 +162,7 @@ def test_generation_is_byte_stable(tmp_path: Path) -> None:
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert not any(name.endswith(".tmp") for name in names)
+    assert build(_blocked_design()).files == build(_blocked_design()).files  # tables stored as blocks too
 
 
 @pytest.mark.parametrize(("arch", "stages"), [
@@ -199,10 +200,18 @@ def test_manifest_names_ports_and_counters(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == sorted([*data["files"], "manifest.json"])
 
 
-def test_pyverilog_parses_the_generated_module(tmp_path: Path) -> None:
+def _blocked_design():  # type: ignore[no-untyped-def]
+    """Long enough that its sequencer tables are stored as blocks and read through windows."""
+    return load_spec(None, {"workload": "gemm:M=32,N=32,K=32", "mapping": "ws",
+                            "architecture": "ws_systolic:rows=2,cols=2,buffer_size=4KiB"}).design()
+
+
+@pytest.mark.parametrize("blocked", [False, True], ids=["flat-roms", "blocked-roms"])
+def test_pyverilog_parses_the_generated_module(blocked: bool, tmp_path: Path) -> None:
     from pyverilog.vparser.parser import parse
 
-    rtl, _ = generate(small_design(mapping="ws"), tmp_path)
+    rtl, _ = generate(_blocked_design() if blocked else small_design(mapping="ws"), tmp_path)
+    assert ("_w0_adv" in rtl.files[f"{rtl.top}.v"]) is blocked
     ast, _ = parse([str(tmp_path / f"{rtl.top}.v")], outputdir=str(tmp_path), debug=False)
     modules = [d.name for d in ast.description.definitions]
     assert modules == [rtl.top]
