@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.status import Status
 
 if TYPE_CHECKING:
     from sasim.spec import Spec
 
-__all__ = ["add_spec_arguments", "add_table_limit", "load_full_spec", "seed_argument", "table_limit_argument"]
+__all__ = ["add_spec_arguments", "add_table_limit", "load_full_spec", "seed_argument", "status_line",
+           "table_limit_argument"]
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "replace the mapping section") -> None:
@@ -73,3 +79,14 @@ def add_table_limit(parser: argparse.ArgumentParser) -> None:
              f"The tables grow with the workload's array steps and are compiled in full (about 2 s and 110 MB "
              f"per million entries) before long ones are stored as blocks of ROM. Raise it for a large workload "
              f"(a 256x256x256 GEMM on a 4x4 array: 28M)")
+
+
+@contextmanager
+def status_line(show: bool, text: str) -> Iterator[Status | None]:
+    """A transient status line on stderr reading ``text`` (``None`` and nothing shown unless
+    ``show``: callers pass whether stderr is a terminal and the output is not JSON)."""
+    if not show:
+        yield None
+        return
+    with Console(file=sys.stderr, markup=False, highlight=False).status(text) as status:
+        yield status

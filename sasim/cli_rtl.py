@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, seed_argument
+from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, seed_argument, status_line
 from sasim.spec import Spec
 
 __all__ = ["add_rtl_parsers"]
@@ -106,18 +105,6 @@ def _load(args: argparse.Namespace, command: str) -> Spec:
 # --- sasim gen ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _generating(show: bool) -> Iterator[None]:
-    """A transient status line on stderr while a large design's tables compile (a 256x256x256
-    GEMM takes about a minute)."""
-    if not show:
-        yield
-        return
-    with Console(file=sys.stderr, markup=False, highlight=False).status(
-            "generating: walking the loop nest, compiling the sequencer tables, writing the Verilog"):
-        yield
-
-
 def _cmd_gen(args: argparse.Namespace) -> int:
     from sasim.cli import _console, _write_json
     from sasim.gen import generate, manifest
@@ -127,7 +114,8 @@ def _cmd_gen(args: argparse.Namespace) -> int:
         raise _usage("gen")(f"--out: {args.out!r} exists and is not a directory")
     spec = _load(args, "gen")
     design = spec.design()
-    with _generating(not args.json and sys.stderr.isatty()):
+    with status_line(not args.json and sys.stderr.isatty(),
+                     "generating: walking the loop nest, compiling the sequencer tables, writing the Verilog"):
         rtl, written = generate(design, out, top=args.top, table_limit=args.table_limit)
     if args.json:
         _write_json(manifest(rtl, design))

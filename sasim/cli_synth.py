@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec
+from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, status_line
 from sasim.synth import (
     DEFAULT_TIMEOUT_S,
     ECP5_DEVICES,
@@ -128,11 +128,11 @@ def _usage(message: str) -> Exception:
 @contextmanager
 def _status(show: bool) -> Iterator[Progress | None]:
     """A status line on stderr with the step a tool is at and its elapsed time."""
-    if not show:
-        yield None
-        return
-    console = Console(file=sys.stderr, markup=False, highlight=False)
-    with console.status("starting") as status:
+    with status_line(show, "starting") as status:
+        if status is None:
+            yield None
+            return
+
         def update(step: str, elapsed: float) -> None:
             status.update(f"{step}  ({elapsed:.0f} s)")
 

@@ -325,9 +325,7 @@ class RomReader:
         if not isinstance(layout, Blocked) or not fits or index_bits <= layout.k:
             return [self.read(w, name, f"{fit(ptr, ptr_bits, index_bits)} + {index_bits}'d{o}", index_bits)
                     for o in offsets]
-        n = self._reads.get(name, 0)
-        self._reads[name] = n + 1
-        out, k, b = f"{name}_w{n}", layout.k, layout.bits
+        out, k, b = self._fresh(name, "w"), layout.k, layout.bits
         hb = index_bits - k
         w("/* verilator lint_off UNUSEDSIGNAL */",
           f"wire [{index_bits - 1}:0] {out}_p = {fit(ptr, ptr_bits, index_bits)};",
@@ -363,11 +361,15 @@ class RomReader:
         w("/* verilator lint_on UNUSEDSIGNAL */")
         return words
 
-    def _read(self, w: Writer, name: str, index: str, index_bits: int) -> str:
-        layout = self.layouts[name]
+    def _fresh(self, name: str, kind: str) -> str:
+        """A new wire stem for a read (``kind`` "r") or a window ("w") of ROM ``name``."""
         n = self._reads.get(name, 0)
         self._reads[name] = n + 1
-        out = f"{name}_r{n}"
+        return f"{name}_{kind}{n}"
+
+    def _read(self, w: Writer, name: str, index: str, index_bits: int) -> str:
+        layout = self.layouts[name]
+        out = self._fresh(name, "r")
         b = layout.bits
         if isinstance(layout, Const):
             w(f"wire [{b - 1}:0] {out} = {b}'d{layout.value};")

@@ -283,8 +283,11 @@ class MapSpace:
                 orders.append(tuple(order))
             else:
                 orders.append(choices[int(rng.integers(len(choices)))])
-        if family is not None:
-            return Structure(spatial, tuple(orders), s, self._bypasses[family[2]], access)
+        bypass = self._bypasses[family[2]] if family is not None else self._random_bypass(rng)
+        return Structure(spatial, tuple(orders), s, bypass, access)
+
+    def _random_bypass(self, rng: np.random.Generator) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The constraints' bypasses, and each other tensor a buffer holds skipped with probability 0.2."""
         bypass = []
         for buf in self.architecture.buffers:
             if buf.name in self.constraints.bypass:
@@ -294,7 +297,7 @@ class MapSpace:
                 skip = tuple(t for t in held if rng.random() < 0.2)
             if skip:
                 bypass.append((buf.name, skip))
-        return Structure(spatial, tuple(orders), s, tuple(bypass), access)
+        return tuple(bypass)
 
     def neighbours(self, st: Structure) -> list[Structure]:
         """Structures one small change away: two adjacent loops swapped at a level, the
