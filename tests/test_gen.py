@@ -5,6 +5,7 @@ behaviour is checked against the simulator in ``rtl_tests/``.)"""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from sasim.cli import main
 from sasim.errors import GenerationError
 from sasim.gen import build, build_tables, generate
+from sasim.gen.expr import slot_word
 from sasim.gen.tables import MAX_TABLE_ENTRIES, _edge_slots, program_limit
 from sasim.gen.verilog import KEYWORDS, clog2, hex_image, identifier, pack_rows, width
 from sasim.sim.program import MAX_GOLDEN_POINTS, build_program, iteration_points
@@ -163,6 +165,41 @@ def test_generation_is_byte_stable(tmp_path: Path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert not any(name.endswith(".tmp") for name in names)
     assert build(_blocked_design()).files == build(_blocked_design()).files  # tables stored as blocks too
+
+
+def _slot_word_value(expr: str, slot: int) -> int:
+    """Evaluate what :func:`slot_word` returns, for slot register ``s`` holding ``slot``."""
+    if expr == "s":
+        return slot
+    if m := re.fullmatch(r"\{s\[(\d+):(\d+)\], (\d+)'d(\d+)\}", expr):
+        hi, lb, bits, j = map(int, m.groups())
+        assert bits == lb
+        return ((slot & ((1 << (hi + 1)) - 1)) >> lb << lb) | j
+    if m := re.fullmatch(r"(\d+)'d(\d+)", expr):
+        return int(m.group(2))
+    m = re.fullmatch(r"s \+ (\d+)'d(\d+)", expr)
+    assert m, expr
+    return slot + int(m.group(2))
+
+
+@pytest.mark.parametrize(("size", "slots"), [(1, 5), (2, 3), (4, 1), (4, 4), (8, 10), (64, 10), (6, 3), (6, 1)])
+def test_slot_word_is_the_slot_plus_the_element(size: int, slots: int) -> None:
+    bits = width(slots * size - 1)
+    for slot in range(0, slots * size, size):  # the values advance_slot gives the register
+        for j in range(size):
+            expr = slot_word("s", bits, size, slots, j)
+            assert _slot_word_value(expr, slot) == slot + j, (expr, slot)
+            # a power of two gives the write a constant low part (one port per word), else an adder
+            assert ("+" in expr) == (size & (size - 1) != 0 and slots > 1)
+
+
+def test_drain_tiles_are_written_at_constant_low_bits() -> None:
+    design = small_design(architecture="os_systolic:rows=2,cols=2,buffer_size=4KiB", mapping="os")
+    text = build(design).files["sasim_accel.v"]
+    writes = re.findall(r"O_emem\[(.*)\] <= a_next\[(\d+)\];", text)
+    assert len(writes) == 4
+    for address, j in writes:
+        assert re.fullmatch(rf"\{{O_wslot\[\d+:2\], 2'd{j}\}}", address), address
 
 
 @pytest.mark.parametrize(("arch", "stages"), [

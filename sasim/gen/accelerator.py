@@ -26,7 +26,7 @@ import numpy as np
 from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
-from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, words_ahead, zext
+from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, slot_word, words_ahead, zext
 from sasim.gen.memory import absolute_addresses, input_ram, ring, window_free_banks
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
@@ -452,7 +452,7 @@ class _Builder(OutputPath):
                   f"{fit(f'a_{q}_sz', rw[f'a_{q}_size'], self.out_w['eres'])};")
                 with w.block(f"if ({late['issue']} & {late['last']}) begin"):
                     ow = self.out_w["wslot"]
-                    w(*(f"{q}_emem[{q}_wslot + {ow}'d{j}] <= a_next[{j}];" for j in range(to)))
+                    w(*(f"{q}_emem[{slot_word(f'{q}_wslot', ow, to, ns_o, j)}] <= a_next[{j}];" for j in range(to)))
                     w(advance_slot(f"{q}_wslot", ow, to, ns_o))
                 if sigma_d == 1:
                     w(f"a_dl <= a_issue & a_{q}_last;")

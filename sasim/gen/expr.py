@@ -15,7 +15,7 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
-           "sext", "words_ahead", "zext"]
+           "sext", "slot_word", "words_ahead", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -78,6 +78,22 @@ def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:
     if slots == 1:
         return f"{slot} <= {bits}'d0;"
     return f"{slot} <= ({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size};"
+
+
+def slot_word(slot: str, bits: int, size: int, slots: int, j: int) -> str:
+    """The address of element ``j`` of the slot that starts at ``slot`` (``bits`` wide, moved
+    by :func:`advance_slot`, so a multiple of ``size``).
+
+    When ``size`` is a power of two, the slot's low bits are zero and the address is
+    ``{slot's high bits, j}``: a write at it then has a constant low part, which tells
+    synthesis that only one of ``size`` write ports (one per ``j``) can reach each word.
+    With ``slot + j`` it cannot see that, and muxes every port into every word."""
+    lb = clog2(size)
+    if slots == 1:
+        return f"{bits}'d{j}"
+    if size == 1 << lb and bits > lb:
+        return f"{{{slot}[{bits - 1}:{lb}], {lb}'d{j}}}" if lb else slot
+    return f"{slot} + {bits}'d{j}"
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
