@@ -193,13 +193,27 @@ def test_slot_word_is_the_slot_plus_the_element(size: int, slots: int) -> None:
             assert ("+" in expr) == (size & (size - 1) != 0 and slots > 1)
 
 
-def test_drain_tiles_are_written_at_constant_low_bits() -> None:
+@pytest.mark.parametrize(("size", "slots", "expected"), [
+    (8, 4, "{s[4:3], {1'd0, p}}"),  # the position wire, widened to the slot's offset bits
+    (8, 1, "{1'd0, p}"),
+    (6, 3, "s + {3'd0, p}"),
+])
+def test_slot_word_at_a_position_wire(size: int, slots: int, expected: str) -> None:
+    assert slot_word("s", width(slots * size - 1), size, slots, ("p", 2)) == expected
+
+
+def test_drain_tiles_and_operands_are_addressed_at_constant_low_bits() -> None:
     design = small_design(architecture="os_systolic:rows=2,cols=2,buffer_size=4KiB", mapping="os")
     text = build(design).files["sasim_accel.v"]
     writes = re.findall(r"O_emem\[(.*)\] <= a_next\[(\d+)\];", text)
     assert len(writes) == 4
     for address, j in writes:
         assert re.fullmatch(rf"\{{O_wslot\[\d+:2\], 2'd{j}\}}", address), address
+    # and each PE reads its operands at {slot, position}: a choice among slots only
+    reads = re.findall(r"wire signed \[7:0\] a_v[ab]\d+ = (\w)_emem\[(.*)\];", text)
+    assert len(reads) == 8
+    for tensor, address in reads:
+        assert re.fullmatch(rf"\{{{tensor}_hslot\[\d+:\d+\], \d+'d\d+\}}", address), address
 
 
 @pytest.mark.parametrize(("arch", "stages"), [

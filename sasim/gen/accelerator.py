@@ -291,6 +291,7 @@ class _Builder(OutputPath):
             self.rom("a_valid", pack_rows([arr.valid[:, vary_valid].astype(np.int64)], [1]), len(vary_valid))
         pos_w: dict[str, int] = {}
         self.pe_pos: dict[tuple[str, int], str] = {}  # (tensor, PE) -> position expression
+        pe_at: dict[tuple[str, int], int | tuple[str, int]] = {}  # the same, for slot_word
         for t in tensors:
             p = self.names[t]
             pw = width(max(0, int(arr.positions[t].max())))
@@ -300,8 +301,10 @@ class _Builder(OutputPath):
                 values = np.unique(arr.positions[t][arr.valid[:, g], g])
                 if len(values) == 1:
                     self.pe_pos[(t, g)] = f"{pw}'d{int(values[0])}"
+                    pe_at[(t, g)] = int(values[0])
                 else:
                     self.pe_pos[(t, g)] = f"a_{p}_pw[{len(vary) * pw + pw - 1}:{len(vary) * pw}]"
+                    pe_at[(t, g)] = (self.pe_pos[(t, g)], pw)
                     vary.append(g)
             if vary:
                 self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pw * len(vary))
@@ -378,7 +381,6 @@ class _Builder(OutputPath):
               f"assign {p}_asize = {fit(f'a_{p}_sz', rw[f'a_{p}_size'], _edge_widths(inputs[t])[0])};")
         # operands and products, per physical PE
         a_t, b_t = wl.operands
-        pa, pb = self.names[a_t], self.names[b_t]
         ba, bb = d.bits(a_t), d.bits(b_t)
         acc = self.acc
         w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
@@ -390,9 +392,16 @@ class _Builder(OutputPath):
         # reads the edge buffer a cycle ahead (see output_path).
         self.out_ahead = sigma_d >= 3
         depth = min(MAX_DATAPATH_STAGES, sigma_d - (2 if self.out_ahead else 1))
+        def operand(t: str, g: int) -> str:
+            """PE ``g``'s element of input ``t``: at its position in the array tile's slot."""
+            p, tab = self.names[t], inputs[t]
+            tmax, sw = int(tab.edge_sizes.max()), _edge_widths(tab)[1]
+            if int(arr.positions[t].max()) < tmax:  # positions within a slot: {slot, position}
+                return f"{p}_emem[{slot_word(f'{p}_hslot', sw, tmax, tab.edge_slots, pe_at[(t, g)])}]"
+            return f"{p}_emem[{p}_hslot + {fit(self.pe_pos[(t, g)], pos_w[t], sw)}]"
+
         for g in used:
-            va = f"{pa}_emem[{pa}_hslot + {fit(self.pe_pos[(a_t, g)], pos_w[a_t], _edge_widths(inputs[a_t])[1])}]"
-            vb = f"{pb}_emem[{pb}_hslot + {fit(self.pe_pos[(b_t, g)], pos_w[b_t], _edge_widths(inputs[b_t])[1])}]"
+            va, vb = operand(a_t, g), operand(b_t, g)
             w(f"wire signed [{ba - 1}:0] a_va{g} = {va};", f"wire signed [{bb - 1}:0] a_vb{g} = {vb};")
             if depth >= 1:
                 w(f"reg signed [{ba - 1}:0] a_ra{g};", f"reg signed [{bb - 1}:0] a_rb{g};",

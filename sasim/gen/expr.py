@@ -80,20 +80,25 @@ def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:
     return f"{slot} <= ({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size};"
 
 
-def slot_word(slot: str, bits: int, size: int, slots: int, j: int) -> str:
-    """The address of element ``j`` of the slot that starts at ``slot`` (``bits`` wide, moved
-    by :func:`advance_slot`, so a multiple of ``size``).
+def slot_word(slot: str, bits: int, size: int, slots: int, offset: int | tuple[str, int]) -> str:
+    """The address (``bits`` wide) of element ``offset`` of the slot that starts at ``slot``:
+    a ring of ``slots`` slots of ``size`` elements, ``slot`` moved by :func:`advance_slot` (so
+    a multiple of ``size``). ``offset`` is a constant or a wire and its width, below ``size``.
 
     When ``size`` is a power of two, the slot's low bits are zero and the address is
-    ``{slot's high bits, j}``: a write at it then has a constant low part, which tells
-    synthesis that only one of ``size`` write ports (one per ``j``) can reach each word.
-    With ``slot + j`` it cannot see that, and muxes every port into every word."""
+    ``{slot's high bits, offset}``. A write at a constant offset then reaches only the words
+    of that offset, and a read at one selects among ``slots`` words, not all of them; with
+    ``slot + offset`` synthesis cannot see either, and muxes every port into every word."""
     lb = clog2(size)
+    if isinstance(offset, int):
+        low, full = f"{lb}'d{offset}", f"{bits}'d{offset}"
+    else:  # narrower than the slot's offset bits (below size), so only ever zero-extended
+        low, full = fit(*offset, lb), fit(*offset, bits)
     if slots == 1:
-        return f"{bits}'d{j}"
+        return full
     if size == 1 << lb and bits > lb:
-        return f"{{{slot}[{bits - 1}:{lb}], {lb}'d{j}}}" if lb else slot
-    return f"{slot} + {bits}'d{j}"
+        return f"{{{slot}[{bits - 1}:{lb}], {low}}}" if lb else slot
+    return f"{slot} + {full}"
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
