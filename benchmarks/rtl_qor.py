@@ -44,7 +44,7 @@ from sasim.cli_common import table_limit_argument
 from sasim.errors import SasimError
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
-from sasim.synth import ECP5_DEVICES, Target, synthesize
+from sasim.synth import ECP5_DEVICES, Target, find_tool, synthesize
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
@@ -86,7 +86,14 @@ def main() -> None:
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
 
-    print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz; "
+    # the build matters: the native and WebAssembly yosys can map one design differently
+    yosys = ""
+    if not args.no_synth:
+        try:
+            yosys = f"; yosys: {find_tool('yosys').executable}"
+        except SasimError as exc:  # each design then says it was not synthesized, and why
+            yosys = f"; yosys: {exc}"
+    print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
           f"int32 outputs; buffer {args.buffer_size}" + (f"; {args.arch_params}" if args.arch_params else ""))
     print(_row([name for name, _ in COLUMNS]))
