@@ -392,6 +392,7 @@ class _Builder(OutputPath):
         # reads the edge buffer a cycle ahead (see output_path).
         self.out_ahead = sigma_d >= 3
         depth = min(MAX_DATAPATH_STAGES, sigma_d - (2 if self.out_ahead else 1))
+
         def operand(t: str, g: int) -> str:
             """PE ``g``'s element of input ``t``: at its position in the array tile's slot."""
             p, tab = self.names[t], inputs[t]

