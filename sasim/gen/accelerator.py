@@ -289,26 +289,24 @@ class _Builder(OutputPath):
         vary_valid = [g for g in used if not arr.valid[:, g].all()]
         if vary_valid:
             self.rom("a_valid", pack_rows([arr.valid[:, vary_valid].astype(np.int64)], [1]), len(vary_valid))
-        pos_w: dict[str, int] = {}
-        self.pe_pos: dict[tuple[str, int], str] = {}  # (tensor, PE) -> position expression
-        pe_at: dict[tuple[str, int], int | tuple[str, int]] = {}  # the same, for slot_word
+        pos_max = {t: max(0, int(arr.positions[t].max())) for t in tensors}
+        pos_w = {t: width(pos_max[t]) for t in tensors}
+        # (tensor, PE) -> its position in the tile: a constant, or a slice of the step's ROM word
+        pe_pos: dict[tuple[str, int], int | str] = {}
+        pos_rom_bits: dict[str, int] = {}  # tensor -> the width of its position ROM, where it has one
         for t in tensors:
-            p = self.names[t]
-            pw = width(max(0, int(arr.positions[t].max())))
-            pos_w[t] = pw
+            p, pw = self.names[t], pos_w[t]
             vary: list[int] = []
             for g in used:
                 values = np.unique(arr.positions[t][arr.valid[:, g], g])
                 if len(values) == 1:
-                    self.pe_pos[(t, g)] = f"{pw}'d{int(values[0])}"
-                    pe_at[(t, g)] = int(values[0])
+                    pe_pos[(t, g)] = int(values[0])
                 else:
-                    self.pe_pos[(t, g)] = f"a_{p}_pw[{len(vary) * pw + pw - 1}:{len(vary) * pw}]"
-                    pe_at[(t, g)] = (self.pe_pos[(t, g)], pw)
+                    pe_pos[(t, g)] = f"a_{p}_pw[{len(vary) * pw + pw - 1}:{len(vary) * pw}]"
                     vary.append(g)
             if vary:
-                self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pw * len(vary))
-                self.pe_pos[(t, -1)] = f"{pw * len(vary)}"  # the ROM's width
+                pos_rom_bits[t] = pw * len(vary)
+                self.rom(f"a_{p}_pos", pack_rows([arr.positions[t][:, vary]], [pw]), pos_rom_bits[t])
         sw_ = width(s_count)
         sigma_d = arr.skew + arr.mac_latency
         if arr.rows_used < 1 or sigma_d < 1:
@@ -328,10 +326,8 @@ class _Builder(OutputPath):
         words.append(("a_act_pes", "a_active", rw["a_active"]))
         if vary_valid:
             words.append(("a_v", "a_valid", len(vary_valid)))
-        for t in tensors:
-            if (t, -1) in self.pe_pos:
-                p = self.names[t]
-                words.append((f"a_{p}_pw", f"a_{p}_pos", int(self.pe_pos[(t, -1)])))
+        for t, bits in pos_rom_bits.items():
+            words.append((f"a_{self.names[t]}_pw", f"a_{self.names[t]}_pos", bits))
         w(*(f"reg [{bits - 1}:0] {reg};" for reg, _, bits in words))
         nexts = [self.word_after(rom, ("a_s", sw_), s_count, "go & a_issue", reg) for reg, rom, _ in words]
         with w.block("always @(posedge clk) begin"):
@@ -397,9 +393,12 @@ class _Builder(OutputPath):
             """PE ``g``'s element of input ``t``: at its position in the array tile's slot."""
             p, tab = self.names[t], inputs[t]
             tmax, sw = int(tab.edge_sizes.max()), _edge_widths(tab)[1]
-            if int(arr.positions[t].max()) < tmax:  # positions within a slot: {slot, position}
-                return f"{p}_emem[{slot_word(f'{p}_hslot', sw, tmax, tab.edge_slots, pe_at[(t, g)])}]"
-            return f"{p}_emem[{p}_hslot + {fit(self.pe_pos[(t, g)], pos_w[t], sw)}]"
+            at = pe_pos[(t, g)]
+            if pos_max[t] < tmax:  # positions within a slot: {slot, position}
+                offset = at if isinstance(at, int) else (at, pos_w[t])
+                return f"{p}_emem[{slot_word(f'{p}_hslot', sw, tmax, tab.edge_slots, offset)}]"
+            expr = f"{pos_w[t]}'d{at}" if isinstance(at, int) else at
+            return f"{p}_emem[{p}_hslot + {fit(expr, pos_w[t], sw)}]"
 
         for g in used:
             va, vb = operand(a_t, g), operand(b_t, g)
@@ -418,8 +417,8 @@ class _Builder(OutputPath):
         widths = {"issue": 1, "start": 1, "last": 1}
         if vary_valid:
             late["v"], widths["v"] = "a_v", len(vary_valid)
-        if (o, -1) in self.pe_pos:
-            late["pw"], widths["pw"] = f"a_{q}_pw", int(self.pe_pos[(o, -1)])
+        if o in pos_rom_bits:
+            late["pw"], widths["pw"] = f"a_{q}_pw", pos_rom_bits[o]
         for k in range(1, depth + 1):
             for key, src_name in list(late.items()):
                 name = f"a_{key}_d{k}"
@@ -432,12 +431,11 @@ class _Builder(OutputPath):
         terms: dict[int, list[str]] = {j: [] for j in range(to)}
         for g in used:
             valid = f"{late['v']}[{vary_valid.index(g)}]" if g in vary_valid else ""
-            expr = self.pe_pos[(o, g)]
-            if "'d" in expr:  # one output element for every step
-                j = int(expr.split("'d")[1])
-                terms[j].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
+            at = pe_pos[(o, g)]
+            if isinstance(at, int):  # one output element for every step
+                terms[at].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
             else:
-                expr = expr.replace(f"a_{q}_pw[", f"{late['pw']}[")
+                expr = at.replace(f"a_{q}_pw[", f"{late['pw']}[")
                 for j in np.unique(arr.positions[o][arr.valid[:, g], g]).tolist():
                     cond = f"({expr} == {pos_w[o]}'d{j})" + (f" & {valid}" if valid else "")
                     terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
