@@ -4,9 +4,7 @@ side by side on a design with a latch."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,8 @@ LATCH_V = "module latchy (input wire en, input wire [3:0] d, output reg [3:0] q)
 
 
 def _executable(name: str) -> str | None:
-    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    """Where sasim finds executable ``name`` (on PATH, or beside the interpreter)."""
+    return next(iter(tools._candidates(name)), None)
 
 
 needs_native = pytest.mark.skipif(not (native_yosys.available() and _executable("sasim-yosys")),
