@@ -7,7 +7,7 @@ output-stationary (``os_systolic``, mapping ``os``) arrays:
    places and routes it with nextpnr-ecp5 (LFE5U-85F, CABGA381, speed 6, out of context
    when the design has more I/O than the package has pins), and prints LUT4, CCU2C
    (carry), TRELLIS_FF, MULT18X18D, DP16KD, Fmax, the wall time of each tool and the
-   checks (no latches, buffers in block RAM).
+   checks (no latches, buffers in the RAM they were meant for).
 2. RTL run (``--rtl-workload``, skipped with ``--no-rtl``): the same architecture
    (or ``--rtl-arch-params``) and mapping on that workload, run by ``sasim verify`` on Verilator (or ``--simulator``):
    PE utilization measured in RTL (MACs / (RTL cycles x PEs)), whether the cross-check
@@ -40,8 +40,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sasim.cli_common import table_limit_argument
+from sasim.cli_common import lut_ram_bits_argument, table_limit_argument
 from sasim.errors import SasimError
+from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
 from sasim.synth import ECP5_DEVICES, Target, find_tool, synthesize
@@ -82,6 +83,8 @@ def main() -> None:
     parser.add_argument("--table-limit", type=table_limit_argument, default=MAX_TABLE_ENTRIES, metavar="ENTRIES",
                         help="sequencer table bound for synthesis and the RTL run: 60000000 or 60M "
                              "(default %(default)s)")
+    parser.add_argument("--lut-ram-bits", type=lut_ram_bits_argument, default=LUT_RAM_BITS, metavar="BITS",
+                        help="buffer banks of at most this many bits go to LUT RAM (default %(default)s)")
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
@@ -121,7 +124,8 @@ def main() -> None:
                                               "mapping": dataflow}).design()
                     keep = None if args.keep is None else Path(args.keep) / f"{dataflow}_{rows}x{cols}"
                     r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                                   timeout_s=args.timeout, keep=keep, table_limit=args.table_limit)
+                                   timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
+                                   lut_ram_bits=args.lut_ram_bits)
                 except SasimError as exc:
                     print(f"{label}: not synthesized: {exc}", flush=True)
                     record["error"] = str(exc)

@@ -14,8 +14,8 @@ from rich.status import Status
 if TYPE_CHECKING:
     from sasim.spec import Spec
 
-__all__ = ["add_spec_arguments", "add_table_limit", "load_full_spec", "seed_argument", "status_line",
-           "table_limit_argument"]
+__all__ = ["add_lut_ram_bits", "add_spec_arguments", "add_table_limit", "load_full_spec", "lut_ram_bits_argument",
+           "seed_argument", "status_line", "table_limit_argument"]
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, mapping_help: str = "replace the mapping section") -> None:
@@ -79,6 +79,28 @@ def add_table_limit(parser: argparse.ArgumentParser) -> None:
              f"The tables grow with the workload's array steps and are compiled in full (about 2 s and 110 MB "
              f"per million entries) before long ones are stored as blocks of ROM. Raise it for a large workload "
              f"(a 256x256x256 GEMM on a 4x4 array: 28M)")
+
+
+def lut_ram_bits_argument(text: str) -> int:
+    """The ``--lut-ram-bits`` flag's type: a number of bits, 0 or more (``_`` or ``,`` allowed)."""
+    try:
+        value = int(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of bits, 0 or more, not {text!r}")
+    return value
+
+
+def add_lut_ram_bits(parser: argparse.ArgumentParser) -> None:
+    """``--lut-ram-bits`` of ``sasim gen`` and ``synth``."""
+    from sasim.gen.memory import LUT_RAM_BITS
+
+    parser.add_argument(
+        "--lut-ram-bits", type=lut_ram_bits_argument, default=LUT_RAM_BITS, metavar="BITS",
+        help=f"buffer banks of at most this many bits (words x width) are marked for LUT RAM, larger ones for "
+             f"block RAM (default {LUT_RAM_BITS}; 0 puts every bank in block RAM). A region banked for many "
+             f"lanes has banks of a few words, and a block RAM each can exhaust the device")
 
 
 @contextmanager

@@ -18,7 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, seed_argument, status_line
+from sasim.cli_common import (
+    add_lut_ram_bits,
+    add_spec_arguments,
+    add_table_limit,
+    load_full_spec,
+    seed_argument,
+    status_line,
+)
 from sasim.spec import Spec
 
 __all__ = ["add_rtl_parsers"]
@@ -74,6 +81,7 @@ def add_rtl_parsers(commands: Any, common: Callable[..., None], formatter: type[
     gen.add_argument("--out", metavar="DIR", required=True, help="directory to write into (created if needed)")
     gen.add_argument("--top", metavar="NAME", default="sasim_accel", help="top module name (default sasim_accel)")
     add_table_limit(gen)
+    add_lut_ram_bits(gen)
     gen.add_argument("--json", action="store_true", help="print the manifest as one JSON object, nothing else")
     common(gen, suppress=True)
     gen.set_defaults(func=_cmd_gen)
@@ -116,7 +124,8 @@ def _cmd_gen(args: argparse.Namespace) -> int:
     design = spec.design()
     with status_line(not args.json and sys.stderr.isatty(),
                      "generating: walking the loop nest, compiling the sequencer tables, writing the Verilog"):
-        rtl, written = generate(design, out, top=args.top, table_limit=args.table_limit)
+        rtl, written = generate(design, out, top=args.top, table_limit=args.table_limit,
+                                lut_ram_bits=args.lut_ram_bits)
     if args.json:
         _write_json(manifest(rtl, design))
         return 0

@@ -1,7 +1,7 @@
 """``sasim synth``: FPGA synthesis of the generated accelerator on the command line
 (registered by :mod:`sasim.cli`).
 
-Exit status: 0 when every check passes (no latches; buffers in block RAM), 1 when a
+Exit status: 0 when every check passes (no latches; buffers in RAM), 1 when a
 check fails, 2 for a bad spec or flag, a design the generator refuses, a missing tool,
 a tool failure or a timeout.
 """
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_spec_arguments, add_table_limit, load_full_spec, status_line
+from sasim.cli_common import add_lut_ram_bits, add_spec_arguments, add_table_limit, load_full_spec, status_line
 from sasim.synth import (
     DEFAULT_TIMEOUT_S,
     ECP5_DEVICES,
@@ -48,8 +48,9 @@ and, for ECP5, nextpnr-ecp5 place and route. Reports LUTs, carry cells, flip-flo
 DSPs, block RAM and LUT RAM, the maximum frequency (ECP5), and how each memory of
 the design was mapped, and checks that
   - the netlist has no latches (it names them), and
-  - every buffer memory is in block RAM (DP16KD on ECP5, RAMB on Xilinx;
-    not applicable to the generic target).
+  - every buffer memory is in the RAM the generator meant it for: block RAM
+    (DP16KD on ECP5, RAMB on Xilinx), or LUT RAM for banks of at most
+    --lut-ram-bits bits (not applicable to the generic target).
 
 Targets:
   ecp5     synth_ecp5, then nextpnr-ecp5 (--device, --speed, --freq); a design with
@@ -80,7 +81,7 @@ WebAssembly yosys runs out of memory on some 4x4 arrays (docs/synth.md, "Limits"
 pip install 'sasim[native]'.
 
 exit status: 0 when every check passes, 1 when a check fails (a latch, a buffer
-not in block RAM), 2 for a bad spec or flag, a design the generator refuses, a
+not in the RAM it was meant for), 2 for a bad spec or flag, a design the generator refuses, a
 missing tool, a tool failure or a timeout.
 """
 
@@ -117,6 +118,7 @@ def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type
     p.add_argument("--keep", metavar="DIR",
                    help="keep the Verilog, the yosys script, the logs, the netlist and the nextpnr report in DIR")
     add_table_limit(p)
+    add_lut_ram_bits(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/synth.md), nothing else")
     common(p, suppress=True)
     p.set_defaults(func=_cmd_synth)
@@ -158,7 +160,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         result = synthesize(
             design, target=target, top=args.top, device=args.device or DEFAULT_DEVICE,
             speed=args.speed or DEFAULT_SPEED, freq_mhz=args.freq or DEFAULT_FREQ_MHZ, timeout_s=args.timeout,
-            keep=args.keep, progress=progress, table_limit=args.table_limit)
+            keep=args.keep, progress=progress, table_limit=args.table_limit,
+            lut_ram_bits=args.lut_ram_bits)
     if args.json:
         _write_json({"spec": spec.source, **result.to_json()})
     else:
@@ -268,10 +271,9 @@ def _memories(r: SynthResult) -> Table:
         mapped = ", ".join(label if len(group) == 1 else f"{label} ({n})" for label, n in counts.items())
         ports = sorted({f"{m.read_ports}/{m.write_ports}" for m in group if m.read_ports is not None})
         kind = group[0].kind or "-"
-        not_in_bram = kind == "buffer" and r.target.has_block_ram and any(
-            m.mapped_to is not MemoryMapping.BLOCK_RAM for m in group)
+        misplaced = r.target.has_block_ram and any(m.misplaced for m in group)
         table.add_row(name, kind, group[0].tensor or "-", _size(group), ", ".join(ports) or "-",
-                      Text(mapped, style="red" if not_in_bram else ""))
+                      Text(mapped, style="red" if misplaced else ""))
     if registers:
         table.add_row(", ".join(registers), "", "", "", "", "flip-flops (register arrays)")
     if removed:
@@ -281,7 +283,7 @@ def _memories(r: SynthResult) -> Table:
 
 _MARK = {CheckStatus.PASSED: Text("PASS", style="green"), CheckStatus.FAILED: Text("FAIL", style="bold red"),
          CheckStatus.NOT_APPLICABLE: Text("n/a", style="dim")}
-_CHECK_NAMES = {"no_latches": "no latches", "buffers_in_bram": "buffers in block RAM"}
+_CHECK_NAMES = {"no_latches": "no latches", "buffers_in_ram": "buffers in RAM"}
 
 
 def render(console: Console, r: SynthResult, what: str) -> None:

@@ -251,6 +251,34 @@ def test_manifest_names_ports_and_counters(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == sorted([*data["files"], "manifest.json"])
 
 
+@pytest.mark.parametrize(("limit", "ram", "style"), [(None, "lut", "distributed"), (0, "block", "block")])
+def test_buffer_banks_carry_the_ram_they_are_meant_for(limit: int | None, ram: str, style: str,
+                                                       tmp_path: Path) -> None:
+    design = small_design(architecture="ws_systolic:rows=2,cols=3,buffer_size=1KiB")  # banks of 1 Kibit or less
+    rtl, _ = generate(design, tmp_path, **({} if limit is None else {"lut_ram_bits": limit}))
+    buffers = {m.name: m for m in rtl.memories if m.kind == "buffer"}
+    assert set(buffers) == {"I_bmem", "W_bmem", "O_omem"}
+    for m in buffers.values():
+        assert m.ram == ram and (m.words // m.banks) * m.bits <= 1024, m
+    assert all(m.ram is None for m in rtl.memories if m.kind != "buffer")
+    text = rtl.files["sasim_accel.v"]
+    banks = re.findall(r'\(\* ram_style = "(\w+)" \*\) reg \[\d+:0\] (\w+)_(?:b|o)mem\d+ ', text)
+    assert len(banks) == sum(m.banks for m in buffers.values())
+    assert {s for s, _ in banks} == {style}
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {m["name"]: m["ram"] for m in manifest["memories"] if m["kind"] == "buffer"} == {
+        name: ram for name in buffers}
+
+
+def test_large_banks_stay_in_block_ram() -> None:
+    design = small_design(architecture="ws_systolic:rows=2,cols=3,buffer_size=2KiB")  # output banks of 2 Kibit
+    rams = {m.name: (m.words // m.banks * m.bits, m.ram) for m in build(design).memories if m.kind == "buffer"}
+    assert all(ram == ("lut" if bits <= 1024 else "block") for bits, ram in rams.values()), rams
+    assert rams["O_omem"] == (2048, "block") and rams["W_bmem"][1] == "lut"
+    with pytest.raises(GenerationError, match="lut_ram_bits must be 0 or more, not -1"):
+        build(design, lut_ram_bits=-1)
+
+
 def _blocked_design():  # type: ignore[no-untyped-def]
     """Long enough that its sequencer tables are stored as blocks and read through windows."""
     return load_spec(None, {"workload": "gemm:M=32,N=32,K=32", "mapping": "ws",
@@ -314,6 +342,24 @@ def test_gen_table_limit_must_be_a_positive_count(text: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert f"argument --table-limit: must be a positive number of entries (digits, optionally ending in k or M), " \
            f"not {text!r}" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_gen_lut_ram_bits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["gen", "gemm_ws", "--workload", "gemm:M=8,N=8,K=8", "--out", str(tmp_path), "--json"]
+    assert main([*args, "--lut-ram-bits", "0"]) == 0
+    rams = {m["ram"] for m in json.loads(capsys.readouterr().out)["memories"] if m["kind"] == "buffer"}
+    assert rams == {"block"}
+    assert main([*args, "--lut-ram-bits", "1_000_000"]) == 0
+    rams = {m["ram"] for m in json.loads(capsys.readouterr().out)["memories"] if m["kind"] == "buffer"}
+    assert rams == {"lut"}
+
+
+@pytest.mark.parametrize("text", ["-1", "abc", "1.5", ""])
+def test_gen_lut_ram_bits_must_be_a_count_of_bits(text: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gen", "gemm_ws", "--out", str(tmp_path), "--lut-ram-bits", text]) == 2
+    assert f"argument --lut-ram-bits: must be a number of bits, 0 or more, not {text!r}" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from sasim.gen.memory import (
+    LUT_RAM_BITS,
     MAX_BANK_FACTOR,
     Ring,
     absolute_addresses,
+    bank_ram,
     conflict_free_banks,
     ring,
     update_groups,
@@ -28,6 +30,19 @@ def test_ring_is_a_power_of_two_covering_the_capacity(capacity: int, banks: int,
     assert r == expected
     assert r.words >= capacity and r.depth * r.banks == r.words
     assert r.addr_bits == r.words.bit_length() - 1 and r.bank_bits == r.banks.bit_length() - 1
+
+
+@pytest.mark.parametrize(("r", "bits", "limit", "expected"), [
+    (Ring(words=2048, banks=128), 8, LUT_RAM_BITS, "lut"),  # 16 words x 8 bits
+    (Ring(words=256, banks=2), 8, LUT_RAM_BITS, "lut"),  # 128 x 8: exactly the limit
+    (Ring(words=256, banks=2), 9, LUT_RAM_BITS, "block"),  # one bit a word more
+    (Ring(words=64, banks=2), 32, LUT_RAM_BITS, "lut"),
+    (Ring(words=4096, banks=8), 8, LUT_RAM_BITS, "block"),  # 512 x 8
+    (Ring(words=2, banks=1), 8, 0, "block"),  # 0: every bank in block RAM
+    (Ring(words=4096, banks=8), 8, 4096, "lut"),
+])
+def test_small_banks_are_meant_for_lut_ram(r: Ring, bits: int, limit: int, expected: str) -> None:
+    assert bank_ram(r, bits, limit) == expected
 
 
 def test_absolute_addresses_start_each_child_at_its_parents_offset() -> None:

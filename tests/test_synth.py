@@ -21,7 +21,7 @@ import sasim.synth.tools as tools
 from sasim.cli import main
 from sasim.errors import SasimError, SynthesisError, ToolNotFoundError
 from sasim.synth import CheckStatus, MemoryMapping, MemorySpec, SynthResult, Target, synthesize_verilog
-from sasim.synth.checks import buffers_in_block_ram, no_latches
+from sasim.synth.checks import buffers_in_ram, no_latches
 from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
 from sasim.synth.resources import count_resources
@@ -173,7 +173,7 @@ def test_accelerator_memories_from_its_manifest() -> None:
     assert by_name["I_emem"].kind == "edge" and by_name["I_emem"].mapped_to is MemoryMapping.FLIP_FLOPS
     assert by_name["perf"].entry is None and by_name["perf"].mapped_to is MemoryMapping.FLIP_FLOPS
     assert by_name["I_dsz"].mapped_to is MemoryMapping.REMOVED  # a one-word ROM: a constant
-    assert buffers_in_block_ram(Target.ECP5, memories).status is CheckStatus.PASSED
+    assert buffers_in_ram(Target.ECP5, memories).status is CheckStatus.PASSED
 
 
 def test_malformed_manifest_memories_wrong() -> None:
@@ -190,11 +190,41 @@ def test_checks() -> None:
     memories = classify_memories(parse_memory_dump(DATA / "ecp5_memories.il"), log,
                                  [MemorySpec("big", "buffer", None, None, None),
                                   MemorySpec("small", "buffer", None, None, None)])
-    check = buffers_in_block_ram(Target.ECP5, memories)
+    check = buffers_in_ram(Target.ECP5, memories)
     assert (check.status, check.detail) == (
-        CheckStatus.FAILED, "1 of 2 buffer memories are not in block RAM (LUT RAM: small_emem)")
-    generic = buffers_in_block_ram(Target.GENERIC, memories)
+        CheckStatus.FAILED,
+        "1 of 2 buffer memories are not in the RAM they were meant for (LUT RAM instead of block RAM: small_emem)")
+    generic = buffers_in_ram(Target.GENERIC, memories)
     assert (generic.status, generic.to_json()["passed"]) == (CheckStatus.NOT_APPLICABLE, None)
+
+
+@pytest.mark.parametrize(("big", "small", "status", "detail"), [
+    ("block", "lut", CheckStatus.PASSED,
+     "every buffer memory (2) is in the RAM it was meant for: 1 in block RAM, 1 in LUT RAM"),
+    ("lut", "lut", CheckStatus.FAILED, "1 of 2 buffer memories are not in the RAM they were meant for "
+                                       "(block RAM instead of LUT RAM: big_bmem0)"),
+    ("block", "block", CheckStatus.FAILED, "1 of 2 buffer memories are not in the RAM they were meant for "
+                                           "(LUT RAM instead of block RAM: small_emem)"),
+])
+def test_buffers_are_checked_against_the_ram_they_were_meant_for(big: str, small: str, status: CheckStatus,
+                                                                 detail: str) -> None:
+    log = parse_log((DATA / "ecp5_yosys_excerpt.log").read_text(), "probe")
+    specs = [MemorySpec("big", "buffer", None, None, None, big), MemorySpec("small", "buffer", None, None, None, small),
+             MemorySpec("tiny", "edge", None, None, None)]
+    memories = classify_memories(parse_memory_dump(DATA / "ecp5_memories.il"), log, specs)
+    meant = {m.name: m.to_json()["meant_for"] for m in memories}
+    assert meant == {"big_bmem0": {"block": "bram", "lut": "lutram"}[big],
+                     "small_emem": {"block": "bram", "lut": "lutram"}[small], "tiny_mem": None}
+    check = buffers_in_ram(Target.ECP5, memories)
+    assert (check.status, check.detail) == (status, detail)
+
+
+def test_manifest_ram_must_be_block_or_lut_wrong() -> None:
+    specs = memory_specs({"memories": [{"name": "a", "kind": "buffer", "ram": "lut"}, {"name": "b", "kind": "buffer"}]})
+    assert specs is not None and [s.ram for s in specs] == ["lut", "block"]  # without "ram": block RAM
+    with pytest.raises(SynthesisError, match=re.escape(
+            "manifest.json: memories[0] is malformed (ValueError(\"ram 'huge' is not one of ['block', 'lut']\"))")):
+        memory_specs({"memories": [{"name": "a", "kind": "buffer", "ram": "huge"}]})
 
 
 # --- nextpnr ------------------------------------------------------------------------------------
@@ -501,7 +531,8 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, 
     cores the pair takes about as long as the ECP5 run alone. Both keep their files."""
     keep = {name: tmp_path_factory.mktemp(name) for name in ("ecp5", "generic")}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        ecp5 = pool.submit(_cli, *TINY, "--keep", str(keep["ecp5"]), "--json")
+        # every bank in block RAM: the check that yosys infers DP16KD for the buffers
+        ecp5 = pool.submit(_cli, *TINY, "--lut-ram-bits", "0", "--keep", str(keep["ecp5"]), "--json")
         generic = pool.submit(_cli, *TINY, "--target", "generic", "--keep", str(keep["generic"]))
         return {"ecp5": (*ecp5.result(), keep["ecp5"]), "generic": (*generic.result(), keep["generic"])}
 
@@ -522,8 +553,8 @@ def test_tiny_design_on_ecp5(tiny_runs: dict[str, tuple[int, str, str, Path]]) -
     assert data["latches"] == []
     buffers = [m for m in data["memories"] if m["kind"] == "buffer"]
     assert sorted(m["entry"] for m in buffers) == ["I_bmem", "O_omem", "W_bmem"]
-    assert all(m["mapped_to"] == "bram" for m in buffers)
-    assert data["checks"]["no_latches"]["passed"] and data["checks"]["buffers_in_bram"]["passed"]
+    assert all(m["mapped_to"] == m["meant_for"] == "bram" for m in buffers)
+    assert data["checks"]["no_latches"]["passed"] and data["checks"]["buffers_in_ram"]["passed"]
     assert data["passed"] is True
     assert set(data["wall_s"]) == {"generate", "yosys", "nextpnr"}
     assert set(data["peak_mib"]) == {"yosys", "nextpnr"} and min(data["peak_mib"].values()) > 0
@@ -552,8 +583,26 @@ def test_tiny_design_generic_report(tiny_runs: dict[str, tuple[int, str, str, Pa
     assert re.search(r"│ latches\s+│ \$_DLATCH\*\s+│\s+0 │", report)
     assert "not available for this target (no place and route)" in report
     assert re.search(r"│ I_bmem\s+│ buffer │ I\s+│ 16 x 8 bits\s+│ 1/1\s+│ flip-flops", report)
-    assert re.search(r"buffers in block RAM │ n/a\s+│ the generic target has no block RAM", report)
+    assert re.search(r"buffers in RAM │ n/a\s+│ the generic target has no block RAM", report)
     assert "PASS: every check passed" in report
+
+
+@pytest.mark.parametrize(("args", "cell", "mapped"), [
+    pytest.param(["--target", "ecp5"], "TRELLIS_DPR16X4", "lutram", marks=needs_nextpnr),
+    pytest.param(["--target", "xilinx"], "RAM32M", "lutram", marks=needs_yosys),
+    pytest.param(["--target", "xilinx", "--lut-ram-bits", "0"], "RAMB18E1", "bram", marks=needs_yosys),
+])
+def test_small_banks_go_to_lut_ram(args: list[str], cell: str, mapped: str) -> None:
+    """The tiny design's banks hold 128 and 512 bits: LUT RAM by default, block RAM when asked
+    (on ECP5, the tiny design's run with every bank in block RAM is the one above)."""
+    status, out, err = _cli(*TINY, *args, "--json")
+    assert (status, err) == (0, "")
+    data = json.loads(out)
+    buffers = [m for m in data["memories"] if m["kind"] == "buffer"]
+    assert sorted(m["entry"] for m in buffers) == ["I_bmem", "O_omem", "W_bmem"]
+    assert all(m["mapped_to"] == m["meant_for"] == mapped for m in buffers), buffers
+    assert data["resources"]["cells"].get(cell, 0) > 0
+    assert data["checks"]["buffers_in_ram"]["passed"] and data["passed"] is True
 
 
 def test_result_json_round_trip() -> None:

@@ -27,7 +27,7 @@ from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
 from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, slot_word, words_ahead, zext
-from sasim.gen.memory import absolute_addresses, input_ram, ring, window_free_banks
+from sasim.gen.memory import LUT_RAM_BITS, absolute_addresses, bank_ram, input_ram, ring, window_free_banks
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
 from sasim.gen.tables import MAX_TABLE_ENTRIES, InputTables, Tables, build_tables
@@ -140,7 +140,8 @@ class _Builder(OutputPath):
         ab = ring_.addr_bits
         eabs = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
         self.rom(f"{p}_eabs", eabs, ab, window=2 * bw)
-        self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks)
+        ram = bank_ram(ring_, b, self.lut_ram_bits)
+        self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks, ram)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
         w(f"reg [{b - 1}:0] {p}_emem [0:{ns * tmax - 1}];", f"wire [{b - 1}:0] {p}_bdata [0:{bw - 1}];")
         w(f"wire [{IDX - 1}:0] {p}_rd_n = {zext(f'{p}_rd_count', 8)};")
@@ -200,7 +201,7 @@ class _Builder(OutputPath):
         ahead = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                             width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata",
-                  one_port=banks is not None)
+                  ram=ram, one_port=banks is not None)
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
@@ -511,9 +512,13 @@ class _Builder(OutputPath):
 
 
 def build(
-    design: Design, top: str = "sasim_accel", tables: Tables | None = None, *, table_limit: int = MAX_TABLE_ENTRIES
+    design: Design, top: str = "sasim_accel", tables: Tables | None = None, *, table_limit: int = MAX_TABLE_ENTRIES,
+    lut_ram_bits: int = LUT_RAM_BITS,
 ) -> Rtl:
     """Generate the accelerator for ``design`` (raises :class:`GenerationError` if it cannot,
-    or if its sequencer tables need more than ``table_limit`` entries)."""
+    or if its sequencer tables need more than ``table_limit`` entries). Buffer banks of at
+    most ``lut_ram_bits`` bits are meant for LUT RAM, the others for block RAM."""
     top = identifier(top)
-    return _Builder(design, tables or build_tables(design, max_entries=table_limit), top).build()
+    if lut_ram_bits < 0:
+        raise GenerationError(f"lut_ram_bits must be 0 or more, not {lut_ram_bits}")
+    return _Builder(design, tables or build_tables(design, max_entries=table_limit), top, lut_ram_bits).build()

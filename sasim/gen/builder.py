@@ -23,8 +23,9 @@ class BuilderBase:
     """One module under construction: the Writer, the ROM files, the counters and memories
     declared so far, and the widths the sections agree on."""
 
-    def __init__(self, design: Design, tables: Tables, top: str) -> None:
+    def __init__(self, design: Design, tables: Tables, top: str, lut_ram_bits: int) -> None:
         self.d = design
+        self.lut_ram_bits = lut_ram_bits  # the largest buffer bank kept in LUT RAM
         self.tb = tables
         self.top = top
         self.w = Writer()
@@ -94,8 +95,9 @@ class BuilderBase:
                f"else if ({advance}) {reg} <= {nxt};")
         return nxt
 
-    def memory(self, name: str, kind: str, tensor: str | None, words: int, bits: int, banks: int = 1) -> None:
-        self.memories.append(Memory(name, kind, tensor, words, bits, banks))
+    def memory(self, name: str, kind: str, tensor: str | None, words: int, bits: int, banks: int = 1,
+               ram: str | None = None) -> None:
+        self.memories.append(Memory(name, kind, tensor, words, bits, banks, ram))
 
     def count(self, name: str, expr: str, bits: int) -> None:
         """A performance counter adding ``expr`` (``bits`` wide) each cycle of the run."""

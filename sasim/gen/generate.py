@@ -11,6 +11,7 @@ from typing import Any
 from sasim.design.design import Design
 from sasim.fileio import write_text_atomic
 from sasim.gen.accelerator import Rtl, build
+from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 
 __all__ = ["MANIFEST", "generate", "manifest", "write_rtl"]
@@ -34,7 +35,7 @@ def manifest(rtl: Rtl, design: Design) -> dict[str, Any]:
         "parameters": rtl.parameters,
         "counters": [{"index": c.index, "name": c.name} for c in rtl.counters],
         "memories": [{"name": m.name, "kind": m.kind, "tensor": m.tensor, "words": m.words, "bits": m.bits,
-                      "banks": m.banks} for m in rtl.memories],
+                      "banks": m.banks, "ram": m.ram} for m in rtl.memories],
     }
 
 
@@ -55,10 +56,11 @@ def write_rtl(rtl: Rtl, design: Design, out_dir: str | os.PathLike[str]) -> list
 
 
 def generate(
-    design: Design, out_dir: str | os.PathLike[str], top: str = "sasim_accel", *, table_limit: int = MAX_TABLE_ENTRIES
+    design: Design, out_dir: str | os.PathLike[str], top: str = "sasim_accel", *, table_limit: int = MAX_TABLE_ENTRIES,
+    lut_ram_bits: int = LUT_RAM_BITS,
 ) -> tuple[Rtl, list[Path]]:
     """Generate the accelerator for ``design`` and write it to ``out_dir``. Everything is
     generated in memory first: a design the generator rejects writes nothing.
-    ``table_limit``: see :func:`~sasim.gen.accelerator.build`."""
-    rtl = build(design, top, table_limit=table_limit)
+    ``table_limit`` and ``lut_ram_bits``: see :func:`~sasim.gen.accelerator.build`."""
+    rtl = build(design, top, table_limit=table_limit, lut_ram_bits=lut_ram_bits)
     return rtl, write_rtl(rtl, design, out_dir)

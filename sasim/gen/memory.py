@@ -1,4 +1,5 @@
-"""Buffer regions as banked, synchronous-read RAMs that synthesis maps to block RAM.
+"""Buffer regions as banked, synchronous-read RAMs that synthesis maps to block RAM (or,
+for banks of a few words, to LUT RAM).
 
 A buffer region is a ring: the element filled ``n``-th lives at address ``n mod P``.
 Any ``P`` at least the region's capacity keeps the live elements apart, so the
@@ -32,13 +33,18 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2
 
 __all__ = [
-    "Ring", "absolute_addresses", "conflict_free_banks", "input_ram", "output_ram", "ring", "update_groups",
-    "window_free_banks",
+    "LUT_RAM_BITS", "Ring", "absolute_addresses", "bank_ram", "conflict_free_banks", "input_ram", "output_ram",
+    "ring", "update_groups", "window_free_banks",
 ]
 
-#: The synthesis attribute on every bank: block RAM even where a bank is small enough
-#: for LUT RAM (yosys honours it; other tools ignore or honour the same name).
-BLOCK_RAM = '(* ram_style = "block" *)'
+#: The largest bank (words x bits) kept in LUT RAM by default: 1 Kibit, a sixteenth of a
+#: 16 Kibit block RAM (an ECP5 DP16KD, half a Xilinx RAMB36). A region banked for many
+#: lanes can have banks of a few words; a block RAM each would exhaust the device.
+LUT_RAM_BITS = 1024
+
+#: The synthesis attribute on a bank, by the RAM it is meant for (yosys and Vivado honour
+#: ``ram_style``; "distributed" is LUT RAM).
+_RAM_STYLE = {"block": '(* ram_style = "block" *)', "lut": '(* ram_style = "distributed" *)'}
 
 #: An output region needs a bank per element accumulated in one cycle; beyond this many
 #: times that minimum, the generator keeps the region in flip-flops instead.
@@ -63,6 +69,12 @@ class Ring:
     @property
     def depth(self) -> int:
         return self.words // self.banks
+
+
+def bank_ram(r: Ring, bits: int, lut_ram_bits: int = LUT_RAM_BITS) -> str:
+    """The RAM each bank of ``r`` (``bits`` wide) is meant for: ``"lut"`` when it holds at
+    most ``lut_ram_bits`` bits, else ``"block"`` (0 keeps every bank in block RAM)."""
+    return "lut" if r.depth * bits <= lut_ram_bits else "block"
 
 
 def _pow2(n: int) -> int:
@@ -124,7 +136,7 @@ def _bank(expr: str, r: Ring) -> str:
 
 
 def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
-              next_addresses: list[str], data: str, *, one_port: bool = False) -> None:
+              next_addresses: list[str], data: str, *, ram: str = "block", one_port: bool = False) -> None:
     """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
     count) onward, ``count`` of them this cycle (from ``{p}_rd_lanes``); ``reads``
     read lanes whose addresses for the next cycle are ``next_addresses``; lane ``i``'s
@@ -133,7 +145,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     ``one_port``, a single read port at the row of the lowest lane on it: the generator
     has checked that the lanes read in one cycle hit distinct banks
     (:func:`window_free_banks`; so there are at least two), and the active lanes come
-    first."""
+    first. ``ram`` is the RAM the banks are meant for (:func:`bank_ram`)."""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
     w(f"wire [{reads * ab - 1}:0] {p}_ra_d;  // the lanes' read addresses in the next cycle")
     if one_port:
@@ -158,7 +170,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
     for j in range(r.banks):
         m = f"{p}_bmem{j}"
-        w(f"{BLOCK_RAM} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        w(f"{_RAM_STYLE[ram]} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         if bb:
             # the DRAM lane that writes this bank, and the row: the next one if the bank
             # comes before the burst's first bank
@@ -211,7 +223,7 @@ def _row_after(fill: str, j: int, r: Ring) -> str:
 
 
 def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_addresses: list[str],
-               io: dict[str, str]) -> None:
+               io: dict[str, str], *, ram: str = "block") -> None:
     """The output region, for an engine that accumulates up to ``len(next_addresses)``
     elements per cycle (read-modify-write) and a DRAM write engine that streams up to
     ``stream_lanes`` consecutive elements per cycle.
@@ -222,6 +234,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_ad
     address in the next cycle) and ``stream`` (an array this drives: the streamed words).
     The generator has checked that the update lanes active in one cycle hit distinct
     banks, so each bank has one write port and two read ports, all at registered rows.
+    ``ram`` is the RAM the banks are meant for (:func:`bank_ram`).
     """
     ab, bb, rb, n, u = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits, r.banks, len(next_addresses)
 
@@ -244,7 +257,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_ad
             w(f"assign {io['stream']}[{g}] = {q}_sbrd[0];")
     for j in range(n):
         m = f"{q}_omem{j}"
-        w(f"{BLOCK_RAM} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        w(f"{_RAM_STYLE[ram]} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         # update port: the row of the lowest lane on this bank (the active lanes hit distinct banks)
         chain = f"{rb}'d0"
         hit = "1'b0"

@@ -8,7 +8,7 @@ import numpy as np
 
 from sasim.gen.builder import BuilderBase
 from sasim.gen.expr import IDX, advance_slot, at_most, difference, fit, fits, inverted, words_ahead, zext
-from sasim.gen.memory import Ring, absolute_addresses, conflict_free_banks, output_ram, ring, update_groups
+from sasim.gen.memory import Ring, absolute_addresses, bank_ram, conflict_free_banks, output_ram, ring, update_groups
 from sasim.gen.tables import OutputTables
 from sasim.gen.verilog import clog2, pack_rows, width
 
@@ -196,7 +196,9 @@ class OutputPath(BuilderBase):
         q = self.names[o.tensor]
         acc, ab = o.bits, ring_.addr_bits
         w(f"wire [{acc - 1}:0] {q}_sdata [0:{lanes - 1}];")
-        self.memory(f"{q}_omem", "buffer", o.tensor, ring_.words, acc, ring_.banks if banked else 1)
+        ram = bank_ram(ring_, acc, self.lut_ram_bits)
+        self.memory(f"{q}_omem", "buffer", o.tensor, ring_.words, acc, ring_.banks if banked else 1,
+                    ram if banked else None)
         if banked:
             w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
             uw, nw, lw = self.out_w["uptr"], width(bw), width(lanes)
@@ -215,7 +217,7 @@ class OutputPath(BuilderBase):
                                      self.out_upos[:bw], f"[{ab - 1}:0]")
             output_ram(w, q, acc, ring_, lanes, ahead,
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
-                        "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"})
+                        "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"}, ram=ram)
             return
         w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
         w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")

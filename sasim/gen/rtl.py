@@ -22,7 +22,9 @@ class Memory:
     ``kind`` is ``"buffer"`` (a buffer region: banked RAM meant for block RAM),
     ``"edge"`` (an edge buffer, read by many PEs at once: registers) or ``"rom"``
     (a sequencer table). Every memory whose hierarchical name starts with ``name``
-    belongs to this entry (a buffer region is one memory per bank).
+    belongs to this entry (a buffer region is one memory per bank). ``ram`` is the RAM a
+    buffer's banks are meant for: ``"block"``, ``"lut"`` (banks of a few words) or
+    ``None`` (flip-flops: a region the generator could not bank; and every other kind).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Memory:
     words: int
     bits: int
     banks: int = 1
+    ram: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from sasim.design.design import Design
 from sasim.errors import SynthesisError
 from sasim.gen.accelerator import build
 from sasim.gen.generate import MANIFEST, manifest, write_rtl
+from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
-from sasim.synth.checks import buffers_in_block_ram, no_latches
+from sasim.synth.checks import buffers_in_ram, no_latches
 from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
 from sasim.synth.resources import count_resources, latch_cells
@@ -87,6 +88,7 @@ def synthesize(
     keep: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     table_limit: int = MAX_TABLE_ENTRIES,
+    lut_ram_bits: int = LUT_RAM_BITS,
 ) -> SynthResult:
     """Generate ``design``'s accelerator and synthesize it for ``target``.
 
@@ -94,13 +96,14 @@ def synthesize(
     ``timeout_s`` bounds all tool runs together. ``keep`` is a directory that keeps the
     Verilog, the yosys script, the logs, the netlist and the nextpnr report; by default
     a temporary directory is used and removed. ``table_limit`` bounds the sequencer
-    tables (:func:`~sasim.gen.accelerator.build`). Raises :class:`GenerationError` for a
+    tables and ``lut_ram_bits`` is the largest buffer bank meant for LUT RAM
+    (:func:`~sasim.gen.accelerator.build`). Raises :class:`GenerationError` for a
     design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
     :class:`SynthesisError` when a tool fails or runs out of time."""
     _check_options(target, device, speed, freq_mhz, timeout_s)
     _tools(target)  # a missing tool is reported before anything is generated
     start = time.perf_counter()
-    rtl = build(design, top, table_limit=table_limit)
+    rtl = build(design, top, table_limit=table_limit, lut_ram_bits=lut_ram_bits)
     with _work_dir(keep) as root:
         try:
             write_rtl(rtl, design, root)
@@ -206,7 +209,7 @@ def synthesize_verilog(
         wall["nextpnr"] = fields.pop("wall_s")
         if (pnr_peak := fields.pop("peak_mib")) is not None:
             peak["nextpnr"] = pnr_peak
-    checks = (no_latches(latches), buffers_in_block_ram(target, memories))
+    checks = (no_latches(latches), buffers_in_ram(target, memories))
     return SynthResult(
         target=target, top=top, resources=resources, io_bits=stat.port_bits, latches=tuple(latches),
         memories=tuple(memories), checks=checks, wall_s=wall, peak_mib=peak, tools={t.name: t.path for t in tools},

@@ -1,10 +1,11 @@
 """Which memory of the design became what: block RAM, LUT RAM, flip-flops or logic.
 
 The generator's manifest lists its memories (``"memories"``: name, kind ``buffer`` /
-``edge`` / ``rom``, tensor, words, bits); every memory yosys infers whose name starts
-with an entry's name belongs to that entry (a banked buffer ``I_bmem`` is the yosys
-memories ``I_bmem0``, ``I_bmem1``, ...). Without that key, a memory whose name ends in
-``_bmem`` or ``_omem`` (and a bank number) is taken to be a buffer.
+``edge`` / ``rom``, tensor, words, bits, and for a buffer the RAM its banks are meant
+for, ``block`` or ``lut``); every memory yosys infers whose name starts with an entry's
+name belongs to that entry (a banked buffer ``I_bmem`` is the yosys memories
+``I_bmem0``, ``I_bmem1``, ...). Without that key, a memory whose name ends in ``_bmem``
+or ``_omem`` (and a bank number) is taken to be a buffer meant for block RAM.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ _LABELS = {
     MemoryMapping.REMOVED: "not in the netlist",
 }
 
+#: The mapping a buffer's ``ram`` asks for.
+_MEANT_FOR = {"block": MemoryMapping.BLOCK_RAM, "lut": MemoryMapping.LUT_RAM}
+
 _BLOCK_CELL = re.compile(r"DP16KD|PDPW16KD|BLOCKRAM|RAMB|URAM")
 _LUTRAM_CELL = re.compile(r"DPR16X4|LUTRAM|RAM\d+M|RAM\d+X")
 
@@ -62,6 +66,7 @@ class MemorySpec:
     tensor: str | None
     words: int | None
     bits: int | None
+    ram: str = "block"  # a buffer's banks are meant for block RAM, or "lut": LUT RAM
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,18 @@ class MemoryReport:
     write_ports: int | None
     mapped_to: MemoryMapping
     cell: str | None  # the RAM cell memory_libmap chose, e.g. '$__DP16KD_'
+    meant_for: MemoryMapping | None = None  # a buffer's: block RAM, or LUT RAM for a small bank
+
+    @property
+    def misplaced(self) -> bool:
+        """A buffer memory that did not become the RAM the generator meant it for."""
+        return self.meant_for is not None and self.mapped_to is not self.meant_for
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "entry": self.entry, "kind": self.kind, "tensor": self.tensor,
                 "words": self.words, "bits": self.bits, "read_ports": self.read_ports,
-                "write_ports": self.write_ports, "mapped_to": self.mapped_to.value, "cell": self.cell}
+                "write_ports": self.write_ports, "mapped_to": self.mapped_to.value, "cell": self.cell,
+                "meant_for": None if self.meant_for is None else self.meant_for.value}
 
 
 def memory_specs(manifest: MappingType[str, Any] | None) -> list[MemorySpec] | None:
@@ -93,10 +105,13 @@ def memory_specs(manifest: MappingType[str, Any] | None) -> list[MemorySpec] | N
     try:
         for item in manifest["memories"]:
             words, bits, tensor = item.get("words"), item.get("bits"), item.get("tensor")
+            ram = item.get("ram") or "block"
+            if ram not in _MEANT_FOR:
+                raise ValueError(f"ram {ram!r} is not one of {sorted(_MEANT_FOR)}")
             specs.append(MemorySpec(name=str(item["name"]), kind=str(item["kind"]),
                                     tensor=None if tensor is None else str(tensor),
                                     words=None if words is None else int(words),
-                                    bits=None if bits is None else int(bits)))
+                                    bits=None if bits is None else int(bits), ram=ram))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SynthesisError(f"manifest.json: memories[{len(specs)}] is malformed ({exc!r}); each entry needs "
                              f"'name' and 'kind'") from exc
@@ -111,6 +126,10 @@ def _entry(name: str, specs: Sequence[MemorySpec] | None) -> MemorySpec | None:
         return None
     matches = [s for s in specs if name.startswith(s.name)]
     return max(matches, key=lambda s: len(s.name)) if matches else None
+
+
+def _meant_for(spec: MemorySpec | None) -> MemoryMapping | None:
+    return _MEANT_FOR[spec.ram] if spec is not None and spec.kind == "buffer" else None
 
 
 def _from_cell(cell: str) -> MemoryMapping:
@@ -145,7 +164,8 @@ def classify_memories(
         reports.append(MemoryReport(
             name=memory.name, entry=spec.name if spec else None, kind=spec.kind if spec else None,
             tensor=spec.tensor if spec else None, words=memory.words, bits=memory.bits,
-            read_ports=memory.read_ports, write_ports=memory.write_ports, mapped_to=mapped_to, cell=cell))
+            read_ports=memory.read_ports, write_ports=memory.write_ports, mapped_to=mapped_to, cell=cell,
+            meant_for=_meant_for(spec)))
         if spec is not None:
             found.add(spec.name)
     for name in log.register_lists:
@@ -155,12 +175,13 @@ def classify_memories(
             name=name, entry=spec.name if spec else None, kind=spec.kind if spec else None,
             tensor=spec.tensor if spec else None, words=spec.words if exact and spec else None,
             bits=spec.bits if exact and spec else None, read_ports=None, write_ports=None,
-            mapped_to=MemoryMapping.FLIP_FLOPS, cell=None))
+            mapped_to=MemoryMapping.FLIP_FLOPS, cell=None, meant_for=_meant_for(spec)))
         if spec is not None:
             found.add(spec.name)
     for spec in specs or ():
         if spec.name not in found:
             reports.append(MemoryReport(
                 name=spec.name, entry=spec.name, kind=spec.kind, tensor=spec.tensor, words=spec.words,
-                bits=spec.bits, read_ports=None, write_ports=None, mapped_to=MemoryMapping.REMOVED, cell=None))
+                bits=spec.bits, read_ports=None, write_ports=None, mapped_to=MemoryMapping.REMOVED, cell=None,
+                meant_for=_meant_for(spec)))
     return reports
