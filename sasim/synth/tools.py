@@ -134,32 +134,40 @@ def _high_water_mib(pid: int) -> float | None:
     return None
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, peak: list[float]) -> float | None:
-    """Wait up to ``timeout`` seconds for ``proc``; raises ``TimeoutExpired`` if it still runs.
-    Returns its peak resident size in MiB where the OS reports it.
+class _Watched:
+    """A running tool and its peak resident size.
 
     ``wait4`` reports the most the process ever held, which counts the memory it shared
     with this (perhaps large) Python process between fork and exec; so while it runs, its
-    own high-water mark since exec is sampled into ``peak[0]``, which is what is returned
-    when there is one. (That can miss growth in the last sampling interval, 50 ms.)"""
-    if not hasattr(os, "wait4"):
-        proc.wait(timeout=timeout)
-        return None
-    end = time.monotonic() + timeout
-    while True:
-        hwm = _high_water_mib(proc.pid)
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if peak:
-                return peak[0]
-            scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-            return usage.ru_maxrss * scale / (1 << 20)
-        if hwm is not None:  # monotonic after exec, so the latest sample is the best
-            peak[:] = [hwm]
-        if time.monotonic() >= end:
-            raise subprocess.TimeoutExpired(proc.args, timeout)
-        time.sleep(min(0.05, timeout))
+    own high-water mark since exec is sampled, and that is its peak when there is one.
+    (Sampling can miss growth in the last interval, 50 ms.)"""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.sampled: float | None = None  # the latest high-water mark, in MiB
+
+    def wait(self, timeout: float) -> float | None:
+        """Wait up to ``timeout`` seconds for the tool to end; raises ``TimeoutExpired`` if
+        it still runs. Returns its peak resident size in MiB where the OS reports it."""
+        proc = self.proc
+        if not hasattr(os, "wait4"):
+            proc.wait(timeout=timeout)
+            return None
+        end = time.monotonic() + timeout
+        while True:
+            hwm = _high_water_mib(proc.pid)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                if self.sampled is not None:
+                    return self.sampled
+                scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+                return usage.ru_maxrss * scale / (1 << 20)
+            if hwm is not None:  # monotonic after exec, so the latest sample is the best
+                self.sampled = hwm
+            if time.monotonic() >= end:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            time.sleep(min(0.05, timeout))
 
 
 def run_tool(
@@ -183,20 +191,20 @@ def run_tool(
     argv = (tool.path, *args)
     log.info("running %s in %s", " ".join(argv), cwd)
     start = time.perf_counter()
-    sampled: list[float] = []  # the tool's high-water mark, sampled while it runs
     with open(log_file, "wb") as out:
         try:
             proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         except OSError as exc:
             raise SynthesisError(f"cannot start {tool.name} ({tool.path}): {exc.strerror or exc}") from exc
+        watched = _Watched(proc)
         try:
             while True:
                 elapsed = time.perf_counter() - start
                 if on_tick is not None:
                     on_tick(elapsed)
                 try:
-                    peak = _wait(proc, min(POLL_S, max(timeout_s - elapsed, 0.0)), sampled)
+                    peak = watched.wait(min(POLL_S, max(timeout_s - elapsed, 0.0)))
                     break
                 except subprocess.TimeoutExpired:
                     if time.perf_counter() - start >= timeout_s:
