@@ -122,6 +122,17 @@ class EventSeq:
         return sums[self.group] if self.events else np.zeros(0, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class _BoxPlan:
+    """How an event box follows from a step, for one r*: the step-index columns outside r*
+    (each with the dimension it moves and its stride there), the same as a weight matrix
+    (columns x dimensions), and the unclipped extent of every dimension inside r*."""
+
+    columns: tuple[tuple[int, int, int], ...]  # (step-index column, dimension, stride)
+    weights: np.ndarray
+    inner: np.ndarray
+
+
 class Schedule:
     """Steps, folds, events and tiles of a Design."""
 
@@ -155,7 +166,7 @@ class Schedule:
         self.index = np.asfortranarray(idx[keep]) if clipped else idx  # (S, temporal loops)
         self.base = np.asfortranarray(base[keep]) if clipped else base  # (S, dims): each step's point in PE slot 0
         self._templates: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
-        self._plans: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._plans: dict[int | None, _BoxPlan] = {}
         # flat-index step of one unit along each dimension, per tensor (row-major storage)
         self._unit: dict[str, np.ndarray] = {}
         for t in wl.tensors:
@@ -221,32 +232,31 @@ class Schedule:
 
     # --- boxes and tiles ----------------------------------------------------------------
 
-    def _box_plan(self, refill: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For r* = ``refill``: the step-index columns outside it, their strides per dimension,
-        and the unclipped extent of every dimension inside it."""
+    def _box_plan(self, refill: int | None) -> _BoxPlan:
+        """The :class:`_BoxPlan` for r* = ``refill``."""
         plan = self._plans.get(refill)
         if plan is None:
             loops = self.design.loops
             cols = [c for c, j in enumerate(self.temporal) if refill is not None and j <= refill]
+            dims = [self.dims.index(loops[self.temporal[c]].dim) for c in cols]
+            strides = [int(self.strides[self.temporal[c]]) for c in cols]
             weights = np.zeros((len(cols), len(self.dims)), dtype=np.int64)
-            for row, c in enumerate(cols):
-                j = self.temporal[c]
-                weights[row, self.dims.index(loops[j].dim)] = self.strides[j]
+            weights[np.arange(len(cols)), dims] = strides
             inner = np.ones(len(self.dims), dtype=np.int64)
             for j, lp in enumerate(loops):
                 if refill is None or j > refill:  # spatial loops always sit inside r*
                     inner[self.dims.index(lp.dim)] *= lp.factor
-            plan = self._plans[refill] = (np.array(cols, dtype=np.int64), weights, inner)
+            plan = self._plans[refill] = _BoxPlan(tuple(zip(cols, dims, strides, strict=True)), weights, inner)
         return plan
 
     def boxes(self, refill: int | None, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(bases, extents), one row per step in ``steps`` (sorted, distinct; see :meth:`box`)."""
-        cols, weights, inner = self._box_plan(refill)
+        plan = self._box_plan(refill)
+        inner = plan.inner
         every = len(steps) == self.steps  # sorted and distinct: then they are all the steps
         bases = np.zeros((len(steps), len(self.dims)), dtype=np.int64, order="F")
-        for row, c in enumerate(cols.tolist()):  # a column at a time: faster than an integer matmul
-            di = int(np.flatnonzero(weights[row])[0])
-            bases[:, di] += (self.index[:, c] if every else self.index[steps, c]) * weights[row, di]
+        for c, di, stride in plan.columns:  # a column at a time: faster than an integer matmul
+            bases[:, di] += (self.index[:, c] if every else self.index[steps, c]) * stride
         if not len(steps) or np.all(bases.max(axis=0) + inner <= self.sizes):
             # no box is clipped (the usual case): one extent for all, without storing it per step
             return bases, np.broadcast_to(inner[None, :], bases.shape)
@@ -270,9 +280,10 @@ class Schedule:
 
     def box(self, refill: int | None, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(base, extent) per dimension of the points sharing ``step``'s indices at or outside r*."""
-        cols, weights, inner = self._box_plan(refill)
-        base = self.index[step, cols] @ weights if len(cols) else np.zeros(len(self.dims), dtype=np.int64)
-        return base, np.minimum(inner, self.sizes - base)
+        plan = self._box_plan(refill)
+        cols = [c for c, _, _ in plan.columns]
+        base = self.index[step, cols] @ plan.weights if cols else np.zeros(len(self.dims), dtype=np.int64)
+        return base, np.minimum(plan.inner, self.sizes - base)
 
     def active_pes(self) -> np.ndarray:
         """Active PEs at every step."""
