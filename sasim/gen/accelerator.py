@@ -26,7 +26,19 @@ import numpy as np
 from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
-from sasim.gen.expr import IDX, advance_slot, difference, fit, fits, inverted, sext, slot_word, words_ahead, zext
+from sasim.gen.expr import (
+    IDX,
+    advance_slot,
+    difference,
+    fit,
+    fits,
+    inverted,
+    rotate_lanes,
+    sext,
+    slot_word,
+    words_ahead,
+    zext,
+)
 from sasim.gen.memory import LUT_RAM_BITS, absolute_addresses, bank_ram, input_ram, ring, window_free_banks
 from sasim.gen.output_path import OutputPath
 from sasim.gen.rtl import Counter, Memory, Rtl
@@ -217,10 +229,19 @@ class _Builder(OutputPath):
             data = [f"{p}_pd[{(st - 1) * bw + g}]" for g in range(bw)]
         else:
             n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", [f"{p}_bdata[{g}]" for g in range(bw)]
-        w(f"wire [{nw - 1}:0] {p}_wn = {n};", f"wire [{sw - 1}:0] {p}_wslot = {slot};",
-          f"wire [{kw - 1}:0] {p}_wk = {k};")
-        for g in range(bw):
-            w(f"wire [{sw - 1}:0] {p}_wa{g} = {p}_wslot + {fit(f'{p}_wk', kw, sw)} + {sw}'d{g};")
+        w(f"wire [{nw - 1}:0] {p}_wn = {n};",
+          # a slot's low bits are zero when its size is a power of two, and one-element tiles have no offset
+          "/* verilator lint_off UNUSEDSIGNAL */",
+          f"wire [{sw - 1}:0] {p}_wslot = {slot};", f"wire [{kw - 1}:0] {p}_wk = {k};",
+          "/* verilator lint_on UNUSEDSIGNAL */")
+        # The lanes write the consecutive words wbase .. wbase + wn - 1. Each word takes its
+        # element from one output of a rotator by wbase (word e from output e mod R) when it
+        # lies in that range: no word chooses among the lanes, and no lane's address is
+        # compared with every word.
+        w(f"wire [{sw - 1}:0] {p}_wbase = {slot_word(f'{p}_wslot', sw, tmax, ns, (f'{p}_wk', kw))};",
+          f"wire [{sw}:0] {p}_wlo = {{1'b0, {p}_wbase}};",
+          f"wire [{sw}:0] {p}_wend = {p}_wlo + {fit(f'{p}_wn', nw, sw + 1)};")
+        rot = rotate_lanes(w, f"{p}_wr", data, b, (f"{p}_wbase", sw))
         if st:
             with w.block("always @(posedge clk) begin"):
                 w(f"{p}_pn[1] <= (rst | ~go) ? {nw}'d0 : {p}_xn;", f"{p}_pslot[1] <= {p}_xslot;",
@@ -246,8 +267,9 @@ class _Builder(OutputPath):
                     w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(f'{p}_xn', nw, kw)}; end")
                 with w.block(f"if ({p}_bshrink) begin"):
                     w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {fit(f'{p}_hsize', szw, cb)};")
-                for g in range(bw):
-                    w(f"if ({nw}'d{g} < {p}_wn) {p}_emem[{p}_wa{g}] <= {data[g]};")
+                for e in range(ns * tmax):
+                    w(f"if (({p}_wlo <= {sw + 1}'d{e}) & ({sw + 1}'d{e} < {p}_wend)) "
+                      f"{p}_emem[{sw}'d{e}] <= {rot[e % len(rot)]};")
                 w(f"{p}_efill <= {p}_efill + {fit(f'{p}_wn', nw, eb)};")
                 w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {fit(f'{p}_asize', esw, eb)}; "
                   f"{advance_slot(f'{p}_hslot', sw, tmax, ns)} end")

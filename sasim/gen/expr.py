@@ -14,7 +14,7 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2, width
 
-__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted",
+__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted", "rotate_lanes",
            "sext", "slot_word", "words_ahead", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
@@ -99,6 +99,26 @@ def slot_word(slot: str, bits: int, size: int, slots: int, offset: int | tuple[s
     if size == 1 << lb and bits > lb:
         return f"{{{slot}[{bits - 1}:{lb}], {low}}}" if lb else slot
     return f"{slot} + {full}"
+
+
+def rotate_lanes(w: Writer, name: str, lanes: list[str], bits: int, shift: tuple[str, int]) -> list[str]:
+    """Declare a barrel rotator: ``R`` outputs (``R`` the power of two at or above
+    ``len(lanes)``), output ``j`` holding lane ``(j - shift) mod R`` (lanes past the last
+    are zero). A write of consecutive elements from any start then takes each word's
+    element from one output, ``start mod R``, instead of choosing among every lane per word.
+    ``shift`` is a wire and its width. Returns the outputs."""
+    size = 1 << clog2(len(lanes))
+    stage = [*lanes, *[f"{bits}'d0"] * (size - len(lanes))]
+    expr, have = shift
+    if have < clog2(size):
+        raise ValueError(f"a shift of {have} bits cannot rotate {size} lanes")
+    for s in range(clog2(size)):
+        step = 1 << s
+        nxt = [f"{name}{s}_{j}" for j in range(size)]
+        for j in range(size):
+            w(f"wire [{bits - 1}:0] {nxt[j]} = {expr}[{s}] ? {stage[(j - step) % size]} : {stage[j]};")
+        stage = nxt
+    return stage
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
