@@ -4,16 +4,14 @@ reader's Verilog is lint-clean."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rtl_helpers import assert_lint_clean, run_icarus
 
 from sasim.gen.rom import Blocked, Const, Flat, RomReader, encode
 from sasim.gen.verilog import Writer, clog2
-from sasim.verify.run import _environment
 
 _I = np.arange(3000)
 TABLES = {
@@ -41,8 +39,6 @@ def _module(words: list[int], bits: int) -> tuple[str, dict[str, str], int]:
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_every_word_reads_back(name: str, tmp_path: Path) -> None:
-    if shutil.which("iverilog") is None:
-        pytest.fail("Icarus Verilog (iverilog) is required for the RTL tests")
     table, bits, kind = TABLES[name]
     words = [int(x) for x in table]
     module, files, ib = _module(words, bits)
@@ -55,23 +51,19 @@ def test_every_word_reads_back(name: str, tmp_path: Path) -> None:
         "rom_under_test dut (.idx(idx), .word(word));\n"
         f"initial begin for (i = 0; i < {len(words)}; i = i + 1) begin idx = i; #1 $display(\"%h\", word); end "
         "$finish; end\nendmodule\n")
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", "rom.v", "tb.v"], cwd=tmp_path, check=True)
-    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    out = run_icarus(tmp_path, ["rom.v", "tb.v"])
     got = [int(x, 16) for x in out.split() if not x.startswith(("VCD", "tb.v"))]
     assert got == words
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_reader_is_lint_clean(name: str, tmp_path: Path) -> None:
-    _environment("verilator")
     table, bits, _ = TABLES[name]
     module, files, _ = _module([int(x) for x in table], bits)
     for fname, text in files.items():
         (tmp_path / fname).write_text(text)
     (tmp_path / "rom_under_test.v").write_text(module)
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", "rom_under_test.v"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+    assert_lint_clean(tmp_path, "rom_under_test.v")
 
 
 @pytest.mark.parametrize("lanes", [1, 4])
@@ -79,8 +71,6 @@ def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
     """A window (the words at a pointer register and after it, with the classes and
     offsets of two blocks held in registers) reads every word right while the pointer
     moves by random steps, crossing blocks, and stands still on cycles without advance."""
-    if shutil.which("iverilog") is None:
-        pytest.fail("Icarus Verilog (iverilog) is required for the RTL tests")
     i = np.arange(6000)
     words = (((i % 4) * 64 + (i // 4) % 64 + (i // 256) * 1000) % (1 << 12)).tolist()
     span = 2 * lanes
@@ -113,8 +103,7 @@ def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
     tb += [f"adv = {int(a)}; step = {s}; #1 $display(\"%h %h\", at, out); #4 clk = 1; #5 clk = 0;" for a, s in moves]
     tb += ["$finish; end", "endmodule"]
     (tmp_path / "tb.v").write_text("\n".join(tb) + "\n")
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", "win.v", "tb.v"], cwd=tmp_path, check=True)
-    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    out = run_icarus(tmp_path, ["win.v", "tb.v"])
     lines = [line.split() for line in out.splitlines() if len(line.split()) == 2]
     assert len(lines) == len(moves)
     crossed = set()

@@ -3,15 +3,13 @@ every shift, and its Verilog is lint-clean."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from rtl_helpers import assert_lint_clean, run_icarus
 
 from sasim.gen.expr import rotate_lanes
 from sasim.gen.verilog import Writer, clog2
-from sasim.verify.run import _environment
 
 BITS = 8
 
@@ -31,8 +29,6 @@ def _module(lanes: int, shift_bits: int) -> tuple[str, int]:
 
 @pytest.mark.parametrize(("lanes", "shift_bits"), [(1, 1), (2, 1), (3, 4), (4, 2), (5, 5), (8, 3), (32, 7)])
 def test_output_j_holds_lane_j_minus_shift(lanes: int, shift_bits: int, tmp_path: Path) -> None:
-    if shutil.which("iverilog") is None:
-        pytest.fail("Icarus Verilog (iverilog) is required for the RTL tests")
     module, size = _module(lanes, shift_bits)
     values = [0x11 * (i + 1) % 256 or 0xA5 for i in range(lanes)]  # distinct and non-zero
     packed = sum(v << (i * BITS) for i, v in enumerate(values))
@@ -43,9 +39,7 @@ def test_output_j_holds_lane_j_minus_shift(lanes: int, shift_bits: int, tmp_path
         "rot_under_test dut (.lanes(lanes), .shift(shift), .out(out));\n"
         f"initial begin lanes = {lanes * BITS}'h{packed:x}; for (s = 0; s < {1 << shift_bits}; s = s + 1) begin "
         "shift = s; #1 $display(\"%h\", out); end $finish; end\nendmodule\n")
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", "rot.v", "tb.v"], cwd=tmp_path, check=True)
-    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
-    got = [int(x, 16) for x in out.split()]
+    got = [int(x, 16) for x in run_icarus(tmp_path, ["rot.v", "tb.v"]).split()]
     assert len(got) == 1 << shift_bits
     padded = values + [0] * (size - lanes)
     for shift, word in enumerate(got):
@@ -55,12 +49,9 @@ def test_output_j_holds_lane_j_minus_shift(lanes: int, shift_bits: int, tmp_path
 
 @pytest.mark.parametrize("lanes", [5, 8])
 def test_rotator_is_lint_clean(lanes: int, tmp_path: Path) -> None:
-    _environment("verilator")
     module, _ = _module(lanes, 3)  # a shift exactly as wide as 8 outputs need
     (tmp_path / "rot_under_test.v").write_text(module)
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", "rot_under_test.v"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+    assert_lint_clean(tmp_path, "rot_under_test.v")
 
 
 def test_a_shift_too_narrow_is_refused() -> None:
