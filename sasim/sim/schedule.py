@@ -125,11 +125,10 @@ class EventSeq:
 @dataclass(frozen=True)
 class _BoxPlan:
     """How an event box follows from a step, for one r*: the step-index columns outside r*
-    (each with the dimension it moves and its stride there), the same as a weight matrix
-    (columns x dimensions), and the unclipped extent of every dimension inside r*."""
+    (each with the dimension it moves and its stride there), and the unclipped extent of
+    every dimension inside r*."""
 
     columns: tuple[tuple[int, int, int], ...]  # (step-index column, dimension, stride)
-    weights: np.ndarray
     inner: np.ndarray
 
 
@@ -240,17 +239,16 @@ class Schedule:
             cols = [c for c, j in enumerate(self.temporal) if refill is not None and j <= refill]
             dims = [self.dims.index(loops[self.temporal[c]].dim) for c in cols]
             strides = [int(self.strides[self.temporal[c]]) for c in cols]
-            weights = np.zeros((len(cols), len(self.dims)), dtype=np.int64)
-            weights[np.arange(len(cols)), dims] = strides
             inner = np.ones(len(self.dims), dtype=np.int64)
             for j, lp in enumerate(loops):
                 if refill is None or j > refill:  # spatial loops always sit inside r*
                     inner[self.dims.index(lp.dim)] *= lp.factor
-            plan = self._plans[refill] = _BoxPlan(tuple(zip(cols, dims, strides, strict=True)), weights, inner)
+            plan = self._plans[refill] = _BoxPlan(tuple(zip(cols, dims, strides, strict=True)), inner)
         return plan
 
     def boxes(self, refill: int | None, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bases, extents), one row per step in ``steps`` (sorted, distinct; see :meth:`box`)."""
+        """(bases, extents) per dimension, one row per step in ``steps`` (sorted, distinct): the
+        box of the points sharing the step's indices at or outside r* = ``refill``."""
         plan = self._box_plan(refill)
         inner = plan.inner
         every = len(steps) == self.steps  # sorted and distinct: then they are all the steps
@@ -277,13 +275,6 @@ class Schedule:
         if got is None:
             got = self._pe_sums[key] = _pe_tile_sum(self.design, tensor, extent)
         return got
-
-    def box(self, refill: int | None, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(base, extent) per dimension of the points sharing ``step``'s indices at or outside r*."""
-        plan = self._box_plan(refill)
-        cols = [c for c, _, _ in plan.columns]
-        base = self.index[step, cols] @ plan.weights if cols else np.zeros(len(self.dims), dtype=np.int64)
-        return base, np.minimum(plan.inner, self.sizes - base)
 
     def active_pes(self) -> np.ndarray:
         """Active PEs at every step."""
