@@ -41,15 +41,21 @@ def load_full_spec(args: argparse.Namespace, usage: Callable[[str], Exception]) 
     return load_spec(args.spec, overrides, override_labels=SECTION_FLAGS)
 
 
-def seed_argument(text: str) -> int:
-    """The ``--seed`` flag's type: a non-negative integer."""
+def _non_negative(text: str, what: str, digits: str | None = None) -> int:
+    """``digits`` (by default ``text``) as an integer of 0 or more, else a usage error
+    saying the flag must be ``what``."""
     try:
-        value = int(text)
+        value = int(text if digits is None else digits)
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
     return value
+
+
+def seed_argument(text: str) -> int:
+    """The ``--seed`` flag's type: a non-negative integer."""
+    return _non_negative(text, "a non-negative integer")
 
 
 def table_limit_argument(text: str) -> int:
@@ -83,13 +89,7 @@ def add_table_limit(parser: argparse.ArgumentParser) -> None:
 
 def lut_ram_bits_argument(text: str) -> int:
     """The ``--lut-ram-bits`` flag's type: a number of bits, 0 or more (``_`` or ``,`` allowed)."""
-    try:
-        value = int(text.strip().replace(",", "").replace("_", ""))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of bits, 0 or more, not {text!r}")
-    return value
+    return _non_negative(text, "a number of bits, 0 or more", text.strip().replace(",", "").replace("_", ""))
 
 
 def add_lut_ram_bits(parser: argparse.ArgumentParser) -> None:
