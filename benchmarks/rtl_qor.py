@@ -26,11 +26,18 @@ Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-worklo
                                  [--buffer-size 16KiB] [--arch-params buffer_banks=1,...]
                                  [--arrays 4x4,8x8] [--dataflows ws,os] [--timeout SECONDS] [--keep DIR]
                                  [--rtl-arch-params KEY=VALUE,...] [--no-rtl] [--no-synth]
-                                 [--simulator verilator|icarus] [--table-limit ENTRIES]
+                                 [--simulator verilator|icarus] [--table-limit ENTRIES] [--arch X]
+
+``--arch X`` replaces the preset with one architecture (a file or a preset string, as
+``sasim model --arch`` takes) for synthesis and the RTL run alike; each dataflow of
+``--dataflows`` is then one design on it, named after its array.
 
 For the 256x256x256 designs of BENCHMARKS.md, synthesized and run in RTL:
   python benchmarks/rtl_qor.py --workload gemm:M=256,N=256,K=256 --rtl-workload gemm:M=256,N=256,K=256 \
       --table-limit 60M
+and the WS 8x8 one, with a buffer per tensor (benchmarks/ws8x8_split.yaml):
+  python benchmarks/rtl_qor.py --workload gemm:M=256,N=256,K=256 --rtl-workload gemm:M=256,N=256,K=256 \
+      --table-limit 60M --dataflows ws --arch benchmarks/ws8x8_split.yaml --timeout 14000
 """
 
 from __future__ import annotations
@@ -72,6 +79,10 @@ def main() -> None:
     parser.add_argument("--rtl-arch-params", metavar="KEY=VALUE,...",
                         help="preset parameters for the RTL run (default: --arch-params; '' for the preset's "
                              "defaults, buffer size included)")
+    parser.add_argument("--arch", metavar="X",
+                        help="one architecture instead of the presets, for synthesis and the RTL run (a YAML file "
+                             "or a preset string, as 'sasim model --arch'); --arrays, --buffer-size and "
+                             "--arch-params then do not apply")
     parser.add_argument("--arrays", default="4x4,8x8", help="array sizes ROWSxCOLS (default %(default)s)")
     parser.add_argument("--dataflows", default="ws,os", help="ws and/or os (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
@@ -88,6 +99,9 @@ def main() -> None:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
+    if args.arch is not None and args.rtl_arch_params is not None:
+        parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
+    designs = _designs(parser, args)
 
     # the build matters: the native and WebAssembly yosys can map one design differently
     yosys = ""
@@ -98,12 +112,75 @@ def main() -> None:
             yosys = f"; yosys: {exc}"
     print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
-          f"int32 outputs; buffer {args.buffer_size}" + (f"; {args.arch_params}" if args.arch_params else ""))
+          "int32 outputs; " + (f"architecture {args.arch}" if args.arch else f"buffer {args.buffer_size}"
+                                + (f"; {args.arch_params}" if args.arch_params else "")))
     print(_row([name for name, _ in COLUMNS]))
     records: list[dict[str, Any]] = []
-    for array in args.arrays.split(","):
-        rows, cols = (int(n) for n in array.lower().split("x"))
-        for dataflow in args.dataflows.split(","):
+    for label, dataflow, arch, rtl_arch in designs:
+        record: dict[str, Any] = {"design": label, "workload": args.workload, "architecture": arch,
+                                  "mapping": dataflow}
+        row = ["-"] * len(COLUMNS)
+        row[0] = label
+        if not args.no_synth:
+            try:
+                design = load_spec(None, {"workload": args.workload, "architecture": arch,
+                                          "mapping": dataflow}).design()
+                keep = None if args.keep is None else Path(args.keep) / label.lower().replace(" ", "_")
+                r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
+                               timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
+                               lut_ram_bits=args.lut_ram_bits)
+            except SasimError as exc:
+                print(f"{label}: not synthesized: {exc}", flush=True)
+                record["error"] = str(exc)
+            else:
+                cells = r.resources.cells
+                row[1:10] = [f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}",
+                             f"{cells.get('TRELLIS_FF', 0):,}", f"{cells.get('MULT18X18D', 0):,}",
+                             f"{cells.get('DP16KD', 0):,}", "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}",
+                             f"{r.wall_s.get('yosys', 0):.1f}", f"{r.wall_s.get('nextpnr', 0):.1f}",
+                             "PASS" if r.passed else "FAIL"]
+                record.update(r.to_json())
+        if not args.no_rtl:
+            try:
+                design = load_spec(None, {"workload": args.rtl_workload, "architecture": rtl_arch,
+                                          "mapping": dataflow}).design()
+                v = verify(design, simulator=args.simulator, table_limit=args.table_limit)
+            except SasimError as exc:
+                print(f"{label}: not run in RTL: {exc}", flush=True)
+                record["rtl"] = {"workload": args.rtl_workload, "architecture": rtl_arch, "error": str(exc)}
+            else:
+                pes = design.architecture.array.rows * design.architecture.array.cols
+                util = design.workload.macs / (v.rtl_cycles * pes) if v.rtl_cycles else 0.0
+                row[10:] = [f"{util:.1%}", f"{v.rtl_cycles or 0:,}", f"{v.rtl_wall_s:.2f}", f"{v.sim_wall_s:.2f}",
+                            "PASS" if v.passed else "FAIL"]
+                record["rtl"] = {"workload": args.rtl_workload, "architecture": rtl_arch, "utilization": util,
+                                 **v.to_json()}
+        print(_row(row), flush=True)
+        records.append(record)
+    for record in records:
+        print(json.dumps(record, sort_keys=True))
+
+
+def _designs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
+    """Each design as (label, dataflow, architecture for synthesis, architecture for the RTL run)."""
+    dataflows = args.dataflows.split(",")
+    bad = [d for d in dataflows if d not in PRESETS]
+    if bad:
+        parser.error(f"--dataflows: {bad} not known; choose from {sorted(PRESETS)}")
+    if args.arch is not None:
+        try:
+            array = load_spec(None, {"workload": args.workload, "architecture": args.arch,
+                                     "mapping": dataflows[0]}).architecture.array
+        except SasimError as exc:
+            parser.error(f"--arch: {exc}")
+        return [(f"{d.upper()} {array.rows}x{array.cols}", d, args.arch, args.arch) for d in dataflows]
+    designs = []
+    for size in args.arrays.split(","):
+        try:
+            rows, cols = (int(n) for n in size.lower().split("x"))
+        except ValueError:
+            parser.error(f"--arrays: {size!r} is not ROWSxCOLS, such as 8x8")
+        for dataflow in dataflows:
             arch = f"{PRESETS[dataflow]}:rows={rows},cols={cols},buffer_size={args.buffer_size}"
             if args.arch_params:
                 arch += f",{args.arch_params}"
@@ -113,48 +190,8 @@ def main() -> None:
                 rtl_arch += f",buffer_size={args.buffer_size}"
             if rtl_params:
                 rtl_arch += f",{rtl_params}"
-            label = f"{dataflow.upper()} {rows}x{cols}"
-            record: dict[str, Any] = {"design": label, "workload": args.workload, "architecture": arch,
-                                      "mapping": dataflow}
-            row = ["-"] * len(COLUMNS)
-            row[0] = label
-            if not args.no_synth:
-                try:
-                    design = load_spec(None, {"workload": args.workload, "architecture": arch,
-                                              "mapping": dataflow}).design()
-                    keep = None if args.keep is None else Path(args.keep) / f"{dataflow}_{rows}x{cols}"
-                    r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                                   timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
-                                   lut_ram_bits=args.lut_ram_bits)
-                except SasimError as exc:
-                    print(f"{label}: not synthesized: {exc}", flush=True)
-                    record["error"] = str(exc)
-                else:
-                    cells = r.resources.cells
-                    row[1:10] = [f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}",
-                                 f"{cells.get('TRELLIS_FF', 0):,}", f"{cells.get('MULT18X18D', 0):,}",
-                                 f"{cells.get('DP16KD', 0):,}", "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}",
-                                 f"{r.wall_s.get('yosys', 0):.1f}", f"{r.wall_s.get('nextpnr', 0):.1f}",
-                                 "PASS" if r.passed else "FAIL"]
-                    record.update(r.to_json())
-            if not args.no_rtl:
-                try:
-                    design = load_spec(None, {"workload": args.rtl_workload, "architecture": rtl_arch,
-                                              "mapping": dataflow}).design()
-                    v = verify(design, simulator=args.simulator, table_limit=args.table_limit)
-                except SasimError as exc:
-                    print(f"{label}: not run in RTL: {exc}", flush=True)
-                    record["rtl"] = {"workload": args.rtl_workload, "architecture": rtl_arch, "error": str(exc)}
-                else:
-                    util = design.workload.macs / (v.rtl_cycles * rows * cols) if v.rtl_cycles else 0.0
-                    row[10:] = [f"{util:.1%}", f"{v.rtl_cycles or 0:,}", f"{v.rtl_wall_s:.2f}", f"{v.sim_wall_s:.2f}",
-                                "PASS" if v.passed else "FAIL"]
-                    record["rtl"] = {"workload": args.rtl_workload, "architecture": rtl_arch, "utilization": util,
-                                     **v.to_json()}
-            print(_row(row), flush=True)
-            records.append(record)
-    for record in records:
-        print(json.dumps(record, sort_keys=True))
+            designs.append((f"{dataflow.upper()} {rows}x{cols}", dataflow, arch, rtl_arch))
+    return designs
 
 
 if __name__ == "__main__":
