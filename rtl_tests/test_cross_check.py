@@ -38,6 +38,14 @@ CASES = {
         "ws"),
     "ws-4x4-latency-and-depth": (
         "gemm:M=10,N=9,K=7", f"ws_systolic:rows=4,cols=4,{SMALL},mac_latency=3,dram_latency=7", "ws"),
+    # the banks read a cycle after the move, at addresses registered off the engine's decision
+    "ws-4x4-gemm-read-latency-2": (
+        "gemm:M=10,N=9,K=7", f"ws_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=2", "ws"),
+    "ws-2x3-int16-low-bandwidth-read-latency-2": (  # weights read through a port per lane
+        "gemm:M=9,N=7,K=6,bits=16",
+        f"ws_systolic:rows=2,cols=3,{SMALL},dram_words_per_cycle=1,dram_word_bits=16,buffer_read_latency=2", "ws"),
+    "os-4x4-gemm-read-latency-3": (
+        "gemm:M=10,N=9,K=7", f"os_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=3", "os"),
     "os-2x2-gemm-output-in-registers": ("gemm:M=4,N=32,K=3", f"os_systolic:rows=2,cols=2,{SMALL}", "os"),
     # workloads long enough that the sequencer tables are stored as blocks, two levels deep
     "ws-2x2-gemm-blocked-roms": ("gemm:M=32,N=32,K=32", "ws_systolic:rows=2,cols=2,buffer_size=4KiB", "ws"),
@@ -75,6 +83,14 @@ def test_rtl_equals_simulator(name: str) -> None:
     if "blocked-roms" in name:  # tables of classes and offsets stored as blocks; positions read through windows
         assert any(m.name.endswith(("_c_p", "_o_p")) for m in build(design).memories if m.kind == "rom")
         assert "I_epos_w0_adv" in build(design).files["sasim_accel.v"]
+    if "read-latency" in name:
+        latency = int(name.rsplit("-", 1)[1])
+        assert design.architecture.buffers[0].read_latency == latency
+        text = build(design).files["sasim_accel.v"]
+        for p in "IW":  # each input engine moves several elements a cycle, through the pipeline
+            assert f"{p}_pn [1:{latency - 1}]" in text and f"{p}_bdata [0:0]" not in text, p
+        if "low-bandwidth" in name:
+            assert "W_ra;" in text, "the weight region should have a read port per lane"
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access
     assert_equal_to_simulator(verify(design, seed=3))

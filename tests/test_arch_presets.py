@@ -240,7 +240,8 @@ def test_inconsistent_values_name_the_parameters_wrong() -> None:
         build_architecture("ws_systolic", {"buffer_size": "64B"})
     assert str(exc.value) == (
         "architecture preset 'ws_systolic': architecture.buffers[0]: capacity 64 B is smaller than one word in "
-        "each of 16 banks of 64 bits; parameters involved: buffer_banks, buffer_size, buffer_word_bits"
+        "each of 16 banks of 64 bits; parameters involved: buffer_banks, buffer_read_latency, buffer_size, "
+        "buffer_word_bits"
     )
 
 

@@ -141,6 +141,7 @@ def _generic(preset: str, values: dict[str, Any], links: dict[str, Any]) -> Arch
         "capacity": p.size("buffers[0].capacity", "buffer_size"),
         "banks": p.get("buffers[0].banks", "buffer_banks"),
         "word_bits": p.get("buffers[0].word_bits", "buffer_word_bits"),
+        "read_latency": p.get("buffers[0].read_latency", "buffer_read_latency"),
         "holds": _ALL_ROLES,
     }]
     data["pe"] = {
@@ -157,9 +158,9 @@ def _generic(preset: str, values: dict[str, Any], links: dict[str, Any]) -> Arch
 
 def ws_systolic(
     *, rows: int = 16, cols: int = 16, buffer_size: Size = "256KiB", buffer_banks: int = 16,
-    buffer_word_bits: int = 64, input_registers: int = 1, weight_registers: int = 1, output_registers: int = 1,
-    mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4, dram_word_bits: int = 64,
-    clock_mhz: float = 1000.0, name: str = "ws_systolic",
+    buffer_word_bits: int = 64, buffer_read_latency: int = 1, input_registers: int = 1, weight_registers: int = 1,
+    output_registers: int = 1, mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4,
+    dram_word_bits: int = 64, clock_mhz: float = 1000.0, name: str = "ws_systolic",
 ) -> Architecture:
     """A weight-stationary systolic array (TPU-like), with one global buffer for every tensor.
 
@@ -176,9 +177,9 @@ def ws_systolic(
 
 def os_systolic(
     *, rows: int = 16, cols: int = 16, buffer_size: Size = "256KiB", buffer_banks: int = 16,
-    buffer_word_bits: int = 64, input_registers: int = 1, weight_registers: int = 1, output_registers: int = 1,
-    mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4, dram_word_bits: int = 64,
-    clock_mhz: float = 1000.0, name: str = "os_systolic",
+    buffer_word_bits: int = 64, buffer_read_latency: int = 1, input_registers: int = 1, weight_registers: int = 1,
+    output_registers: int = 1, mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4,
+    dram_word_bits: int = 64, clock_mhz: float = 1000.0, name: str = "os_systolic",
 ) -> Architecture:
     """An output-stationary systolic array, with one global buffer for every tensor.
 
@@ -193,9 +194,9 @@ def os_systolic(
 
 def multicast(
     *, rows: int = 16, cols: int = 16, buffer_size: Size = "256KiB", buffer_banks: int = 16,
-    buffer_word_bits: int = 64, input_registers: int = 1, weight_registers: int = 1, output_registers: int = 1,
-    mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4, dram_word_bits: int = 64,
-    clock_mhz: float = 1000.0, name: str = "multicast",
+    buffer_word_bits: int = 64, buffer_read_latency: int = 1, input_registers: int = 1, weight_registers: int = 1,
+    output_registers: int = 1, mac_latency: int = 1, dram_latency: int = 100, dram_words_per_cycle: int = 4,
+    dram_word_bits: int = 64, clock_mhz: float = 1000.0, name: str = "multicast",
 ) -> Architecture:
     """A multicast array (Eyeriss/Simba-like): row and column buses, adder-tree reduction.
 

@@ -210,9 +210,18 @@ class _Builder(OutputPath):
         positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
-        ahead = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
-                            width(npos + 2 * bw - 1), eabs[:bw])
-        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", ahead, f"{p}_bdata",
+        st = t.read_latency - 1  # cycles from a move to its edge-buffer write, after the move's own
+        if st:
+            # The contract gives the read st more cycles: the banks read the pointer's
+            # elements a cycle late, from their addresses registered now. What this cycle
+            # moves then decides only which of them are written, and none of the engine's
+            # decisions lies on the path to a bank address.
+            addresses = [f"~{word}" for word in window(f"{p}_eabs", (f"{p}_xptr", xw), width(npos + 2 * bw - 1),
+                                                        range(bw))]
+        else:
+            addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+                                    width(npos + 2 * bw - 1), eabs[:bw])
+        input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None)
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
@@ -221,12 +230,14 @@ class _Builder(OutputPath):
         self.load_ahead(f"{p}_hsize", f"{p}_dsz", f"{p}_bhead", width(nb), nb, szw, f"{p}_bshrink")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
           f"wire [{esw - 1}:0] {p}_asize;  // that tile's size")
-        st = t.read_latency - 1  # pipeline stages between the buffer read and the edge-buffer write
         if st:
+            # stage s holds what cycle c - s moved; the banks return its data in stage 1
             w(f"reg [{nw - 1}:0] {p}_pn [1:{st}];", f"reg [{sw - 1}:0] {p}_pslot [1:{st}];",
-              f"reg [{kw - 1}:0] {p}_pk [1:{st}];", f"reg [{b - 1}:0] {p}_pd [0:{st * bw - 1}];")
+              f"reg [{kw - 1}:0] {p}_pk [1:{st}];")
+            if st > 1:
+                w(f"reg [{b - 1}:0] {p}_pd [0:{(st - 1) * bw - 1}];  // the data of stages 2 .. {st}")
             n, slot, k = f"{p}_pn[{st}]", f"{p}_pslot[{st}]", f"{p}_pk[{st}]"
-            data = [f"{p}_pd[{(st - 1) * bw + g}]" for g in range(bw)]
+            data = [f"{p}_pd[{(st - 2) * bw + g}]" if st > 1 else f"{p}_bdata[{g}]" for g in range(bw)]
         else:
             n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", [f"{p}_bdata[{g}]" for g in range(bw)]
         w(f"wire [{nw - 1}:0] {p}_wn = {n};",
@@ -246,11 +257,11 @@ class _Builder(OutputPath):
             with w.block("always @(posedge clk) begin"):
                 w(f"{p}_pn[1] <= (rst | ~go) ? {nw}'d0 : {p}_xn;", f"{p}_pslot[1] <= {p}_xslot;",
                   f"{p}_pk[1] <= {p}_xk;")
-                w(*(f"{p}_pd[{g}] <= {p}_bdata[{g}];" for g in range(bw)))
                 for s in range(2, st + 1):
                     w(f"{p}_pn[{s}] <= rst ? {nw}'d0 : {p}_pn[{s - 1}];",
                       f"{p}_pslot[{s}] <= {p}_pslot[{s - 1}]; {p}_pk[{s}] <= {p}_pk[{s - 1}];")
-                    w(*(f"{p}_pd[{(s - 1) * bw + g}] <= {p}_pd[{(s - 2) * bw + g}];" for g in range(bw)))
+                    source = [f"{p}_bdata[{g}]" if s == 2 else f"{p}_pd[{(s - 3) * bw + g}]" for g in range(bw)]
+                    w(*(f"{p}_pd[{(s - 2) * bw + g}] <= {x};" for g, x in enumerate(source)))
         # sequential
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
