@@ -15,7 +15,7 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted", "rotate_lanes",
-           "sext", "slot_word", "words_ahead", "zext"]
+           "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -62,15 +62,36 @@ def words_ahead(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, 
     then only selects: the ROM is not on the path after that decision. ``window(rom,
     pointer, index_bits, offsets)`` gives wires holding words ``pointer + o``. Buffer
     addresses are stored inverted (see :func:`inverted`) and come out true."""
-    n, n_bits = step
-    cw = max(1, clog2(2 * lanes))
-    flip = "~" if stored_inverted else ""
+    cand, pick = _candidates(w, p, window, rom, pointer, step, lanes, bits, index_bits, field, stored_inverted)
     mask = (1 << bits) - 1 if stored_inverted else 0
+    return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
+            for i in range(lanes)]
+
+
+def words_moved_or_not(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
+                       pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
+                       field: str = "") -> tuple[list[str], list[str]]:
+    """Like :func:`words_ahead`, for an engine that either moves by ``step`` this cycle or
+    does not move: the words if it moves and if it does not, each from registers only, so
+    that logic built on them runs in parallel with the decision whether to move."""
+    cand, pick = _candidates(w, p, window, rom, pointer, step, lanes, bits, index_bits, field, True)
+    cw = clog2(2 * lanes) or 1
+    return [f"{cand}[{pick} + {cw}'d{i}]" for i in range(lanes)], [f"{cand}[{cw}'d{i}]" for i in range(lanes)]
+
+
+def _candidates(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
+                pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
+                field: str, stored_inverted: bool) -> tuple[str, str]:
+    """Declare the ``2 * lanes`` ROM words from ``pointer`` on (``{p}_cand``, true values) and
+    the step as an index into them (``{p}_cstep``); returns both names."""
+    n, n_bits = step
+    cw = clog2(2 * lanes) or 1
+    flip = "~" if stored_inverted else ""
     w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
       f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
     for k, word in enumerate(window(rom, pointer, index_bits, range(2 * lanes))):
         w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
-    return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {p}_cand[{p}_cstep + {cw}'d{i}]" for i in range(lanes)]
+    return f"{p}_cand", f"{p}_cstep"
 
 
 def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:

@@ -33,8 +33,8 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2
 
 __all__ = [
-    "LUT_RAM_BITS", "Ring", "absolute_addresses", "bank_ram", "conflict_free_banks", "input_ram", "output_ram",
-    "ring", "update_groups", "window_free_banks",
+    "LUT_RAM_BITS", "NextAddresses", "Ring", "absolute_addresses", "bank_ram", "conflict_free_banks", "input_ram",
+    "output_ram", "ring", "update_groups", "window_free_banks",
 ]
 
 #: The largest bank (words x bits) kept in LUT RAM by default: 1 Kibit, a sixteenth of a
@@ -222,13 +222,35 @@ def _row_after(fill: str, j: int, r: Ring) -> str:
     return f"{fill}[{ab - 1}:{bb}]{carry}"
 
 
-def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_addresses: list[str],
+@dataclass(frozen=True, slots=True)
+class NextAddresses:
+    """An engine's lane addresses in the next cycle, as two alternatives: ``moved`` if it
+    moves this cycle (``moving``), ``stayed`` if not, and ``at_reset`` under reset. Both
+    alternatives come from registers, so the logic that derives the banks' rows from them
+    runs in parallel with the decision, which then selects between two results."""
+
+    moving: str
+    moved: list[str]
+    stayed: list[str]
+    at_reset: list[int]
+
+
+def _lowest_lane_row(lanes: list[str], j: int, r: Ring) -> str:
+    """The row of the lowest of ``lanes`` (addresses) that lies in bank ``j``; 0 if none does."""
+    ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
+    chain = f"{rb}'d0"
+    for a in reversed(lanes):
+        chain = f"({a}[{bb - 1}:0] == {bb}'d{j}) ? {a}[{ab - 1}:{bb}] : {chain}" if bb else f"{a}[{ab - 1}:0]"
+    return chain
+
+
+def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: NextAddresses,
                io: dict[str, str], *, ram: str = "block") -> None:
-    """The output region, for an engine that accumulates up to ``len(next_addresses)``
+    """The output region, for an engine that accumulates up to ``len(ahead.moved)``
     elements per cycle (read-modify-write) and a DRAM write engine that streams up to
     ``stream_lanes`` consecutive elements per cycle.
 
-    ``next_addresses`` are the update lanes' addresses in the next cycle; ``io`` names
+    ``ahead`` gives the update lanes' addresses in the next cycle; ``io`` names
     the engines' signals: ``count`` (update lanes active this cycle), ``value[i]`` / ``rmw[i]``
     (lane ``i``'s word and whether it adds to the stored one), ``base_next`` (the stream's first
     address in the next cycle) and ``stream`` (an array this drives: the streamed words).
@@ -236,17 +258,19 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_ad
     banks, so each bank has one write port and two read ports, all at registered rows.
     ``ram`` is the RAM the banks are meant for (:func:`bank_ram`).
     """
-    ab, bb, rb, n, u = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits, r.banks, len(next_addresses)
+    ab, bb, rb, n, u = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits, r.banks, len(ahead.moved)
 
     w(f"wire [{bits - 1}:0] {q}_ubrd [0:{n - 1}];", f"wire [{bits - 1}:0] {q}_sbrd [0:{n - 1}];")
-    nxt = [f"{q}_nx{i}" for i in range(u)]
-    for i, expr in enumerate(next_addresses):
-        w(f"wire [{ab - 1}:0] {nxt[i]} = {expr};  // update lane {i}'s address in the next cycle")
+    for i in range(u):
+        w(f"wire [{ab - 1}:0] {q}_mv{i} = {ahead.moved[i]};  // update lane {i}'s address next cycle, if it moves",
+          f"wire [{ab - 1}:0] {q}_st{i} = {ahead.stayed[i]};  // and if it does not")
     now = ["" for _ in range(u)]
     if bb:
         # the banks of this cycle's update lanes and of the stream's first address, registered one cycle ahead
+        nxt = [f"rst ? {bb}'d{ahead.at_reset[i] % n} : {ahead.moving} ? {q}_mv{i}[{bb - 1}:0] : {q}_st{i}[{bb - 1}:0]"
+               for i in range(u)]
         w(f"reg [{u * bb - 1}:0] {q}_ub;", f"reg [{bb - 1}:0] {q}_sbank;",
-          f"always @(posedge clk) begin {q}_ub <= {{{', '.join(f'{x}[{bb - 1}:0]' for x in reversed(nxt))}}}; "
+          f"always @(posedge clk) begin {q}_ub <= {{{', '.join(f'({x})' for x in reversed(nxt))}}}; "
           f"{q}_sbank <= {io['base_next']}[{bb - 1}:0]; end")
         now = [f"{q}_ub[{i * bb + bb - 1}:{i * bb}]" for i in range(u)]
     for g in range(stream_lanes):
@@ -258,14 +282,16 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, next_ad
     for j in range(n):
         m = f"{q}_omem{j}"
         w(f"{_RAM_STYLE[ram]} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
-        # update port: the row of the lowest lane on this bank (the active lanes hit distinct banks)
-        chain = f"{rb}'d0"
+        # update port: the row of the lowest lane on this bank (the active lanes hit distinct
+        # banks), found for both alternatives; the decision to move only picks one
+        reset_lane = next((a for a in ahead.at_reset if a % n == j), 0) if bb else ahead.at_reset[0]
+        moved = _lowest_lane_row([f"{q}_mv{i}" for i in range(u)], j, r)
+        stayed = _lowest_lane_row([f"{q}_st{i}" for i in range(u)], j, r)
+        chain = f"rst ? {rb}'d{reset_lane >> bb} : {ahead.moving} ? ({moved}) : ({stayed})"
         hit = "1'b0"
         data = f"{bits}'d0"
         for i in reversed(range(u)):
-            on_next = f"({nxt[i]}[{bb - 1}:0] == {bb}'d{j})" if bb else "1'b1"
             on_now = f"({now[i]} == {bb}'d{j})" if bb else "1'b1"
-            chain = f"{on_next} ? {nxt[i]}[{ab - 1}:{bb}] : {chain}" if bb else f"{nxt[i]}[{ab - 1}:0]"
             mine = f"({on_now} & (32'd{i} < {io['count']}))"
             hit = f"{mine} | {hit}" if i + 1 < u else mine
             new = f"({io['rmw']}[{i}] ? {q}_ubrd[{j}] + {io['value']}[{i}] : {io['value']}[{i}])"

@@ -7,8 +7,17 @@ from __future__ import annotations
 import numpy as np
 
 from sasim.gen.builder import BuilderBase
-from sasim.gen.expr import IDX, advance_slot, at_most, difference, fit, fits, inverted, words_ahead, zext
-from sasim.gen.memory import Ring, absolute_addresses, bank_ram, conflict_free_banks, output_ram, ring, update_groups
+from sasim.gen.expr import IDX, advance_slot, at_most, difference, fit, fits, inverted, words_moved_or_not, zext
+from sasim.gen.memory import (
+    NextAddresses,
+    Ring,
+    absolute_addresses,
+    bank_ram,
+    conflict_free_banks,
+    output_ram,
+    ring,
+    update_groups,
+)
 from sasim.gen.tables import OutputTables
 from sasim.gen.verilog import clog2, pack_rows, width
 
@@ -96,7 +105,8 @@ class OutputPath(BuilderBase):
           f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
           f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {fit(f'{q}_uk', ow['uk'], esw)};",
-          f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {at_most(f'{q}_urem', esw, bw, nw)};",
+          f"wire [{nw - 1}:0] {q}_ustep = {at_most(f'{q}_urem', esw, bw, nw)};  // how far it moves, if it does",
+          f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {q}_ustep;",
           f"wire {q}_ufinish = {q}_uact & ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_un', nw, esw)} == "
           f"{q}_usize);")
         rw_ = width(bw)
@@ -213,9 +223,11 @@ class OutputPath(BuilderBase):
             def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
                 return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact")
 
-            ahead = words_ahead(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_un", nw), bw, ab, iw,
-                                     self.out_upos[:bw], f"[{ab - 1}:0]")
-            output_ram(w, q, acc, ring_, lanes, ahead,
+            # the engine moves by ustep or not at all: the banks' next rows are found for both
+            moved, stayed = words_moved_or_not(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_ustep", nw), bw,
+                                               ab, iw, f"[{ab - 1}:0]")
+            at_reset = [int(a) ^ ((1 << ab) - 1) for a in self.out_upos[:bw]]
+            output_ram(w, q, acc, ring_, lanes, NextAddresses(f"{q}_uact", moved, stayed, at_reset),
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
                         "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"}, ram=ram)
             return
