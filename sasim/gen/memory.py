@@ -288,19 +288,29 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
         moved = _lowest_lane_row([f"{q}_mv{i}" for i in range(u)], j, r)
         stayed = _lowest_lane_row([f"{q}_st{i}" for i in range(u)], j, r)
         chain = f"rst ? {rb}'d{reset_lane >> bb} : {ahead.moving} ? ({moved}) : ({stayed})"
-        hit = "1'b0"
-        data = f"{bits}'d0"
+        hit, value, rmw = "1'b0", f"{bits}'d0", "1'b0"
         for i in reversed(range(u)):
             on_now = f"({now[i]} == {bb}'d{j})" if bb else "1'b1"
             mine = f"({on_now} & (32'd{i} < {io['count']}))"
-            hit = f"{mine} | {hit}" if i + 1 < u else mine
-            new = f"({io['rmw']}[{i}] ? {q}_ubrd[{j}] + {io['value']}[{i}] : {io['value']}[{i}])"
-            data = f"{mine} ? {new} : {data}" if i + 1 < u else new
+            if i + 1 < u:
+                hit, value, rmw = (f"{mine} | {hit}", f"{mine} ? {io['value']}[{i}] : {value}",
+                                   f"{mine} ? {io['rmw']}[{i}] : {rmw}")
+            else:
+                hit, value, rmw = mine, f"{io['value']}[{i}]", f"{io['rmw']}[{i}]"
         w(f"reg [{rb - 1}:0] {q}_urow{j};", f"always @(posedge clk) {q}_urow{j} <= {chain};")
-        w(f"wire {q}_uwe{j} = {hit};", f"wire [{bits - 1}:0] {q}_uwd{j} = {data};")
-        w(f"always @(posedge clk) if (go & ~rst & {q}_uwe{j}) {m}[{q}_urow{j}] <= {q}_uwd{j};")
-        w(f"assign {q}_ubrd[{j}] = {m}[{q}_urow{j}];")
+        w(f"wire {q}_uwe{j} = {hit};", f"wire [{bits - 1}:0] {q}_uv{j} = {value};", f"wire {q}_ur{j} = {rmw};")
+        # The read-modify-write is pipelined: this cycle reads the old word, the next adds and
+        # writes it. A read of the word whose write is pending (by this port or the stream)
+        # takes the pending sum instead; an older write has landed, at the latest at the edge
+        # that starts this cycle, which the transparent read port returns.
+        pend = [f"{q}_p{x}{j}" for x in ("we", "row", "val", "rmw", "old")]
+        w(f"reg {pend[0]}, {pend[3]};", f"reg [{rb - 1}:0] {pend[1]};", f"reg [{bits - 1}:0] {pend[2]}, {pend[4]};",
+          f"wire [{bits - 1}:0] {q}_psum{j} = {pend[3]} ? {pend[4]} + {pend[2]} : {pend[2]};")
+        w(f"assign {q}_ubrd[{j}] = ({pend[0]} & ({pend[1]} == {q}_urow{j})) ? {q}_psum{j} : {m}[{q}_urow{j}];")
+        w(f"always @(posedge clk) begin {pend[0]} <= go & ~rst & {q}_uwe{j}; {pend[1]} <= {q}_urow{j}; "
+          f"{pend[2]} <= {q}_uv{j}; {pend[3]} <= {q}_ur{j}; {pend[4]} <= {q}_ubrd[{j}]; end")
+        w(f"always @(posedge clk) if ({pend[0]}) {m}[{pend[1]}] <= {q}_psum{j};")
         # stream port
         w(f"reg [{rb - 1}:0] {q}_srow{j};",
           f"always @(posedge clk) {q}_srow{j} <= {_row_after(io['base_next'], j, r)};")
-        w(f"assign {q}_sbrd[{j}] = {m}[{q}_srow{j}];")
+        w(f"assign {q}_sbrd[{j}] = ({pend[0]} & ({pend[1]} == {q}_srow{j})) ? {q}_psum{j} : {m}[{q}_srow{j}];")
