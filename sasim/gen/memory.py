@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sasim.gen.expr import rotate_lanes
 from sasim.gen.verilog import Writer, clog2
 
 __all__ = [
@@ -168,20 +169,25 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         w(f"always @(posedge clk) {p}_rb <= {{{bank_bits}}};")
     else:
         w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
+    if bb:
+        # A burst fills consecutive addresses from the fill count on: bank j takes DRAM lane
+        # (j - fill) mod B, one output of a rotator by the fill count's low bits (B log2 B
+        # selections per bit, where a lane select per bank would take B x lanes).
+        low = f"{p}_flow"
+        w(f"wire [{bb - 1}:0] {low} = {fill}[{bb - 1}:0];  // the bank the burst starts at")
+        lanes_in = [f"{p}_rd_lanes[{g}]" for g in range(lanes)] + [f"{bits}'d0"] * (r.banks - lanes)
+        wdin = rotate_lanes(w, f"{p}_dr", lanes_in, bits, (low, bb))
     for j in range(r.banks):
         m = f"{p}_bmem{j}"
         w(f"{_RAM_STYLE[ram]} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         if bb:
             # the DRAM lane that writes this bank, and the row: the next one if the bank
             # comes before the burst's first bank
-            low = f"{fill}[{bb - 1}:0]"
             lane = f"{p}_lane{j}"
             carry = f" + (({bb}'d{j} < {low}) ? {rb}'d1 : {rb}'d0)" if j + 1 < r.banks else ""
             w(f"wire [{bb - 1}:0] {lane} = {bb}'d{j} - {low};",
-              f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:{bb}]{carry};")
-            lb = clog2(lanes)  # the lane index's width (banks can outnumber the DRAM lanes)
-            src = f"{p}_rd_lanes[{lane}{f'[{lb - 1}:0]' if lb < bb else ''}]" if lanes > 1 else f"{p}_rd_lanes[0]"
-            w(f"wire [{bits - 1}:0] {p}_wdin{j} = ({{{32 - bb}'d0, {lane}}} < 32'd{lanes}) ? {src} : {bits}'d0;")
+              f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:{bb}]{carry};",
+              f"wire [{bits - 1}:0] {p}_wdin{j} = {wdin[j]};")
             we = f"({{{32 - bb}'d0, {lane}}} < {count})"
         else:
             w(f"wire [{rb - 1}:0] {p}_wrow{j} = {fill}[{ab - 1}:0];",
