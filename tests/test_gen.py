@@ -262,7 +262,8 @@ def test_buffer_banks_carry_the_ram_they_are_meant_for(limit: int | None, ram: s
         assert m.ram == ram and (m.words // m.banks) * m.bits <= 1024, m
     assert all(m.ram is None for m in rtl.memories if m.kind != "buffer")
     text = rtl.files["sasim_accel.v"]
-    banks = re.findall(r'\(\* ram_style = "(\w+)" \*\) reg \[\d+:0\] (\w+)_(?:b|o)mem\d+ ', text)
+    banks = re.findall(r'\(\* ram_style = "(\w+)" \*\) (?:\(\* no_rw_check \*\) )?reg \[\d+:0\] (\w+)_(?:b|o)mem\d+ ',
+                       text)
     assert len(banks) == sum(m.banks for m in buffers.values())
     assert {s for s, _ in banks} == {style}
     manifest = json.loads((tmp_path / "manifest.json").read_text())

@@ -287,7 +287,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
             w(f"assign {io['stream']}[{g}] = {q}_sbrd[0];")
     for j in range(n):
         m = f"{q}_omem{j}"
-        w(f"{_RAM_STYLE[ram]} reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
+        w(f"{_RAM_STYLE[ram]} (* no_rw_check *) reg [{bits - 1}:0] {m} [0:{r.depth - 1}];")
         # update port: the row of the lowest lane on this bank (the active lanes hit distinct
         # banks), found for both alternatives; the decision to move only picks one
         reset_lane = next((a for a in ahead.at_reset if a % n == j), 0) if bb else ahead.at_reset[0]
@@ -303,20 +303,27 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
                                    f"{mine} ? {io['rmw']}[{i}] : {rmw}")
             else:
                 hit, value, rmw = mine, f"{io['value']}[{i}]", f"{io['rmw']}[{i}]"
-        w(f"reg [{rb - 1}:0] {q}_urow{j};", f"always @(posedge clk) {q}_urow{j} <= {chain};")
+        srow = _row_after(io["base_next"], j, r)
+        w(f"wire [{rb - 1}:0] {q}_urow{j}_d = {chain};", f"wire [{rb - 1}:0] {q}_srow{j}_d = {srow};",
+          f"reg [{rb - 1}:0] {q}_urow{j}, {q}_srow{j};  // the rows read this cycle (update, stream)",
+          f"always @(posedge clk) begin {q}_urow{j} <= {q}_urow{j}_d; {q}_srow{j} <= {q}_srow{j}_d; end")
         w(f"wire {q}_uwe{j} = {hit};", f"wire [{bits - 1}:0] {q}_uv{j} = {value};", f"wire {q}_ur{j} = {rmw};")
-        # The read-modify-write is pipelined: this cycle reads the old word, the next adds and
-        # writes it. A read of the word whose write is pending (by this port or the stream)
-        # takes the pending sum instead; an older write has landed, at the latest at the edge
-        # that starts this cycle, which the transparent read port returns.
+        # The read-modify-write is pipelined: the bank returns the old word in one cycle, and
+        # the next adds and writes it, so the adder lies between flip-flops and the bank, not
+        # between the bank's output and its input. The reads are synchronous reads written
+        # out (the data register is the bank's own), and a read returns what the bank held
+        # before the edge: the write still pending (p) and the one that landed at that edge
+        # (l) are forwarded, so a collision's outcome does not matter (no_rw_check).
         pend = [f"{q}_p{x}{j}" for x in ("we", "row", "val", "rmw", "old")]
-        w(f"reg {pend[0]}, {pend[3]};", f"reg [{rb - 1}:0] {pend[1]};", f"reg [{bits - 1}:0] {pend[2]}, {pend[4]};",
+        land = [f"{q}_l{x}{j}" for x in ("we", "row", "sum")]
+        w(f"reg {pend[0]}, {pend[3]}, {land[0]};", f"reg [{rb - 1}:0] {pend[1]}, {land[1]};",
+          f"reg [{bits - 1}:0] {pend[2]}, {pend[4]}, {land[2]}, {q}_ubr{j}, {q}_sbr{j};",
           f"wire [{bits - 1}:0] {q}_psum{j} = {pend[3]} ? {pend[4]} + {pend[2]} : {pend[2]};")
-        w(f"assign {q}_ubrd[{j}] = ({pend[0]} & ({pend[1]} == {q}_urow{j})) ? {q}_psum{j} : {m}[{q}_urow{j}];")
+        w(f"always @(posedge clk) begin {q}_ubr{j} <= {m}[{q}_urow{j}_d]; {q}_sbr{j} <= {m}[{q}_srow{j}_d]; end")
+        for port, row, raw in (("ubrd", f"{q}_urow{j}", f"{q}_ubr{j}"), ("sbrd", f"{q}_srow{j}", f"{q}_sbr{j}")):
+            w(f"assign {q}_{port}[{j}] = ({pend[0]} & ({pend[1]} == {row})) ? {q}_psum{j} : "
+              f"({land[0]} & ({land[1]} == {row})) ? {land[2]} : {raw};")
         w(f"always @(posedge clk) begin {pend[0]} <= go & ~rst & {q}_uwe{j}; {pend[1]} <= {q}_urow{j}; "
-          f"{pend[2]} <= {q}_uv{j}; {pend[3]} <= {q}_ur{j}; {pend[4]} <= {q}_ubrd[{j}]; end")
+          f"{pend[2]} <= {q}_uv{j}; {pend[3]} <= {q}_ur{j}; {pend[4]} <= {q}_ubrd[{j}];",
+          f"    {land[0]} <= ~rst & {pend[0]}; {land[1]} <= {pend[1]}; {land[2]} <= {q}_psum{j}; end")
         w(f"always @(posedge clk) if ({pend[0]}) {m}[{pend[1]}] <= {q}_psum{j};")
-        # stream port
-        w(f"reg [{rb - 1}:0] {q}_srow{j};",
-          f"always @(posedge clk) {q}_srow{j} <= {_row_after(io['base_next'], j, r)};")
-        w(f"assign {q}_sbrd[{j}] = ({pend[0]} & ({pend[1]} == {q}_srow{j})) ? {q}_psum{j} : {m}[{q}_srow{j}];")
