@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -250,16 +251,26 @@ def _lowest_lane_row(lanes: list[str], j: int, r: Ring) -> str:
     return chain
 
 
+def _select(alternatives: list[tuple[str, str]], value: Callable[[str], str]) -> str:
+    """``value`` of the first alternative whose condition holds (the last one's is empty)."""
+    expr = value(alternatives[-1][1])
+    for cond, wire in reversed(alternatives[:-1]):
+        expr = f"{cond} ? ({value(wire)}) : ({expr})"
+    return expr
+
+
 def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: NextAddresses,
-               io: dict[str, str], *, ram: str = "block") -> None:
+               io: dict[str, str], stream_next: list[tuple[str, str]], *, ram: str = "block") -> None:
     """The output region, for an engine that accumulates up to ``len(ahead.moved)``
     elements per cycle (read-modify-write) and a DRAM write engine that streams up to
     ``stream_lanes`` consecutive elements per cycle.
 
     ``ahead`` gives the update lanes' addresses in the next cycle; ``io`` names
     the engines' signals: ``count`` (update lanes active this cycle), ``value[i]`` / ``rmw[i]``
-    (lane ``i``'s word and whether it adds to the stored one), ``base_next`` (the stream's first
-    address in the next cycle) and ``stream`` (an array this drives: the streamed words).
+    (lane ``i``'s word and whether it adds to the stored one) and ``stream`` (an array this
+    drives: the streamed words). ``stream_next`` gives the stream's first address in the next
+    cycle as (condition, wire) pairs, the first whose condition holds (the last one's is
+    empty); each bank's next row is derived from every wire, and the conditions select.
     The generator has checked that the update lanes active in one cycle hit distinct
     banks, so each bank has one write port and two read ports, all at registered rows.
     ``ram`` is the RAM the banks are meant for (:func:`bank_ram`).
@@ -277,7 +288,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
                for i in range(u)]
         w(f"reg [{u * bb - 1}:0] {q}_ub;", f"reg [{bb - 1}:0] {q}_sbank;",
           f"always @(posedge clk) begin {q}_ub <= {{{', '.join(f'({x})' for x in reversed(nxt))}}}; "
-          f"{q}_sbank <= {io['base_next']}[{bb - 1}:0]; end")
+          f"{q}_sbank <= {_select(stream_next, lambda x: f'{x}[{bb - 1}:0]')}; end")
         now = [f"{q}_ub[{i * bb + bb - 1}:{i * bb}]" for i in range(u)]
     for g in range(stream_lanes):
         if bb:
@@ -303,7 +314,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
                                    f"{mine} ? {io['rmw']}[{i}] : {rmw}")
             else:
                 hit, value, rmw = mine, f"{io['value']}[{i}]", f"{io['rmw']}[{i}]"
-        srow = _row_after(io["base_next"], j, r)
+        srow = _select(stream_next, partial(_row_after, j=j, r=r))
         w(f"wire [{rb - 1}:0] {q}_urow{j}_d = {chain};", f"wire [{rb - 1}:0] {q}_srow{j}_d = {srow};",
           f"reg [{rb - 1}:0] {q}_urow{j}, {q}_srow{j};  // the rows read this cycle (update, stream)",
           f"always @(posedge clk) begin {q}_urow{j} <= {q}_urow{j}_d; {q}_srow{j} <= {q}_srow{j}_d; end")

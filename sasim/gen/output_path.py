@@ -158,7 +158,8 @@ class OutputPath(BuilderBase):
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
           f"wire [{szw - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
-          f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {at_most(f'{q}_wrem', szw, lanes, lw)};",
+          f"wire [{lw - 1}:0] {q}_wstep = {at_most(f'{q}_wrem', szw, lanes, lw)};  // how far it moves, if it does",
+          f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {q}_wstep;",
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
           f"assign {q}_req_tile = {zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {fit(f'{q}_wn', lw, 8)};")
@@ -214,12 +215,16 @@ class OutputPath(BuilderBase):
             uw, nw, lw = self.out_w["uptr"], width(bw), width(lanes)
             szw = width(int(o.dram_sizes.max()))
             iw = width(len(o.edge_positions) + 2 * bw - 1)
-            w(f"wire [{ab - 1}:0] {q}_ofreed_d = rst ? {ab}'d0 : (go & {q}_wfinish) ? {q}_ofreed[{ab - 1}:0] + "
-              f"{fit(f'{q}_wsize', szw, ab)} : {q}_ofreed[{ab - 1}:0];",
-              f"wire [{ab - 1}:0] {q}_wk_d = rst ? {ab}'d0 : ~go ? {fit(f'{q}_wk', self.out_w['wk'], ab)} : "
-              f"{q}_wfinish ? {ab}'d0 : {fit(f'{q}_wk', self.out_w['wk'], ab)} + {fit(f'{q}_wn', lw, ab)};",
-              f"wire [{ab - 1}:0] {q}_sbase_d = {q}_ofreed_d + {q}_wk_d;",
+            # the stream's first address in the next cycle, for each thing the write engine can
+            # do (stay, move, finish the tile), from registers: its decision only selects
+            freed = f"{q}_ofreed[{ab - 1}:0]"
+            w(f"wire [{ab - 1}:0] {q}_sb_stay = {freed} + {fit(f'{q}_wk', self.out_w['wk'], ab)};",
+              f"wire [{ab - 1}:0] {q}_sb_move = {q}_sb_stay + {fit(f'{q}_wstep', lw, ab)};",
+              f"wire [{ab - 1}:0] {q}_sb_done = {freed} + {fit(f'{q}_wsize', szw, ab)};",
+              f"wire [{ab - 1}:0] {q}_sb_rst = {ab}'d0;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
+            stream_next = [("rst", f"{q}_sb_rst"), ("~go", f"{q}_sb_stay"), (f"{q}_wfinish", f"{q}_sb_done"),
+                           (f"{q}_wact", f"{q}_sb_move"), ("", f"{q}_sb_stay")]
             def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
                 return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact")
 
@@ -229,7 +234,7 @@ class OutputPath(BuilderBase):
             at_reset = [int(a) ^ ((1 << ab) - 1) for a in self.out_upos[:bw]]
             output_ram(w, q, acc, ring_, lanes, NextAddresses(f"{q}_uact", moved, stayed, at_reset),
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
-                        "base_next": f"{q}_sbase_d", "stream": f"{q}_sdata"}, ram=ram)
+                        "stream": f"{q}_sdata"}, stream_next, ram=ram)
             return
         w.comment("the buffer region, in flip-flops: the lanes accumulated in one cycle can hit the same bank")
         w(f"reg [{acc - 1}:0] {q}_omem [0:{ring_.words - 1}];", f"wire [{acc - 1}:0] {q}_old [0:{bw - 1}];")
