@@ -137,6 +137,25 @@ def _bank(expr: str, r: Ring) -> str:
     return f"{expr}[{r.bank_bits - 1}:0]" if r.bank_bits else "1'b0"
 
 
+def _lowest_lane_row(lanes: list[tuple[str, str]], j: int, bank_bits: int) -> str:
+    """The row of the lowest of ``lanes`` (each its bank and its row) in bank ``j``, as a
+    balanced tree of selections, log2(lanes) deep rather than a chain through every lane.
+    When no lane is in bank ``j`` the row is one of theirs: a don't-care, since no lane
+    then reads that bank."""
+    if not bank_bits:
+        return lanes[0][1]
+
+    def first(lo: int, hi: int) -> tuple[str, str]:  # (some lane in lo..hi is on bank j, the lowest one's row)
+        if hi - lo == 1:
+            bank, row = lanes[lo]
+            return f"({bank} == {bank_bits}'d{j})", row
+        mid = (lo + hi) // 2
+        (found_lo, row_lo), (found_hi, row_hi) = first(lo, mid), first(mid, hi)
+        return f"({found_lo} | {found_hi})", f"({found_lo} ? {row_lo} : {row_hi})"
+
+    return first(0, len(lanes))[1]
+
+
 def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
               next_addresses: list[str], data: str, *, ram: str = "block", one_port: bool = False) -> None:
     """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
@@ -197,11 +216,9 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         w(f"always @(posedge clk) if (go & ~rst & {we}) {m}[{p}_wrow{j}] <= {p}_wdin{j};")
         if one_port:
             # the row of the lowest lane on this bank in the next cycle, registered
-            chain = f"{rb}'d0"
-            for q in reversed(range(reads)):
-                lo = q * ab
-                row = f"{p}_ra_d[{lo + ab - 1}:{lo + bb}]"
-                chain = f"({p}_ra_d[{lo + bb - 1}:{lo}] == {bb}'d{j}) ? {row} : {chain}" if bb else row
+            lanes_next = [(f"{p}_ra_d[{lo + bb - 1}:{lo}]", f"{p}_ra_d[{lo + ab - 1}:{lo + bb}]")
+                          for lo in range(0, reads * ab, ab)]
+            chain = _lowest_lane_row(lanes_next, j, bb)
             w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};",
               f"assign {p}_brd0[{j}] = {m}[{p}_rrow{j}];")
             continue
@@ -240,15 +257,6 @@ class NextAddresses:
     moved: list[str]
     stayed: list[str]
     at_reset: list[int]
-
-
-def _lowest_lane_row(lanes: list[str], j: int, r: Ring) -> str:
-    """The row of the lowest of ``lanes`` (addresses) that lies in bank ``j``; 0 if none does."""
-    ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
-    chain = f"{rb}'d0"
-    for a in reversed(lanes):
-        chain = f"({a}[{bb - 1}:0] == {bb}'d{j}) ? {a}[{ab - 1}:{bb}] : {chain}" if bb else f"{a}[{ab - 1}:0]"
-    return chain
 
 
 def _select(alternatives: list[tuple[str, str]], value: Callable[[str], str]) -> str:
@@ -302,18 +310,18 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
         # update port: the row of the lowest lane on this bank (the active lanes hit distinct
         # banks), found for both alternatives; the decision to move only picks one
         reset_lane = next((a for a in ahead.at_reset if a % n == j), 0) if bb else ahead.at_reset[0]
-        moved = _lowest_lane_row([f"{q}_mv{i}" for i in range(u)], j, r)
-        stayed = _lowest_lane_row([f"{q}_st{i}" for i in range(u)], j, r)
+        moved, stayed = (_lowest_lane_row([(f"{a}[{bb - 1}:0]", f"{a}[{ab - 1}:{bb}]") for a in lanes], j, bb)
+                         for lanes in ([f"{q}_mv{i}" for i in range(u)], [f"{q}_st{i}" for i in range(u)]))
         chain = f"rst ? {rb}'d{reset_lane >> bb} : {ahead.moving} ? ({moved}) : ({stayed})"
-        hit, value, rmw = "1'b0", f"{bits}'d0", "1'b0"
-        for i in reversed(range(u)):
+        # the active lanes hit distinct banks, so at most one is this bank's: an OR of the
+        # lanes' words, each masked by whether it is that lane, not a chain through them
+        mine = [f"{q}_on{j}_{i}" for i in range(u)]
+        for i in range(u):
             on_now = f"({now[i]} == {bb}'d{j})" if bb else "1'b1"
-            mine = f"({on_now} & (32'd{i} < {io['count']}))"
-            if i + 1 < u:
-                hit, value, rmw = (f"{mine} | {hit}", f"{mine} ? {io['value']}[{i}] : {value}",
-                                   f"{mine} ? {io['rmw']}[{i}] : {rmw}")
-            else:
-                hit, value, rmw = mine, f"{io['value']}[{i}]", f"{io['rmw']}[{i}]"
+            w(f"wire {mine[i]} = {on_now} & (32'd{i} < {io['count']});")
+        hit = " | ".join(mine)
+        value = " | ".join(f"({{{bits}{{{m_}}}}} & {io['value']}[{i}])" for i, m_ in enumerate(mine))
+        rmw = " | ".join(f"({m_} & {io['rmw']}[{i}])" for i, m_ in enumerate(mine))
         srow = _select(stream_next, partial(_row_after, j=j, r=r))
         w(f"wire [{rb - 1}:0] {q}_urow{j}_d = {chain};", f"wire [{rb - 1}:0] {q}_srow{j}_d = {srow};",
           f"reg [{rb - 1}:0] {q}_urow{j}, {q}_srow{j};  // the rows read this cycle (update, stream)",
