@@ -15,7 +15,9 @@ loads, at the clock edge, the address the engine will read in the next cycle,
 computed from the next values of the engine's registers. ``mem[address_register]``
 then reads, in cycle c, exactly what a combinational read would, including a word
 written at the edge that starts cycle c (a transparent read port; yosys adds the
-bypass where the block RAM lacks it).
+bypass where the block RAM lacks it). The output region, whose read-modify-write is
+pipelined, writes its reads out as synchronous reads instead and forwards the writes
+such a read cannot see (:func:`output_ram`).
 
 The element addresses themselves are static: the buffer tile an array tile is read
 from (or a drain tile is accumulated into) starts at the sum of the sizes of the
