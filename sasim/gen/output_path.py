@@ -231,7 +231,7 @@ class OutputPath(BuilderBase):
             # the engine moves by ustep or not at all: the banks' next rows are found for both
             moved, stayed = words_moved_or_not(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_ustep", nw), bw,
                                                ab, iw, f"[{ab - 1}:0]")
-            at_reset = [int(a) ^ ((1 << ab) - 1) for a in self.out_upos[:bw]]
+            at_reset = [int(a) for a in inverted(self.out_upos[:bw], ab)]  # the ROM words, inverted back
             output_ram(w, q, acc, ring_, lanes, NextAddresses(f"{q}_uact", moved, stayed, at_reset),
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
                         "stream": f"{q}_sdata"}, stream_next, ram=ram)
