@@ -66,16 +66,23 @@ def test_reader_is_lint_clean(name: str, tmp_path: Path) -> None:
     assert_lint_clean(tmp_path, "rom_under_test.v")
 
 
-@pytest.mark.parametrize("lanes", [1, 4])
-def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["blocked", "registered", "flat-registered"])
+@pytest.mark.parametrize("lanes", [1, 3, 4])
+def test_window_follows_a_moving_pointer(lanes: int, kind: str, tmp_path: Path) -> None:
     """A window (the words at a pointer register and after it, with the classes and
     offsets of two blocks held in registers) reads every word right while the pointer
-    moves by random steps, crossing blocks, and stands still on cycles without advance."""
+    moves by random steps, crossing blocks, and stands still on cycles without advance;
+    so does a registered window (the words themselves in registers, loaded as the pointer
+    moves), over a table stored as blocks and over a flat one."""
     i = np.arange(6000)
     words = (((i % 4) * 64 + (i // 4) % 64 + (i // 256) * 1000) % (1 << 12)).tolist()
     span = 2 * lanes
-    layout = encode(words, 12, min_words=64, min_block=span)
-    assert isinstance(layout, Blocked) and (1 << layout.k) >= span
+    max_step = lanes if kind != "blocked" else 0
+    layout = encode(words, 12, min_words=64 if kind != "flat-registered" else 1 << 20, min_block=span + max_step)
+    if kind == "flat-registered":
+        assert isinstance(layout, Flat)
+    else:
+        assert isinstance(layout, Blocked) and (1 << layout.k) >= span + max_step
     ib, sb = clog2(len(words)), max(1, lanes.bit_length())
     w, files = Writer(), {}
     reader = RomReader("t")
@@ -84,12 +91,16 @@ def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
       f"reg [{ib - 1}:0] ptr;", "assign at = ptr;",
       "always @(posedge clk) if (rst) ptr <= 0; else if (adv) ptr <= ptr + " + f"{{{ib - sb}'d0, step}};")
     reader.declare(w, files, "r", layout)
-    got_words = reader.window(w, "r", ("ptr", ib), ib, range(span), ("step", sb), "adv")
-    assert any("_adv" in line for line in w.text().splitlines()), "the window path should be taken"
+    got_words = reader.window(w, "r", ("ptr", ib), ib, range(span), ("step", sb), "adv", max_step)
+    if kind != "flat-registered":
+        assert any("_adv" in line for line in w.text().splitlines()), "the window path should be taken"
+    if max_step:
+        assert all(f"reg [11:0] {word};" in w.text() for word in got_words), "the words should be registers"
     w(f"assign out = {{{', '.join(reversed(got_words))}}};", "endmodule")
     for fname, text in files.items():
         (tmp_path / fname).write_text(text)
-    (tmp_path / "win.v").write_text(w.text())
+    (tmp_path / "win_under_test.v").write_text(w.text())
+    assert_lint_clean(tmp_path, "win_under_test.v")
     rng = np.random.default_rng(lanes)
     moves, ptr = [], 0
     while ptr < len(words) - 4 * span:
@@ -103,12 +114,12 @@ def test_window_follows_a_moving_pointer(lanes: int, tmp_path: Path) -> None:
     tb += [f"adv = {int(a)}; step = {s}; #1 $display(\"%h %h\", at, out); #4 clk = 1; #5 clk = 0;" for a, s in moves]
     tb += ["$finish; end", "endmodule"]
     (tmp_path / "tb.v").write_text("\n".join(tb) + "\n")
-    out = run_icarus(tmp_path, ["win.v", "tb.v"])
+    out = run_icarus(tmp_path, ["win_under_test.v", "tb.v"])
     lines = [line.split() for line in out.splitlines() if len(line.split()) == 2]
     assert len(lines) == len(moves)
-    crossed = set()
+    crossed, block_bits = set(), layout.k if isinstance(layout, Blocked) else 8
     for at_hex, out_hex in lines:
         at, value = int(at_hex, 16), int(out_hex, 16)
-        crossed.add(at >> layout.k)
+        crossed.add(at >> block_bits)
         assert [(value >> (12 * o)) & 0xFFF for o in range(span)] == words[at:at + span], at
-    assert len(crossed) > 10  # the pointer crossed many blocks
+    assert len(crossed) > 10  # the pointer crossed many blocks (or 256-word spans of a flat table)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sasim.gen.rom import MAX_LEVELS, MIN_WORDS, Blocked, Const, Flat, Layout, encode, expand, storage_bits
+from sasim.gen.rom import MAX_LEVELS, MIN_WORDS, Blocked, Const, Flat, Layout, encode, expand, storage_bits, word_at
 
 
 def _depth(layout: Layout | None) -> int:
@@ -24,6 +24,16 @@ def test_any_table_comes_back_exactly(case: tuple[int, list[int]]) -> None:
     layout = encode(words, bits, min_words=64)
     assert expand(layout) == words
     assert _depth(layout) <= MAX_LEVELS
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 24).flatmap(lambda bits: st.tuples(
+    st.just(bits), st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=600))))
+def test_word_at_reads_the_table_without_expanding_it(case: tuple[int, list[int]]) -> None:
+    """word_at (a registered window's reset words) gives every word of any layout, and 0 past the end."""
+    bits, words = case
+    layout = encode(words, bits, min_words=64)
+    assert [word_at(layout, i) for i in range(len(words) + 3)] == words + [0, 0, 0]
 
 
 @settings(max_examples=100, deadline=None)

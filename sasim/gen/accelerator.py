@@ -151,7 +151,7 @@ class _Builder(OutputPath):
             absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
         ab = ring_.addr_bits
         eabs = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
-        self.rom(f"{p}_eabs", eabs, ab, window=2 * bw)
+        self.rom(f"{p}_eabs", eabs, ab, window=3 * bw)  # a registered window of up to 2 x bw
         ram = bank_ram(ring_, b, self.lut_ram_bits)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks, ram)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
@@ -207,6 +207,10 @@ class _Builder(OutputPath):
         def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
             return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact")
 
+        def registered(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
+            # the words the bank addresses come from: registers, so no ROM lies on those paths
+            return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact", bw)
+
         positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
@@ -216,10 +220,10 @@ class _Builder(OutputPath):
             # elements a cycle late, from their addresses registered now. What this cycle
             # moves then decides only which of them are written, and none of the engine's
             # decisions lies on the path to a bank address.
-            addresses = [f"~{word}" for word in window(f"{p}_eabs", (f"{p}_xptr", xw), width(npos + 2 * bw - 1),
+            addresses = [f"~{word}" for word in registered(f"{p}_eabs", (f"{p}_xptr", xw), width(npos + 2 * bw - 1),
                                                         range(bw))]
         else:
-            addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+            addresses = words_ahead(w, p, registered, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                                     width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None)

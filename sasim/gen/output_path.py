@@ -91,7 +91,7 @@ class OutputPath(BuilderBase):
         self.out_upos = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
         self.rom(f"{q}_upos", pack_rows([self.out_upos, np.concatenate([o.edge_rmw.astype(np.int64),
                                                                         np.zeros(2 * bw, dtype=np.int64)])]
-                                        , [pw, 1]), pw + 1, window=2 * bw)
+                                        , [pw, 1]), pw + 1, window=3 * bw)  # a registered window of 2 x bw
         # edge -> buffer (accumulate)
         w(f"reg [{esw + pbw}:0] {q}_utw;  // {q}_utile[{q}_ue], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {q}_usize = {q}_utw[{esw - 1}:0];",
@@ -226,7 +226,7 @@ class OutputPath(BuilderBase):
             stream_next = [("rst", f"{q}_sb_rst"), ("~go", f"{q}_sb_stay"), (f"{q}_wfinish", f"{q}_sb_done"),
                            (f"{q}_wact", f"{q}_sb_move"), ("", f"{q}_sb_stay")]
             def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
-                return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact")
+                return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact", bw)
 
             # the engine moves by ustep or not at all: the banks' next rows are found for both
             moved, stayed = words_moved_or_not(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_ustep", nw), bw,

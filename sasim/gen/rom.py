@@ -31,7 +31,8 @@ import numpy as np
 from sasim.gen.expr import fit
 from sasim.gen.verilog import Writer, clog2, hex_image
 
-__all__ = ["Blocked", "Const", "Flat", "Layout", "MAX_LEVELS", "RomReader", "encode", "expand", "storage_bits"]
+__all__ = ["Blocked", "Const", "Flat", "Layout", "MAX_LEVELS", "RomReader", "encode", "expand", "storage_bits",
+           "word_at"]
 
 #: Levels of blocks at most: each is a ROM read and an adder on the read path.
 MAX_LEVELS = 2
@@ -109,6 +110,20 @@ def expand(layout: Layout) -> list[int]:
     for c, off in zip(classes, offsets):
         out.extend((x + off) & mask for x in layout.patterns[c * size:(c + 1) * size])
     return out[: layout.length]
+
+
+def word_at(layout: Layout, index: int) -> int:
+    """Word ``index`` of the table ``layout`` stores (0 past its end), without expanding it."""
+    if isinstance(layout, Const):
+        return layout.value if index < layout.length else 0
+    if isinstance(layout, Flat):
+        return layout.words[index] if index < len(layout.words) else 0
+    if index >= layout.length:
+        return 0
+    block = index >> layout.k
+    c = word_at(layout.classes, block) if layout.classes is not None else 0
+    offset = word_at(layout.offsets, block) if layout.offsets is not None else 0
+    return (layout.patterns[(c << layout.k) | (index & ((1 << layout.k) - 1))] + offset) & ((1 << layout.bits) - 1)
 
 
 def encode(words: list[int] | np.ndarray, bits: int, levels: int = MAX_LEVELS, min_words: int = MIN_WORDS,
@@ -308,7 +323,7 @@ class RomReader:
         return out
 
     def window(self, w: Writer, name: str, pointer: tuple[str, int], index_bits: int, offsets: range,
-               step: tuple[str, int], advance: str) -> list[str]:
+               step: tuple[str, int], advance: str, max_step: int = 0) -> list[str]:
         """Words ``pointer + o`` of ROM ``name`` for each ``o`` in ``offsets``, as wires, for a
         pointer register that starts at 0 and moves by ``step`` (an expression and its width)
         in each cycle where ``advance`` holds, and nowhere else.
@@ -317,7 +332,15 @@ class RomReader:
         the words can lie in two blocks only: the pointer's and the next. Their classes and
         offsets are registers, shifted when the pointer crosses into the next block and
         refilled from two blocks ahead, so a read is one pattern-ROM read and an adder from
-        registers. Otherwise each word is a plain :meth:`read`."""
+        registers. Otherwise each word is a plain :meth:`read`.
+
+        With ``max_step`` (the most the pointer moves in one cycle), the words are registers:
+        when the pointer moves, each loads the word it will then hold, selected by the step
+        from ``max_step`` more words read at the pointer. They hold exactly what the wires
+        would, but the ROM (a block RAM, often, for the offset table of a long one) and its
+        adders end at them instead of lying on every path that starts at the words."""
+        if max_step:
+            return self._registered_window(w, name, pointer, index_bits, offsets, step, advance, max_step)
         layout = self.layouts[name]
         ptr, ptr_bits = pointer
         size = 1 << layout.k if isinstance(layout, Blocked) else 0
@@ -358,6 +381,25 @@ class RomReader:
                 word += f" + ({s}[{k}] ? {reg}1 : {reg}0)"
             w(f"wire [{b - 1}:0] {out}_{o} = {word};")
             words.append(f"{out}_{o}")
+        w("/* verilator lint_on UNUSEDSIGNAL */")
+        return words
+
+    def _registered_window(self, w: Writer, name: str, pointer: tuple[str, int], index_bits: int, offsets: range,
+                           step: tuple[str, int], advance: str, max_step: int) -> list[str]:
+        wide = self.window(w, name, pointer, index_bits, range(offsets.start, offsets.stop + max_step), step, advance)
+        layout = self.layouts[name]
+        out, b, sb = self._fresh(name, "q"), layout.bits, clog2(len(wide))
+        w(f"wire [{b - 1}:0] {out}_x [0:{len(wide) - 1}];  // words pointer + {offsets.start} on, for every step",
+          *(f"assign {out}_x[{j}] = {word};" for j, word in enumerate(wide)),
+          f"wire [{sb - 1}:0] {out}_s = {fit(*step, sb)};")
+        words = []
+        w("/* verilator lint_off UNUSEDSIGNAL */")  # a reader may use a field of the words only
+        for j, o in enumerate(offsets):
+            reg = f"{out}_{o}"
+            w(f"reg [{b - 1}:0] {reg};  // word pointer + {o}",
+              f"always @(posedge clk) if (rst) {reg} <= {b}'d{word_at(layout, o)}; "
+              f"else if ({advance}) {reg} <= {out}_x[{out}_s + {sb}'d{j}];")
+            words.append(reg)
         w("/* verilator lint_on UNUSEDSIGNAL */")
         return words
 
