@@ -32,7 +32,8 @@ class OutputPath(BuilderBase):
     out_banked: bool
     out_absolute: np.ndarray
     out_upos: np.ndarray
-    out_uword: list[str]  # per accumulated lane: the wire holding its ROM word (position, read-modify-write)
+    out_window: list[str]  # registers holding the upos ROM's words at the engine's pointer and after
+    out_uword: list[str]  # per accumulated lane: the register holding its ROM word (position, read-modify-write)
 
     def output_declarations(self, o: OutputTables) -> None:
         """The output path's state, declared before the array that writes its edge buffer, and
@@ -134,8 +135,12 @@ class OutputPath(BuilderBase):
             # it (the datapath leaves a cycle of the drain delay for this), so the register holds
             # the tile's values by then.
             w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
-        # each lane's ROM word: its element's position in the buffer tile, and whether it is read-modify-written
-        self.out_uword = self.window(f"{q}_upos", (f"{q}_uptr", uw), iw, range(bw), (f"{q}_un", nw), f"go & {q}_uact")
+        # the ROM words at the pointer and after, in registers (the banks' next rows are found from
+        # all of them); lane i's word: its element's position in the buffer tile, and whether
+        # it is read-modify-written
+        self.out_window = self.window(f"{q}_upos", (f"{q}_uptr", uw), iw, range(2 * bw), (f"{q}_un", nw),
+                                      f"go & {q}_uact", bw)
+        self.out_uword = self.out_window[:bw]
         for i in range(bw):
             if aligned:
                 stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
@@ -226,7 +231,8 @@ class OutputPath(BuilderBase):
             stream_next = [("rst", f"{q}_sb_rst"), ("~go", f"{q}_sb_stay"), (f"{q}_wfinish", f"{q}_sb_done"),
                            (f"{q}_wact", f"{q}_sb_move"), ("", f"{q}_sb_stay")]
             def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
-                return self.window(rom, pointer, index_bits, offsets, (f"{q}_un", nw), f"go & {q}_uact", bw)
+                assert rom == f"{q}_upos" and offsets == range(2 * bw)
+                return self.out_window  # the registered words at the pointer (output_path)
 
             # the engine moves by ustep or not at all: the banks' next rows are found for both
             moved, stayed = words_moved_or_not(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_ustep", nw), bw,

@@ -335,10 +335,12 @@ class RomReader:
         registers. Otherwise each word is a plain :meth:`read`.
 
         With ``max_step`` (the most the pointer moves in one cycle), the words are registers:
-        when the pointer moves, each loads the word it will then hold, selected by the step
-        from ``max_step`` more words read at the pointer. They hold exactly what the wires
-        would, but the ROM (a block RAM, often, for the offset table of a long one) and its
-        adders end at them instead of lying on every path that starts at the words."""
+        when the pointer moves by ``s``, word ``o`` loads word ``o + s``, from the window's own
+        registers or from the ``max_step`` words after the window, which are the only words
+        read from the ROM. They hold exactly what the wires would, but the ROM (the offset
+        table of a long one is often a block RAM) and its adders end at them instead of lying
+        on every path that starts at the words, and the ROM is read ``max_step`` words at a
+        time instead of ``len(offsets)``."""
         if max_step:
             return self._registered_window(w, name, pointer, index_bits, offsets, step, advance, max_step)
         layout = self.layouts[name]
@@ -386,22 +388,23 @@ class RomReader:
 
     def _registered_window(self, w: Writer, name: str, pointer: tuple[str, int], index_bits: int, offsets: range,
                            step: tuple[str, int], advance: str, max_step: int) -> list[str]:
-        wide = self.window(w, name, pointer, index_bits, range(offsets.start, offsets.stop + max_step), step, advance)
+        # Word o after a step s is word o + s now: a register of the window while o + s is in
+        # it, else one of the max_step words after the window, the only ones read from the ROM.
+        after = self.window(w, name, pointer, index_bits, range(offsets.stop, offsets.stop + max_step), step, advance)
         layout = self.layouts[name]
-        out, b, sb = self._fresh(name, "q"), layout.bits, clog2(len(wide))
-        w(f"wire [{b - 1}:0] {out}_x [0:{len(wide) - 1}];  // words pointer + {offsets.start} on, for every step",
-          *(f"assign {out}_x[{j}] = {word};" for j, word in enumerate(wide)),
+        out, b = self._fresh(name, "q"), layout.bits
+        regs = [f"{out}_{o}" for o in offsets]
+        sb = clog2(len(regs) + max_step)
+        w("/* verilator lint_off UNUSEDSIGNAL */",  # a reader may use a field of the words only
+          f"reg [{b - 1}:0] {', '.join(regs)};  // words pointer + {offsets.start} .. pointer + {offsets.stop - 1}",
+          f"wire [{b - 1}:0] {out}_x [0:{len(regs) + max_step - 1}];  // and the {max_step} after them",
+          *(f"assign {out}_x[{j}] = {word};" for j, word in enumerate(regs + after)),
           f"wire [{sb - 1}:0] {out}_s = {fit(*step, sb)};")
-        words = []
-        w("/* verilator lint_off UNUSEDSIGNAL */")  # a reader may use a field of the words only
-        for j, o in enumerate(offsets):
-            reg = f"{out}_{o}"
-            w(f"reg [{b - 1}:0] {reg};  // word pointer + {o}",
-              f"always @(posedge clk) if (rst) {reg} <= {b}'d{word_at(layout, o)}; "
+        for j, (o, reg) in enumerate(zip(offsets, regs)):
+            w(f"always @(posedge clk) if (rst) {reg} <= {b}'d{word_at(layout, o)}; "
               f"else if ({advance}) {reg} <= {out}_x[{out}_s + {sb}'d{j}];")
-            words.append(reg)
         w("/* verilator lint_on UNUSEDSIGNAL */")
-        return words
+        return regs
 
     def _fresh(self, name: str, kind: str) -> str:
         """A new wire stem for a read (``kind`` "r") or a window ("w") of ROM ``name``."""
