@@ -109,12 +109,12 @@ def test_blocks_hold_the_window(min_block: int) -> None:
 
 
 def test_tables_of_classes_and_offsets_run_two_entries_past_the_blocks() -> None:
-    """A window reads the classes and offsets two blocks ahead of its pointer: those tables
-    hold two more entries than there are blocks, so that read never leaves them."""
+    """A window reads the classes and offsets three blocks ahead of its pointer: those tables
+    hold three more entries than there are blocks, so that read never leaves them."""
     i = np.arange(1 << 12)
     layout = encode(((i % 4) * 3 + (i // 4) * 11 % 97).tolist(), 12, levels=1, min_words=64)
     assert isinstance(layout, Blocked)
     blocks = -(-layout.length // (1 << layout.k))
     for sub in (layout.classes, layout.offsets):
         if sub is not None:
-            assert len(expand(sub)) == blocks + 2
+            assert len(expand(sub)) == blocks + 3

@@ -219,7 +219,7 @@ def _split(words: _Words, k: int, affine: bool) -> tuple[list[int], _Words, _Wor
     rank[order] = np.arange(len(order))
     chosen = distinct[order].reshape(-1).tolist()
     patterns = chosen if affine else [words.table[i] for i in chosen]
-    # two more entries than blocks (copies of the last): a window reads two blocks ahead
+    # three more entries than blocks (copies of the last): a window reads three blocks ahead
     which = _extended(rank[np.asarray(inverse).reshape(-1)].astype(np.int64))
     classes = _Words(which, list(range(len(order))), max(1, clog2(len(order))))
     if not affine:
@@ -229,7 +229,7 @@ def _split(words: _Words, k: int, affine: bool) -> tuple[list[int], _Words, _Wor
 
 
 def _extended(values: np.ndarray) -> np.ndarray:
-    return np.concatenate([values, values[-1:], values[-1:]])
+    return np.concatenate([values, values[-1:], values[-1:], values[-1:]])
 
 
 def _first_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -331,8 +331,8 @@ class RomReader:
         For a ROM stored as blocks whose block holds the whole window and the longest step,
         the words can lie in two blocks only: the pointer's and the next. Their classes and
         offsets are registers, shifted when the pointer crosses into the next block and
-        refilled from two blocks ahead, so a read is one pattern-ROM read and an adder from
-        registers. Otherwise each word is a plain :meth:`read`.
+        refilled from a third register read a block ahead, so a read is one pattern-ROM read
+        and an adder from registers. Otherwise each word is a plain :meth:`read`.
 
         With ``max_step`` (the most the pointer moves in one cycle), the words are registers:
         when the pointer moves by ``s``, word ``o`` loads word ``o + s``, from the window's own
@@ -360,13 +360,15 @@ class RomReader:
             if sub is None:
                 continue
             bits = sub.bits
-            ahead = self._read(w, f"{name}_{tag}", f"{out}_p[{index_bits - 1}:{k}] + {hb}'d2", hb)
-            first = expand(sub)[:2]
-            w(f"reg [{bits - 1}:0] {out}_{tag}0, {out}_{tag}1;  // block of the pointer, and the next",
-              f"always @(posedge clk) if (rst) begin {out}_{tag}0 <= {bits}'d{first[0]}; "
-              f"{out}_{tag}1 <= {bits}'d{first[1]}; end",
-              f"else if (({advance}) & {out}_adv[{k}]) begin {out}_{tag}0 <= {out}_{tag}1; "
-              f"{out}_{tag}1 <= {ahead}; end")
+            # The block after those is read a crossing ahead, into a third register: when the
+            # table is in block RAM, that one becomes the RAM's read register, and the two the
+            # words use stay flip-flops, close to the logic they feed.
+            ahead = self._read(w, f"{name}_{tag}", f"{out}_p[{index_bits - 1}:{k}] + {hb}'d3", hb)
+            r0, r1, r2 = (f"{out}_{tag}{j}" for j in range(3))
+            w(f"reg [{bits - 1}:0] {r0}, {r1}, {r2};  // block of the pointer, the next, and the one after",
+              f"always @(posedge clk) if (rst) begin {r0} <= {bits}'d{word_at(sub, 0)}; "
+              f"{r1} <= {bits}'d{word_at(sub, 1)}; {r2} <= {bits}'d{word_at(sub, 2)}; end",
+              f"else if (({advance}) & {out}_adv[{k}]) begin {r0} <= {r1}; {r1} <= {r2}; {r2} <= {ahead}; end")
             held[tag] = (f"{out}_{tag}", bits)
         words = []
         for o in offsets:
