@@ -108,7 +108,7 @@ def test_blocks_hold_the_window(min_block: int) -> None:
     assert expand(layout) == words.tolist()
 
 
-def test_tables_of_classes_and_offsets_run_two_entries_past_the_blocks() -> None:
+def test_tables_of_classes_and_offsets_run_three_entries_past_the_blocks() -> None:
     """A window reads the classes and offsets three blocks ahead of its pointer: those tables
     hold three more entries than there are blocks, so that read never leaves them."""
     i = np.arange(1 << 12)

@@ -33,6 +33,7 @@ from sasim.gen.expr import (
     fit,
     fits,
     inverted,
+    leading_count,
     rotate_lanes,
     sext,
     slot_word,
@@ -199,9 +200,7 @@ class _Builder(OutputPath):
         for i in range(bw):
             w(f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
               f"({fit(f'{p}_xpos[{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});")
-        xn = f"{nw}'d{bw}"
-        for i in reversed(range(bw)):
-            xn = f"{p}_ok{i} ? ({xn}) : {nw}'d{i}" if i + 1 < bw else f"{p}_ok{i} ? {xn} : {nw}'d{i}"
+        xn, _ = leading_count(w, f"{p}_xok", [f"{p}_ok{i}" for i in range(bw)])
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
         def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:

@@ -14,8 +14,8 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2, width
 
-__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted", "rotate_lanes",
-           "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
+__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted", "leading_count",
+           "rotate_lanes", "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -140,6 +140,32 @@ def rotate_lanes(w: Writer, name: str, lanes: list[str], bits: int, shift: tuple
             w(f"wire [{bits - 1}:0] {nxt[j]} = {expr}[{s}] ? {stage[(j - step) % size]} : {stage[j]};")
         stage = nxt
     return stage
+
+
+def leading_count(w: Writer, name: str, conditions: list[str]) -> tuple[str, int]:
+    """Declare ``name``: how many of ``conditions`` hold before the first that does not (an
+    engine's lanes moving in order up to the first that cannot), and return it and its
+    width. Written as the prefix ANDs of the conditions (a thermometer code, each AND a
+    balanced tree) and each bit of the count as an OR over the ranges of counts that set
+    it: a few levels of logic, where a chain of selections through the lanes is as deep as
+    there are lanes."""
+    n = len(conditions)
+    bits = width(n)
+    w(f"wire [{n - 1}:0] {name}_c = {{{', '.join(reversed(conditions))}}};")
+    w(*(f"wire {name}_t{j} = &{name}_c[{j}:0];  // the first {j + 1} hold" for j in range(n)))
+
+    def at_least(m: int) -> str | None:  # None: always; "1'b0": never
+        return None if m <= 0 else f"{name}_t{m - 1}" if m <= n else "1'b0"
+
+    out = []
+    for b in range(bits):
+        terms = []
+        for lo in range(1 << b, n + 1, 1 << (b + 1)):  # counts lo .. lo + 2**b - 1 set bit b
+            ge, past = at_least(lo), at_least(lo + (1 << b))
+            terms.append(" & ".join(x for x in (ge, None if past == "1'b0" else f"~{past}") if x) or "1'b1")
+        out.append(" | ".join(f"({t})" for t in terms) if terms else "1'b0")
+    w(f"wire [{bits - 1}:0] {name} = {{{', '.join(reversed(out))}}};")
+    return name, bits
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
