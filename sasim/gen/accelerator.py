@@ -152,7 +152,7 @@ class _Builder(OutputPath):
             absolute = absolute_addresses(t.edge_parent, t.edge_positions, t.edge_sizes, t.dram_sizes, ring_.words)
         ab = ring_.addr_bits
         eabs = inverted(np.concatenate([absolute, np.zeros(2 * bw, dtype=np.int64)]), ab)
-        self.rom(f"{p}_eabs", eabs, ab, window=3 * bw)  # a registered window of up to 2 x bw
+        self.rom(f"{p}_eabs", eabs, ab, window=2 * bw)
         ram = bank_ram(ring_, b, self.lut_ram_bits)
         self.memory(f"{p}_bmem", "buffer", t.tensor, ring_.words, b, ring_.banks, ram)
         self.memory(f"{p}_emem", "edge", t.tensor, ns * tmax, b, 1)
@@ -203,12 +203,11 @@ class _Builder(OutputPath):
         xn, _ = leading_count(w, f"{p}_xok", [f"{p}_ok{i}" for i in range(bw)])
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
+        # (A registered window, as the output engine's, costs an input engine bw words of
+        # registers, each selecting among bw + 1: measured on a 16-lane weight engine, 3,500
+        # LUT4 for no gain in Fmax, whose critical path is the edge scan; BENCHMARKS.md.)
         def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
             return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact")
-
-        def registered(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
-            # the words the bank addresses come from: registers, so no ROM lies on those paths
-            return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact", bw)
 
         positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
@@ -219,10 +218,10 @@ class _Builder(OutputPath):
             # elements a cycle late, from their addresses registered now. What this cycle
             # moves then decides only which of them are written, and none of the engine's
             # decisions lies on the path to a bank address.
-            addresses = [f"~{word}" for word in registered(f"{p}_eabs", (f"{p}_xptr", xw), width(npos + 2 * bw - 1),
+            addresses = [f"~{word}" for word in window(f"{p}_eabs", (f"{p}_xptr", xw), width(npos + 2 * bw - 1),
                                                         range(bw))]
         else:
-            addresses = words_ahead(w, p, registered, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
+            addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                                     width(npos + 2 * bw - 1), eabs[:bw])
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None)
