@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--dataflows", default="ws,os", help="ws and/or os (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr's target MHz (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=None, metavar="N",
+                        help="nextpnr's placement seed (default: nextpnr's own); Fmax moves with it")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per design (default %(default)s)")
     parser.add_argument("--keep", metavar="DIR", help="keep each design's files in DIR/<design>")
     parser.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"),
@@ -99,6 +101,8 @@ def main() -> None:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
+    if args.seed is not None and not 0 <= args.seed < 1 << 31:
+        parser.error(f"--seed: must be from 0 to {(1 << 31) - 1}, not {args.seed}")
     if args.arch is not None and args.rtl_arch_params is not None:
         parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
     designs = _designs(parser, args)
@@ -110,7 +114,8 @@ def main() -> None:
             yosys = f"; yosys: {find_tool('yosys').executable}"
         except SasimError as exc:  # each design then says it was not synthesized, and why
             yosys = f"; yosys: {exc}"
-    print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{yosys}; "
+    seed = "" if args.seed is None else f", seed {args.seed}"
+    print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{seed}{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
           "int32 outputs; " + (f"architecture {args.arch}" if args.arch else f"buffer {args.buffer_size}"
                                 + (f"; {args.arch_params}" if args.arch_params else "")))
@@ -128,7 +133,7 @@ def main() -> None:
                 keep = None if args.keep is None else Path(args.keep) / label.lower().replace(" ", "_")
                 r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
                                timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
-                               lut_ram_bits=args.lut_ram_bits)
+                               lut_ram_bits=args.lut_ram_bits, seed=args.seed)
             except SasimError as exc:
                 print(f"{label}: not synthesized: {exc}", flush=True)
                 record["error"] = str(exc)

@@ -413,12 +413,16 @@ def test_bad_target_wrong(capsys: pytest.CaptureFixture[str]) -> None:
 def test_ecp5_flags_with_another_target_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert _error(capsys, ["synth", "gemm_ws", "--target", "generic", "--device", "25k", "--freq", "50"]) == (
         "sasim: error: --device, --freq apply only to --target ecp5, not 'generic' (see 'sasim synth --help')")
+    assert _error(capsys, ["synth", "gemm_ws", "--target", "xilinx", "--seed", "3"]) == (
+        "sasim: error: --seed applies only to --target ecp5, not 'xilinx' (see 'sasim synth --help')")
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--freq", "0", "argument --freq: must be a positive number of MHz, not '0'"),
     ("--timeout", "soon", "argument --timeout: must be a positive number of seconds, not 'soon'"),
     ("--device", "100k", "argument --device: invalid choice: '100k' (choose from '12k', '25k', '45k', '85k')"),
+    ("--seed", "-1", "argument --seed: must be from 0 to 2147483647, not -1"),
+    ("--seed", "one", "argument --seed: must be an integer, not 'one'"),
     ("--table-limit", "lots", "argument --table-limit: must be a positive number of entries (digits, optionally "
                               "ending in k or M), not 'lots'"),
 ])
@@ -466,6 +470,10 @@ def test_bad_options_in_the_library_wrong(tmp_path: Path) -> None:
     with pytest.raises(SasimError, match=re.escape("ECP5 device must be one of ['12k', '25k', '45k', '85k'], not "
                                                    "'100k'")):
         synthesize_verilog(tmp_path, top="t", device="100k")
+    for seed in (-1, 2.5, True):
+        with pytest.raises(SasimError, match=re.escape(f"placement seed must be an integer from 0 to 2147483647, "
+                                                       f"not {seed!r}")):
+            synthesize_verilog(tmp_path, top="t", seed=seed)  # type: ignore[arg-type]
 
 
 # --- real runs: a latch -------------------------------------------------------------------------
@@ -502,6 +510,19 @@ def test_latch_on_ecp5_is_found_though_mapped_to_logic(latch_dir: Path) -> None:
     assert result.checks[0].status is CheckStatus.FAILED  # ... the probe saw it before
     assert result.fmax_mhz is not None and result.fmax_mhz > 0  # placed and routed all the same
     assert result.out_of_context is False  # 14 I/O bits fit the package
+
+
+@needs_nextpnr
+def test_placement_seed_reaches_nextpnr(latch_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = find_tool("nextpnr-ecp5")
+    calls = tmp_path / "calls"
+    fake = _script(tmp_path, "nextpnr-recording", f'echo "$@" >> {calls}\nexec {real.path} "$@"\n')
+    monkeypatch.setenv("SASIM_NEXTPNR_ECP5", fake.path)
+    seeded = synthesize_verilog(latch_dir, top="latchy", target=Target.ECP5, seed=7)
+    unseeded = synthesize_verilog(latch_dir, top="latchy", target=Target.ECP5)
+    assert (seeded.seed, unseeded.seed) == (7, None) and seeded.to_json()["seed"] == 7
+    seeded_call, unseeded_call = calls.read_text().splitlines()
+    assert seeded_call.endswith(" --seed 7") and "--seed" not in unseeded_call
 
 
 def test_failed_check_exits_with_status_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -41,7 +41,8 @@ Progress = Callable[[str, float], None]
 DEFAULT_TIMEOUT_S = 3600.0
 
 
-def _check_options(target: Target, device: str, speed: int, freq_mhz: float, timeout_s: float) -> None:
+def _check_options(target: Target, device: str, speed: int, freq_mhz: float, timeout_s: float,
+                   seed: int | None = None) -> None:
     if not isinstance(target, Target):
         raise SynthesisError(f"target must be one of {[t.value for t in Target]}, not {target!r}")
     if device not in ECP5_DEVICES:
@@ -52,6 +53,8 @@ def _check_options(target: Target, device: str, speed: int, freq_mhz: float, tim
         raise SynthesisError(f"target frequency must be a positive number of MHz, not {freq_mhz!r}")
     if not timeout_s > 0:
         raise SynthesisError(f"timeout must be a positive number of seconds, not {timeout_s!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 31):
+        raise SynthesisError(f"placement seed must be an integer from 0 to {(1 << 31) - 1}, not {seed!r}")
 
 
 @contextmanager
@@ -89,10 +92,12 @@ def synthesize(
     progress: Progress | None = None,
     table_limit: int = MAX_TABLE_ENTRIES,
     lut_ram_bits: int = LUT_RAM_BITS,
+    seed: int | None = None,
 ) -> SynthResult:
     """Generate ``design``'s accelerator and synthesize it for ``target``.
 
-    ``device``, ``speed`` and ``freq_mhz`` (nextpnr's target frequency) apply to ECP5.
+    ``device``, ``speed``, ``freq_mhz`` (nextpnr's target frequency) and ``seed``
+    (nextpnr's placement seed; None leaves nextpnr's default) apply to ECP5.
     ``timeout_s`` bounds all tool runs together. ``keep`` is a directory that keeps the
     Verilog, the yosys script, the logs, the netlist and the nextpnr report; by default
     a temporary directory is used and removed. ``table_limit`` bounds the sequencer
@@ -100,7 +105,7 @@ def synthesize(
     (:func:`~sasim.gen.accelerator.build`). Raises :class:`GenerationError` for a
     design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
     :class:`SynthesisError` when a tool fails or runs out of time."""
-    _check_options(target, device, speed, freq_mhz, timeout_s)
+    _check_options(target, device, speed, freq_mhz, timeout_s, seed)
     _tools(target)  # a missing tool is reported before anything is generated
     start = time.perf_counter()
     rtl = build(design, top, table_limit=table_limit, lut_ram_bits=lut_ram_bits)
@@ -113,7 +118,7 @@ def synthesize(
         result = synthesize_verilog(
             root, top=rtl.top, sources=[f"{rtl.top}.v"], manifest=manifest(rtl, design), target=target,
             device=device, speed=speed, freq_mhz=freq_mhz, timeout_s=timeout_s, progress=progress,
-            kept=keep is not None)
+            kept=keep is not None, seed=seed)
     return replace(result, wall_s={"generate": generated, **result.wall_s})
 
 
@@ -148,12 +153,13 @@ def synthesize_verilog(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
     kept: bool = True,
+    seed: int | None = None,
 ) -> SynthResult:
     """Synthesize the Verilog files ``sources`` (default: every ``*.v``) in directory
     ``root`` with top module ``top``; the tools run in ``root`` and leave their files
     there. ``manifest`` (default: ``root/manifest.json`` if present) says which
     memories are buffers. Raises like :func:`synthesize`."""
-    _check_options(target, device, speed, freq_mhz, timeout_s)
+    _check_options(target, device, speed, freq_mhz, timeout_s, seed)
     tools = _tools(target)
     work = WorkFiles(Path(root))
     if sources is None:
@@ -201,7 +207,8 @@ def synthesize_verilog(
     if target is Target.ECP5:
         try:
             fields = _place_and_route(tools[1], work, top=top, device=device, speed=speed, freq_mhz=freq_mhz,
-                                      port_bits=stat.port_bits, ignore_loops=bool(latches), timeout_s=remaining(),
+                                      port_bits=stat.port_bits, ignore_loops=bool(latches), seed=seed,
+                                      timeout_s=remaining(),
                                       limit_s=timeout_s, on_tick=ticker("nextpnr-ecp5",
                                                                         lambda: current_step(work.nextpnr_log)))
         except SynthesisError as exc:
@@ -218,7 +225,8 @@ def synthesize_verilog(
 
 def _place_and_route(
     tool: Tool, work: WorkFiles, *, top: str, device: str, speed: int, freq_mhz: float, port_bits: int,
-    ignore_loops: bool, timeout_s: float, limit_s: float, on_tick: Callable[[float], None] | None,
+    ignore_loops: bool, seed: int | None, timeout_s: float, limit_s: float,
+    on_tick: Callable[[float], None] | None,
 ) -> dict[str, Any]:
     """Run nextpnr-ecp5 on the netlist; the :class:`SynthResult` fields it gives, and its
     ``wall_s`` and ``peak_mib``."""
@@ -230,6 +238,8 @@ def _place_and_route(
             "-q", "-l", work.nextpnr_log.name, "--out-of-context" if out_of_context else "--lpf-allow-unconstrained"]
     if ignore_loops:  # synth_ecp5 built the latches from LUT loops; the latch check fails, the report still comes
         args.append("--ignore-loops")
+    if seed is not None:  # placement is seeded: Fmax moves with it, by 10% or more on these designs
+        args += ["--seed", str(seed)]
     if out_of_context:
         log.info("%d I/O bits > %d pins of %s %s: placing out of context", port_bits, dev.user_io, dev.part,
                  ECP5_PACKAGE)
@@ -237,8 +247,9 @@ def _place_and_route(
                    tool_log=work.nextpnr_log, on_tick=on_tick)
     report = parse_nextpnr_report(work.nextpnr_report)
     return {"device": f"{dev.part} {ECP5_PACKAGE} speed {speed}", "target_mhz": freq_mhz,
-            "out_of_context": out_of_context, "fmax": report.fmax, "critical_paths": report.critical_paths,
-            "utilization": report.utilization, "wall_s": run.wall_s, "peak_mib": run.peak_mib}
+            "out_of_context": out_of_context, "seed": seed, "fmax": report.fmax,
+            "critical_paths": report.critical_paths, "utilization": report.utilization, "wall_s": run.wall_s,
+            "peak_mib": run.peak_mib}
 
 
 def _ports_before_mapping(work: WorkFiles) -> str:

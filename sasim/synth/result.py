@@ -35,6 +35,7 @@ class SynthResult:
     peak_mib: dict[str, float] = field(default_factory=dict)  # tool -> its peak resident memory, where known
     target_mhz: float | None = None  # nextpnr's --freq
     out_of_context: bool | None = None  # placed without I/O buffers (ECP5: more I/O than pins)
+    seed: int | None = None  # nextpnr's placement seed, if one was given
     fmax: tuple[ClockFmax, ...] = ()
     critical_paths: tuple[CriticalPath, ...] = ()
     utilization: dict[str, tuple[int, int]] = field(default_factory=dict)  # nextpnr: type -> (used, available)
@@ -74,6 +75,7 @@ class SynthResult:
                                 "start": p.start, "end": p.end, "sources": list(p.sources)}
                                for p in self.critical_paths],
             "out_of_context": self.out_of_context,
+            "seed": self.seed,
             "utilization": {k: {"used": u, "available": a} for k, (u, a) in sorted(self.utilization.items())},
             "latches": list(self.latches),
             "memories": [m.to_json() for m in self.memories],
