@@ -27,6 +27,11 @@ Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-worklo
                                  [--arrays 4x4,8x8] [--dataflows ws,os] [--timeout SECONDS] [--keep DIR]
                                  [--rtl-arch-params KEY=VALUE,...] [--no-rtl] [--no-synth]
                                  [--simulator verilator|icarus] [--table-limit ENTRIES] [--arch X]
+                                 [--seeds N,...]
+
+``--seeds 1,2,3`` places each design once per seed (nextpnr's placement is seeded, and
+Fmax moves with it by 10% or more on these designs): the row shows the median Fmax and
+the total nextpnr time, a line after it each seed's Fmax.
 
 ``--arch X`` replaces the preset with one architecture (a file or a preset string, as
 ``sasim model --arch`` takes) for synthesis and the RTL run alike; each dataflow of
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +93,9 @@ def main() -> None:
     parser.add_argument("--dataflows", default="ws,os", help="ws and/or os (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr's target MHz (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=None, metavar="N",
-                        help="nextpnr's placement seed (default: nextpnr's own); Fmax moves with it")
+    parser.add_argument("--seeds", default=None, metavar="N,...",
+                        help="nextpnr's placement seeds (default: nextpnr's own): each design is placed once per "
+                             "seed, and the row shows the median Fmax (Fmax moves with the seed)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per design (default %(default)s)")
     parser.add_argument("--keep", metavar="DIR", help="keep each design's files in DIR/<design>")
     parser.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"),
@@ -101,8 +108,14 @@ def main() -> None:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
-    if args.seed is not None and not 0 <= args.seed < 1 << 31:
-        parser.error(f"--seed: must be from 0 to {(1 << 31) - 1}, not {args.seed}")
+    seeds: list[int | None] = [None]
+    if args.seeds is not None:
+        try:
+            seeds = [int(x) for x in args.seeds.split(",")]
+        except ValueError:
+            parser.error(f"--seeds: {args.seeds!r} is not a list of integers, such as 1,2,3")
+        if not all(0 <= x < 1 << 31 for x in seeds) or len(set(seeds)) != len(seeds):
+            parser.error(f"--seeds: {args.seeds!r}: each seed from 0 to {(1 << 31) - 1}, none twice")
     if args.arch is not None and args.rtl_arch_params is not None:
         parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
     designs = _designs(parser, args)
@@ -114,7 +127,7 @@ def main() -> None:
             yosys = f"; yosys: {find_tool('yosys').executable}"
         except SasimError as exc:  # each design then says it was not synthesized, and why
             yosys = f"; yosys: {exc}"
-    seed = "" if args.seed is None else f", seed {args.seed}"
+    seed = "" if args.seeds is None else f", seeds {args.seeds} (Fmax: the median)"
     print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{seed}{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
           "int32 outputs; " + (f"architecture {args.arch}" if args.arch else f"buffer {args.buffer_size}"
@@ -131,20 +144,31 @@ def main() -> None:
                 design = load_spec(None, {"workload": args.workload, "architecture": arch,
                                           "mapping": dataflow}).design()
                 keep = None if args.keep is None else Path(args.keep) / label.lower().replace(" ", "_")
-                r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                               timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
-                               lut_ram_bits=args.lut_ram_bits, seed=args.seed)
+                runs = []  # one synthesis per seed: yosys is deterministic, the placement is not
+                for x in seeds:
+                    where = keep if keep is None or x is None else keep / f"seed{x}"
+                    runs.append(synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
+                                           timeout_s=args.timeout, keep=where, table_limit=args.table_limit,
+                                           lut_ram_bits=args.lut_ram_bits, seed=x))
             except SasimError as exc:
                 print(f"{label}: not synthesized: {exc}", flush=True)
                 record["error"] = str(exc)
             else:
+                r = runs[0]
+                fmax = [x.fmax_mhz for x in runs if x.fmax_mhz is not None]
+                median = statistics.median(fmax) if fmax else None
                 cells = r.resources.cells
                 row[1:10] = [f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}",
                              f"{cells.get('TRELLIS_FF', 0):,}", f"{cells.get('MULT18X18D', 0):,}",
-                             f"{cells.get('DP16KD', 0):,}", "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}",
-                             f"{r.wall_s.get('yosys', 0):.1f}", f"{r.wall_s.get('nextpnr', 0):.1f}",
-                             "PASS" if r.passed else "FAIL"]
+                             f"{cells.get('DP16KD', 0):,}", "-" if median is None else f"{median:.1f}",
+                             f"{r.wall_s.get('yosys', 0):.1f}", f"{sum(x.wall_s.get('nextpnr', 0) for x in runs):.1f}",
+                             "PASS" if all(x.passed for x in runs) else "FAIL"]
                 record.update(r.to_json())
+                if args.seeds is not None:
+                    record["fmax_by_seed"] = {str(x.seed): x.fmax_mhz for x in runs}
+                    record["fmax_median_mhz"] = median
+                    print(f"{label}: Fmax by seed " + ", ".join(
+                        f"{x.seed}: {x.fmax_mhz:.1f}" for x in runs if x.fmax_mhz is not None) + " MHz", flush=True)
         if not args.no_rtl:
             try:
                 design = load_spec(None, {"workload": args.rtl_workload, "architecture": rtl_arch,
