@@ -62,34 +62,35 @@ def words_ahead(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, 
     then only selects: the ROM is not on the path after that decision. ``window(rom,
     pointer, index_bits, offsets)`` gives wires holding words ``pointer + o``. Buffer
     addresses are stored inverted (see :func:`inverted`) and come out true."""
-    cand, pick = _candidates(w, p, window, rom, pointer, step, lanes, bits, index_bits, field, stored_inverted)
+    cand, pick = _candidates(w, p, lambda: window(rom, pointer, index_bits, range(2 * lanes)), step, lanes, bits,
+                             field, stored_inverted)
     mask = (1 << bits) - 1 if stored_inverted else 0
     return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
             for i in range(lanes)]
 
 
-def words_moved_or_not(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
-                       pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
+def words_moved_or_not(w: Writer, p: str, words: list[str], step: tuple[str, int], lanes: int, bits: int,
                        field: str = "") -> tuple[list[str], list[str]]:
     """Like :func:`words_ahead`, for an engine that either moves by ``step`` this cycle or
-    does not move: the words if it moves and if it does not, each from registers only, so
-    that logic built on them runs in parallel with the decision whether to move."""
-    cand, pick = _candidates(w, p, window, rom, pointer, step, lanes, bits, index_bits, field, True)
+    does not move, from ``words`` (registers holding the ``2 * lanes`` ROM words at its
+    pointer, stored inverted): the words if it moves and if it does not, so that logic
+    built on them runs in parallel with the decision whether to move."""
+    cand, pick = _candidates(w, p, lambda: words, step, lanes, bits, field, True)
     cw = clog2(2 * lanes) or 1
     return [f"{cand}[{pick} + {cw}'d{i}]" for i in range(lanes)], [f"{cand}[{cw}'d{i}]" for i in range(lanes)]
 
 
-def _candidates(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
-                pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
+def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[str, int], lanes: int, bits: int,
                 field: str, stored_inverted: bool) -> tuple[str, str]:
-    """Declare the ``2 * lanes`` ROM words from ``pointer`` on (``{p}_cand``, true values) and
-    the step as an index into them (``{p}_cstep``); returns both names."""
+    """Declare the ``2 * lanes`` ROM words from the pointer on (``{p}_cand``, true values),
+    which ``words()`` gives (a window read declares its wires after these declarations),
+    and the step as an index into them (``{p}_cstep``); returns both names."""
     n, n_bits = step
     cw = clog2(2 * lanes) or 1
     flip = "~" if stored_inverted else ""
     w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
       f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
-    for k, word in enumerate(window(rom, pointer, index_bits, range(2 * lanes))):
+    for k, word in enumerate(words()):
         w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
     return f"{p}_cand", f"{p}_cstep"
 

@@ -312,7 +312,7 @@ def output_ram(w: Writer, q: str, bits: int, r: Ring, stream_lanes: int, ahead: 
         # update port: the row of the lowest lane on this bank (the active lanes hit distinct
         # banks), found for both alternatives; the decision to move only picks one
         reset_lane = next((a for a in ahead.at_reset if a % n == j), 0) if bb else ahead.at_reset[0]
-        moved, stayed = (_lowest_lane_row([(f"{a}[{bb - 1}:0]", f"{a}[{ab - 1}:{bb}]") for a in lanes], j, bb)
+        moved, stayed = (_lowest_lane_row([(_bank(a, r), _row(a, r)) for a in lanes], j, bb)
                          for lanes in ([f"{q}_mv{i}" for i in range(u)], [f"{q}_st{i}" for i in range(u)]))
         chain = f"rst ? {rb}'d{reset_lane >> bb} : {ahead.moving} ? ({moved}) : ({stayed})"
         # the active lanes hit distinct banks, so at most one is this bank's: an OR of the

@@ -217,9 +217,8 @@ class OutputPath(BuilderBase):
                     ram if banked else None)
         if banked:
             w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
-            uw, nw, lw = self.out_w["uptr"], width(bw), width(lanes)
+            nw, lw = width(bw), width(lanes)
             szw = width(int(o.dram_sizes.max()))
-            iw = width(len(o.edge_positions) + 2 * bw - 1)
             # the stream's first address in the next cycle, for each thing the write engine can
             # do (stay, move, finish the tile), from registers: its decision only selects
             freed = f"{q}_ofreed[{ab - 1}:0]"
@@ -230,13 +229,9 @@ class OutputPath(BuilderBase):
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
             stream_next = [("rst", f"{q}_sb_rst"), ("~go", f"{q}_sb_stay"), (f"{q}_wfinish", f"{q}_sb_done"),
                            (f"{q}_wact", f"{q}_sb_move"), ("", f"{q}_sb_stay")]
-            def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
-                assert rom == f"{q}_upos" and offsets == range(2 * bw)
-                return self.out_window  # the registered words at the pointer (output_path)
-
-            # the engine moves by ustep or not at all: the banks' next rows are found for both
-            moved, stayed = words_moved_or_not(w, q, window, f"{q}_upos", (f"{q}_uptr", uw), (f"{q}_ustep", nw), bw,
-                                               ab, iw, f"[{ab - 1}:0]")
+            # the engine moves by ustep or not at all: the banks' next rows are found for both,
+            # from the registered window of output_path
+            moved, stayed = words_moved_or_not(w, q, self.out_window, (f"{q}_ustep", nw), bw, ab, f"[{ab - 1}:0]")
             at_reset = [int(a) for a in inverted(self.out_upos[:bw], ab)]  # the ROM words, inverted back
             output_ram(w, q, acc, ring_, lanes, NextAddresses(f"{q}_uact", moved, stayed, at_reset),
                        {"count": f"{q}_un32", "value": f"{q}_uval", "rmw": f"{q}_urmw",
