@@ -58,7 +58,7 @@ from sasim.errors import SasimError
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
-from sasim.synth import ECP5_DEVICES, Target, find_tool, synthesize
+from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, Target, find_tool, synthesize
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
@@ -114,8 +114,8 @@ def main() -> None:
             seeds = [int(x) for x in args.seeds.split(",")]
         except ValueError:
             parser.error(f"--seeds: {args.seeds!r} is not a list of integers, such as 1,2,3")
-        if not all(0 <= x < 1 << 31 for x in seeds) or len(set(seeds)) != len(seeds):
-            parser.error(f"--seeds: {args.seeds!r}: each seed from 0 to {(1 << 31) - 1}, none twice")
+        if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
+            parser.error(f"--seeds: {args.seeds!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
     if args.arch is not None and args.rtl_arch_params is not None:
         parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
     designs = _designs(parser, args)

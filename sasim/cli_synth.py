@@ -22,6 +22,7 @@ from sasim.cli_common import add_lut_ram_bits, add_spec_arguments, add_table_lim
 from sasim.synth import (
     DEFAULT_TIMEOUT_S,
     ECP5_DEVICES,
+    ECP5_SEEDS,
     ECP5_SPEEDS,
     RESOURCE_KINDS,
     CheckStatus,
@@ -104,8 +105,8 @@ def _seed(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
-    if not 0 <= value < 1 << 31:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {(1 << 31) - 1}, not {value}")
+    if value not in ECP5_SEEDS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {ECP5_SEEDS[-1]}, not {value}")
     return value
 
 

@@ -7,12 +7,13 @@ from sasim.synth.memories import MemoryMapping, MemoryReport, MemorySpec
 from sasim.synth.nextpnr_report import ClockFmax, CriticalPath
 from sasim.synth.resources import RESOURCE_KINDS, Resources
 from sasim.synth.result import SynthResult
-from sasim.synth.targets import ECP5_DEVICES, ECP5_SPEEDS, Target
+from sasim.synth.targets import ECP5_DEVICES, ECP5_SEEDS, ECP5_SPEEDS, Target
 from sasim.synth.tools import find_tool
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "ECP5_DEVICES",
+    "ECP5_SEEDS",
     "ECP5_SPEEDS",
     "RESOURCE_KINDS",
     "Check",

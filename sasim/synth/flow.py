@@ -27,7 +27,7 @@ from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
 from sasim.synth.resources import count_resources, latch_cells
 from sasim.synth.result import SynthResult
-from sasim.synth.targets import ECP5_DEVICES, ECP5_PACKAGE, ECP5_SPEEDS, Target, WorkFiles, yosys_script
+from sasim.synth.targets import ECP5_DEVICES, ECP5_PACKAGE, ECP5_SEEDS, ECP5_SPEEDS, Target, WorkFiles, yosys_script
 from sasim.synth.tools import Tool, find_tool, run_tool
 from sasim.synth.yosys_output import current_pass, parse_latch_list, parse_log, parse_memory_dump, parse_stat
 
@@ -53,8 +53,8 @@ def _check_options(target: Target, device: str, speed: int, freq_mhz: float, tim
         raise SynthesisError(f"target frequency must be a positive number of MHz, not {freq_mhz!r}")
     if not timeout_s > 0:
         raise SynthesisError(f"timeout must be a positive number of seconds, not {timeout_s!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 31):
-        raise SynthesisError(f"placement seed must be an integer from 0 to {(1 << 31) - 1}, not {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed not in ECP5_SEEDS):
+        raise SynthesisError(f"placement seed must be an integer from 0 to {ECP5_SEEDS[-1]}, not {seed!r}")
 
 
 @contextmanager

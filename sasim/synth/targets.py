@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_SPEEDS", "Ecp5Device", "Target", "WorkFiles", "yosys_script"]
+__all__ = ["ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_SEEDS", "ECP5_SPEEDS", "Ecp5Device", "Target", "WorkFiles",
+           "yosys_script"]
 
 
 class Target(enum.Enum):
@@ -36,6 +37,8 @@ class Target(enum.Enum):
 
 ECP5_PACKAGE = "CABGA381"
 ECP5_SPEEDS = (6, 7, 8)
+#: nextpnr's placement seeds (``--seed``: a 32-bit signed integer, from 0).
+ECP5_SEEDS = range(1 << 31)
 
 
 @dataclass(frozen=True)
