@@ -9,6 +9,10 @@ from hypothesis import strategies as st
 
 from sasim.gen.rom import MAX_LEVELS, MIN_WORDS, Blocked, Const, Flat, Layout, encode, expand, storage_bits, word_at
 
+#: (bits, words): any table of 1 to 600 words of up to 24 bits
+ANY_TABLE = st.integers(1, 24).flatmap(lambda bits: st.tuples(
+    st.just(bits), st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=600)))
+
 
 def _depth(layout: Layout | None) -> int:
     if not isinstance(layout, Blocked):
@@ -17,8 +21,7 @@ def _depth(layout: Layout | None) -> int:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 24).flatmap(lambda bits: st.tuples(
-    st.just(bits), st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=600))))
+@given(ANY_TABLE)
 def test_any_table_comes_back_exactly(case: tuple[int, list[int]]) -> None:
     bits, words = case
     layout = encode(words, bits, min_words=64)
@@ -27,8 +30,7 @@ def test_any_table_comes_back_exactly(case: tuple[int, list[int]]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 24).flatmap(lambda bits: st.tuples(
-    st.just(bits), st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=600))))
+@given(ANY_TABLE)
 def test_word_at_reads_the_table_without_expanding_it(case: tuple[int, list[int]]) -> None:
     """word_at (a registered window's reset words) gives every word of any layout, and 0 past the end."""
     bits, words = case
