@@ -67,6 +67,17 @@ COLUMNS = (("design", 12), ("LUT4", 7), ("CCU2C", 6), ("FF", 7), ("MULT18", 6), 
            ("sasim s", 7), ("x-check", 7))
 
 
+def seed_list(text: str) -> list[int]:
+    """The ``--seeds`` flag's type: distinct nextpnr placement seeds, comma-separated."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers, such as 1,2,3") from None
+    if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
+    return seeds
+
+
 def _row(values: list[str]) -> str:
     return " ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, (_, w)) in enumerate(zip(values, COLUMNS)))
 
@@ -93,7 +104,7 @@ def main() -> None:
     parser.add_argument("--dataflows", default="ws,os", help="ws and/or os (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr's target MHz (default %(default)s)")
-    parser.add_argument("--seeds", default=None, metavar="N,...",
+    parser.add_argument("--seeds", type=seed_list, default=None, metavar="N,...",
                         help="nextpnr's placement seeds (default: nextpnr's own): each design is placed once per "
                              "seed, and the row shows the median Fmax (Fmax moves with the seed)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per design (default %(default)s)")
@@ -108,14 +119,7 @@ def main() -> None:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
-    seeds: list[int | None] = [None]
-    if args.seeds is not None:
-        try:
-            seeds = [int(x) for x in args.seeds.split(",")]
-        except ValueError:
-            parser.error(f"--seeds: {args.seeds!r} is not a list of integers, such as 1,2,3")
-        if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
-            parser.error(f"--seeds: {args.seeds!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
+    seeds: list[int | None] = [None] if args.seeds is None else list(args.seeds)
     if args.arch is not None and args.rtl_arch_params is not None:
         parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
     designs = _designs(parser, args)
@@ -127,7 +131,7 @@ def main() -> None:
             yosys = f"; yosys: {find_tool('yosys').executable}"
         except SasimError as exc:  # each design then says it was not synthesized, and why
             yosys = f"; yosys: {exc}"
-    seed = "" if args.seeds is None else f", seeds {args.seeds} (Fmax: the median)"
+    seed = "" if args.seeds is None else f", seeds {','.join(map(str, args.seeds))} (Fmax: the median)"
     print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{seed}{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
           "int32 outputs; " + (f"architecture {args.arch}" if args.arch else f"buffer {args.buffer_size}"
