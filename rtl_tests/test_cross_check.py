@@ -51,6 +51,11 @@ CASES = {
     # disabled in the generator)
     "ws-1x1-gemm-same-output-every-2-steps": ("gemm:M=2,N=1,K=16", "ws_systolic:rows=1,cols=1,buffer_size=1KiB", "ws"),
     "ws-1x4-gemm-same-output-every-2-steps": ("gemm:M=2,N=4,K=16", "ws_systolic:rows=1,cols=4,buffer_size=1KiB", "ws"),
+    # the output engine waits for room in the buffer on a complete drain tile, then takes
+    # the elements it held (fails if it reads ahead past them instead)
+    "os-4x4-low-bandwidth-output-full": (
+        "gemm:M=16,N=16,K=2", "os_systolic:rows=4,cols=4,buffer_size=1KiB,dram_words_per_cycle=1,dram_word_bits=8",
+        "os"),
     "os-2x2-gemm-output-in-registers": ("gemm:M=4,N=32,K=3", f"os_systolic:rows=2,cols=2,{SMALL}", "os"),
     # workloads long enough that the sequencer tables are stored as blocks, two levels deep
     "ws-2x2-gemm-blocked-roms": ("gemm:M=32,N=32,K=32", "ws_systolic:rows=2,cols=2,buffer_size=4KiB", "ws"),
@@ -80,6 +85,8 @@ def test_rtl_equals_simulator(name: str) -> None:
     if "low-bandwidth" in name:
         sim = simulate(design)
         assert sim.dram_queue_wait > 0 and sim.stalls, "the case should stall on DRAM bandwidth"
+        if "output-full" in name:
+            assert sim.stalls.get("output full", 0) > 0, "the case should stall on a full output path"
     banks = {m.name: m.banks for m in build(design).memories if m.kind == "buffer"}
     if "same-output-every-2-steps" in name:  # one weight at a time serves the two rows of I
         assert design.workload.dims["M"] == 2 and rows == 1

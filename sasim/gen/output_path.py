@@ -108,8 +108,9 @@ class OutputPath(BuilderBase):
           f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {fit(f'{q}_uk', ow['uk'], esw)};",
           f"wire [{nw - 1}:0] {q}_ustep = {at_most(f'{q}_urem', esw, bw, nw)};  // how far it moves, if it does",
           f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {q}_ustep;",
-          f"wire {q}_ufinish = {q}_uact & ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_un', nw, esw)} == "
-          f"{q}_usize);")
+          f"wire {q}_uend = ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_ustep', nw, esw)} == "
+          f"{q}_usize);  // the tile ends if it moves",
+          f"wire {q}_ufinish = {q}_uact & {q}_uend;")
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
         reads = []
@@ -129,12 +130,17 @@ class OutputPath(BuilderBase):
             w(f"wire [{sw - 1}:0] {q}_unslot = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw}'d0 : "
               f"{q}_uslot + {sw}'d{to};  // the next slot")
         if self.out_ahead:
-            # The drain tile's elements are registered a cycle ahead, from the edge buffer at the
-            # position the engine will be at next: where it is, bw further on, or the next slot's
-            # start. The array writes a drain tile at least two cycles before the engine may read
-            # it (the datapath leaves a cycle of the drain delay for this), so the register holds
-            # the tile's values by then.
-            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];")
+            # The drain tile's elements are read a cycle ahead from the edge buffer (_uvr): at the
+            # position the engine reaches if it moves (bw further on, or the next slot's start), or,
+            # while its tile is not complete, where it is. The array writes a drain tile at least
+            # two cycles before the engine may read it (the datapath leaves a cycle of the drain
+            # delay for this), so the register holds the tile's values by then. Whether the engine
+            # moves is known late in the cycle (its room check): rather than select the read's
+            # address, it selects a cycle later between that read and the values it held (_uhold),
+            # for an engine that waits on a complete tile sits on values that do not change.
+            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uhold [0:{bw - 1}];",
+              f"reg {q}_uread;  // {q}_uvr holds the elements at the engine's position",
+              f"always @(posedge clk) {q}_uread <= rst | {q}_uact | ~{q}_uavail;")
         # the ROM words at the pointer and after, in registers (the banks' next rows are found from
         # all of them); lane i's word: its element's position in the buffer tile, and whether
         # it is read-modify-written
@@ -151,9 +157,10 @@ class OutputPath(BuilderBase):
                 nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
             w(f"assign {q}_urmw[{i}] = {self.out_uword[i]}[{pw}];")
             if self.out_ahead:
-                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_ufinish ? {q}_emem[{nxt}] : "
-                  f"{q}_uact ? {q}_emem[{on}] : {q}_emem[{stay}];",
-                  f"assign {q}_uval[{i}] = {q}_uvr[{i}];")
+                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : ~{q}_uavail ? {q}_emem[{stay}] : "
+                  f"{q}_uend ? {q}_emem[{nxt}] : {q}_emem[{on}];",
+                  f"always @(posedge clk) {q}_uhold[{i}] <= {q}_uval[{i}];",
+                  f"assign {q}_uval[{i}] = {q}_uread ? {q}_uvr[{i}] : {q}_uhold[{i}];")
             else:
                 w(f"assign {q}_uval[{i}] = {q}_emem[{stay}];")
             reads.append(f"(({nw}'d{i} < {q}_un) & {q}_urmw[{i}] ? {rw_}'d1 : {rw_}'d0)")
