@@ -56,6 +56,12 @@ CASES = {
     "os-4x4-low-bandwidth-output-full": (
         "gemm:M=16,N=16,K=2", "os_systolic:rows=4,cols=4,buffer_size=1KiB,dram_words_per_cycle=1,dram_word_bits=8",
         "os"),
+    # drain tiles of 16 elements taken 1 and 4 at a time (the slots line up with 4 lanes): the
+    # output engine's read-ahead offsets follow several moves per tile and wrap over its slots
+    "os-4x4-gemm-output-moves-1": (
+        "gemm:M=8,N=8,K=4", "os_systolic:rows=4,cols=4,buffer_size=2KiB,buffer_banks=1,buffer_word_bits=32", "os"),
+    "os-4x4-gemm-output-moves-4": (
+        "gemm:M=8,N=8,K=4", "os_systolic:rows=4,cols=4,buffer_size=2KiB,buffer_banks=4,buffer_word_bits=32", "os"),
     "os-2x2-gemm-output-in-registers": ("gemm:M=4,N=32,K=3", f"os_systolic:rows=2,cols=2,{SMALL}", "os"),
     # workloads long enough that the sequencer tables are stored as blocks, two levels deep
     "ws-2x2-gemm-blocked-roms": ("gemm:M=32,N=32,K=32", "ws_systolic:rows=2,cols=2,buffer_size=4KiB", "ws"),
@@ -105,6 +111,11 @@ def test_rtl_equals_simulator(name: str) -> None:
             assert f"{p}_pn [1:{latency - 1}]" in text and f"{p}_bdata [0:0]" not in text, p
         if "low-bandwidth" in name:
             assert "W_ra;" in text, "the weight region should have a read port per lane"
+    if "output-moves" in name:  # the output engine takes a drain tile in several moves of bw elements
+        bw = int(name.rsplit("-", 1)[1])
+        text = build(design).files["sasim_accel.v"]
+        assert f"wire O_uend = (O_urem <= 5'd{bw});" in text
+        assert ("{O_uat, " in text) == (bw > 1), "lanes line up with the slots when bw > 1"
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access
     assert_equal_to_simulator(verify(design, seed=3))

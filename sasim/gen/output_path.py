@@ -101,15 +101,15 @@ class OutputPath(BuilderBase):
         w(f"reg [{szw - 1}:0] {q}_upsize;  // {q}_bsz[{q}_upe], read a cycle ahead")
         pe_w = max(pbw, ow["oopened"])
         occ = difference(w, f"{q}_oocc", f"{q}_ores", f"{q}_ofreed", cap)
+        ends = "1'b1" if bw >= to else f"({q}_urem <= {esw}'d{bw})"  # every move ends a tile of at most bw
         w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
           f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
           f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
-          f"wire [{esw - 1}:0] {q}_urem = {q}_usize - {fit(f'{q}_uk', ow['uk'], esw)};",
+          f"reg [{esw - 1}:0] {q}_urem;  // {q}_usize - {q}_uk, kept in a register",
           f"wire [{nw - 1}:0] {q}_ustep = {at_most(f'{q}_urem', esw, bw, nw)};  // how far it moves, if it does",
           f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {q}_ustep;",
-          f"wire {q}_uend = ({fit(f'{q}_uk', ow['uk'], esw)} + {fit(f'{q}_ustep', nw, esw)} == "
-          f"{q}_usize);  // the tile ends if it moves",
+          f"wire {q}_uend = {ends};  // the tile ends if it moves",
           f"wire {q}_ufinish = {q}_uact & {q}_uend;")
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
@@ -119,16 +119,31 @@ class OutputPath(BuilderBase):
         # congruent to i modulo bw, and its selection shrinks bw-fold.
         sw, kw, lb = ow["uslot"], ow["uk"], clog2(bw)
         aligned = bw > 1 and bw == 1 << lb and to % bw == 0 and sw > lb and ns > 1
-        if aligned:
-            hi = f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, sw - lb)}"
-                                                 if kw > lb else "")
-            w(f"wire [{sw - lb - 1}:0] {q}_uhi = {hi};  // the offset of lane 0, over bw")
-        if self.out_ahead and aligned:
-            w(f"wire [{sw - lb - 1}:0] {q}_unhi = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw - lb}'d0 : "
-              f"{q}_uslot[{sw - 1}:{lb}] + {sw - lb}'d{to >> lb};  // the next slot, over bw")
-        elif self.out_ahead and ns > 1:
-            w(f"wire [{sw - 1}:0] {q}_unslot = ({q}_uslot == {sw}'d{(ns - 1) * to}) ? {sw}'d0 : "
-              f"{q}_uslot + {sw}'d{to};  // the next slot")
+        # offsets into the edge buffer: over bw when aligned (lane i's element is {offset, i}),
+        # else in elements (lane i's is offset + i)
+        ofw, unit = (sw - lb, lb) if aligned else (sw, 0)
+        move, slot = (bw >> unit) % (1 << ofw), (to >> unit) % (1 << ofw)  # (a lone slot: to may not fit)
+
+        def lane(offset: str, i: int) -> str:
+            return f"{{{offset}, {lb}'d{i}}}" if aligned else f"{offset} + {sw}'d{i}"
+
+        if self.out_ahead:
+            # the three offsets the engine reads ahead from, in registers that follow its moves:
+            # where lane 0 is, one move on (a move that does not end the tile is bw), and the
+            # next slot's start
+            w(f"reg [{ofw - 1}:0] {q}_uat, {q}_uon, {q}_unext;  // lane 0's offset, one move on, the next slot")
+            first_next = slot if ns > 1 else 0
+            with w.block("always @(posedge clk) begin"):
+                w(f"if (rst) begin {q}_uat <= {ofw}'d0; {q}_uon <= {ofw}'d{move}; {q}_unext <= {ofw}'d{first_next}; "
+                  "end",
+                  f"else if ({q}_ufinish) begin {q}_uat <= {q}_unext; {q}_uon <= {q}_unext + {ofw}'d{move}; "
+                  f"{q}_unext <= ({q}_unext == {ofw}'d{(ns - 1) * to >> unit}) ? {ofw}'d0 : {q}_unext + {ofw}'d{slot}; "
+                  "end",
+                  f"else if ({q}_uact) begin {q}_uat <= {q}_uon; {q}_uon <= {q}_uon + {ofw}'d{move}; end")
+        else:
+            at = (f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, ofw)}" if kw > lb else "")
+                  if aligned else f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}")
+            w(f"wire [{ofw - 1}:0] {q}_uat = {at};  // lane 0's offset")
         if self.out_ahead:
             # The drain tile's elements are read a cycle ahead from the edge buffer (_uvr): at the
             # position the engine reaches if it moves (bw further on, or the next slot's start), or,
@@ -148,13 +163,7 @@ class OutputPath(BuilderBase):
                                       f"go & {q}_uact", bw)
         self.out_uword = self.out_window[:bw]
         for i in range(bw):
-            if aligned:
-                stay, on, nxt = (f"{{{q}_uhi, {lb}'d{i}}}", f"{{{q}_uhi + {sw - lb}'d1, {lb}'d{i}}}",
-                                 f"{{{q}_unhi, {lb}'d{i}}}")
-            else:
-                base = f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}"
-                stay, on = f"{base} + {sw}'d{i}", f"{base} + {sw}'d{(bw + i) % (1 << sw)}"
-                nxt = f"{q}_unslot + {sw}'d{i}" if ns > 1 else f"{sw}'d{i}"
+            stay, on, nxt = lane(f"{q}_uat", i), lane(f"{q}_uon", i), lane(f"{q}_unext", i)
             w(f"assign {q}_urmw[{i}] = {self.out_uword[i]}[{pw}];")
             if self.out_ahead:
                 w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : ~{q}_uavail ? {q}_emem[{stay}] : "
@@ -175,10 +184,10 @@ class OutputPath(BuilderBase):
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
           f"assign {q}_req_tile = {zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {fit(f'{q}_wn', lw, 8)};")
-        nxt = self.load_ahead(f"{q}_utw", f"{q}_utile", f"{q}_ue", ow["ue"], ne, esw + pbw + 1, f"{q}_ufinish")
+        tile_next = self.load_ahead(f"{q}_utw", f"{q}_utile", f"{q}_ue", ow["ue"], ne, esw + pbw + 1, f"{q}_ufinish")
         first = int(o.dram_sizes[int(o.edge_parent[0])]) if ne else 0
         w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
-          f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{nxt}[{esw + pbw - 1}:{esw}]', pbw)};")
+          f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{tile_next}[{esw + pbw - 1}:{esw}]', pbw)};")
         self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
         self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
@@ -189,16 +198,19 @@ class OutputPath(BuilderBase):
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
                 names = [r for r in ow if r not in ("eres", "wslot", "ecomplete")]
-                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0;")
+                first_size = self.rom_first[f"{q}_utile"] & ((1 << esw) - 1)
+                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0; {q}_urem <= {esw}'d{first_size};")
             with w.block("end else if (go) begin", "end"):
                 with w.block(f"if ({q}_uact & {q}_uneed) begin"):
                     w(f"{q}_ores <= {q}_ores + {fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
                     w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
-                    w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_ue <= {q}_ue + 1; "
+                    w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_urem <= {tile_next}[{esw - 1}:0]; "
+                      f"{q}_ue <= {q}_ue + 1; "
                       f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; "
                       f"{advance_slot(f'{q}_uslot', ow['uslot'], to, ns)} end")
-                    w(f"else {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])};")
+                    w(f"else begin {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])}; "
+                      f"{q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)}; end")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
