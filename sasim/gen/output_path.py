@@ -122,15 +122,23 @@ class OutputPath(BuilderBase):
         # offsets into the edge buffer: over bw when aligned (lane i's element is {offset, i}),
         # else in elements (lane i's is offset + i)
         ofw, unit = (sw - lb, lb) if aligned else (sw, 0)
-        move, slot = (bw >> unit) % (1 << ofw), (to >> unit) % (1 << ofw)  # (a lone slot: to may not fit)
+        # (with one slot, `to` may not fit in ofw bits: the next slot is then always 0)
+        move, slot = (bw >> unit) % (1 << ofw), (to >> unit) % (1 << ofw)
 
         def lane(offset: str, i: int) -> str:
             return f"{{{offset}, {lb}'d{i}}}" if aligned else f"{offset} + {sw}'d{i}"
 
         if self.out_ahead:
-            # the three offsets the engine reads ahead from, in registers that follow its moves:
-            # where lane 0 is, one move on (a move that does not end the tile is bw), and the
-            # next slot's start
+            # The drain tile's elements are read a cycle ahead from the edge buffer (_uvr): at the
+            # position the engine reaches if it moves (bw further on, or the next slot's start), or,
+            # while its tile is not complete, where it is. The array writes a drain tile at least
+            # two cycles before the engine may read it (the datapath leaves a cycle of the drain
+            # delay for this), so the register holds the tile's values by then. Whether the engine
+            # moves is known late in the cycle (its room check): rather than select the read's
+            # address, it selects a cycle later between that read and the values it held (_uhold),
+            # for an engine that waits on a complete tile sits on values that do not change. The
+            # three offsets it reads from are registers that follow its moves: where lane 0 is, one
+            # move on (a move that does not end the tile is bw), and the next slot's start.
             w(f"reg [{ofw - 1}:0] {q}_uat, {q}_uon, {q}_unext;  // lane 0's offset, one move on, the next slot")
             first_next = slot if ns > 1 else 0
             with w.block("always @(posedge clk) begin"):
@@ -140,22 +148,13 @@ class OutputPath(BuilderBase):
                   f"{q}_unext <= ({q}_unext == {ofw}'d{(ns - 1) * to >> unit}) ? {ofw}'d0 : {q}_unext + {ofw}'d{slot}; "
                   "end",
                   f"else if ({q}_uact) begin {q}_uat <= {q}_uon; {q}_uon <= {q}_uon + {ofw}'d{move}; end")
+            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uhold [0:{bw - 1}];",
+              f"reg {q}_uread;  // {q}_uvr holds the elements at the engine's position",
+              f"always @(posedge clk) {q}_uread <= rst | {q}_uact | ~{q}_uavail;")
         else:
             at = (f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, ofw)}" if kw > lb else "")
                   if aligned else f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}")
             w(f"wire [{ofw - 1}:0] {q}_uat = {at};  // lane 0's offset")
-        if self.out_ahead:
-            # The drain tile's elements are read a cycle ahead from the edge buffer (_uvr): at the
-            # position the engine reaches if it moves (bw further on, or the next slot's start), or,
-            # while its tile is not complete, where it is. The array writes a drain tile at least
-            # two cycles before the engine may read it (the datapath leaves a cycle of the drain
-            # delay for this), so the register holds the tile's values by then. Whether the engine
-            # moves is known late in the cycle (its room check): rather than select the read's
-            # address, it selects a cycle later between that read and the values it held (_uhold),
-            # for an engine that waits on a complete tile sits on values that do not change.
-            w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uhold [0:{bw - 1}];",
-              f"reg {q}_uread;  // {q}_uvr holds the elements at the engine's position",
-              f"always @(posedge clk) {q}_uread <= rst | {q}_uact | ~{q}_uavail;")
         # the ROM words at the pointer and after, in registers (the banks' next rows are found from
         # all of them); lane i's word: its element's position in the buffer tile, and whether
         # it is read-modify-written
