@@ -57,7 +57,7 @@ class OutputPath(BuilderBase):
         cb = max(ring_.addr_bits, width(cap + int(o.dram_sizes.max()))) + 1
         sw = width(ns * to - 1)
         self.out_w = {"eres": eb, "efreed": eb, "wslot": sw, "ecomplete": width(ne), "ue": width(ne),
-                      "uk": width(to - 1), "uptr": width(len(o.edge_positions)), "uslot": sw, "ores": cb, "ofreed": cb,
+                      "uptr": width(len(o.edge_positions)), "ores": cb, "ofreed": cb,
                       "oopened": width(nb), "ocompleted": width(nb), "we": width(nb),
                       "wk": width(int(o.dram_sizes.max()))}
         self.memory(f"{q}_emem", "edge", o.tensor, ns * to, o.bits)
@@ -106,7 +106,7 @@ class OutputPath(BuilderBase):
           f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
           f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
-          f"reg [{esw - 1}:0] {q}_urem;  // {q}_usize - {q}_uk, kept in a register",
+          f"reg [{esw - 1}:0] {q}_urem;  // what is left of the tile",
           f"wire [{nw - 1}:0] {q}_ustep = {at_most(f'{q}_urem', esw, bw, nw)};  // how far it moves, if it does",
           f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {q}_ustep;",
           f"wire {q}_uend = {ends};  // the tile ends if it moves",
@@ -117,17 +117,27 @@ class OutputPath(BuilderBase):
         # The engine moves bw elements per cycle from a tile's start, so within a tile its offset
         # stays a multiple of bw; when the slots are too, lane i only ever reads elements
         # congruent to i modulo bw, and its selection shrinks bw-fold.
-        sw, kw, lb = ow["uslot"], ow["uk"], clog2(bw)
+        sw, lb = ow["wslot"], clog2(bw)  # (offsets into the edge buffer's slots, as the array writes them)
         aligned = bw > 1 and bw == 1 << lb and to % bw == 0 and sw > lb and ns > 1
         # offsets into the edge buffer: over bw when aligned (lane i's element is {offset, i}),
         # else in elements (lane i's is offset + i)
         ofw, unit = (sw - lb, lb) if aligned else (sw, 0)
-        # (with one slot, `to` may not fit in ofw bits: the next slot is then always 0)
-        move, slot = (bw >> unit) % (1 << ofw), (to >> unit) % (1 << ofw)
+        move = (bw >> unit) % (1 << ofw)  # (with one slot of bw elements, bw may not fit: it is then never added)
 
         def lane(offset: str, i: int) -> str:
             return f"{{{offset}, {lb}'d{i}}}" if aligned else f"{offset} + {sw}'d{i}"
 
+        # The engine's place in the edge buffer: three registers that follow its moves, where
+        # lane 0 is, one move on (a move that does not end the tile is bw), and the next slot's
+        # start, so that no adder lies before a read.
+        w(f"reg [{ofw - 1}:0] {q}_uat, {q}_uon, {q}_unext;  // lane 0's offset, one move on, the next slot")
+        first_next = to >> unit if ns > 1 else 0
+        with w.block("always @(posedge clk) begin"):
+            w(f"if (rst) begin {q}_uat <= {ofw}'d0; {q}_uon <= {ofw}'d{move}; {q}_unext <= {ofw}'d{first_next}; "
+              "end",
+              f"else if ({q}_ufinish) begin {q}_uat <= {q}_unext; {q}_uon <= {q}_unext + {ofw}'d{move}; "
+              f"{advance_slot(f'{q}_unext', ofw, to >> unit, ns)} end",
+              f"else if ({q}_uact) begin {q}_uat <= {q}_uon; {q}_uon <= {q}_uon + {ofw}'d{move}; end")
         if self.out_ahead:
             # The drain tile's elements are read a cycle ahead from the edge buffer (_uvr): at the
             # position the engine reaches if it moves (bw further on, or the next slot's start), or,
@@ -136,25 +146,10 @@ class OutputPath(BuilderBase):
             # delay for this), so the register holds the tile's values by then. Whether the engine
             # moves is known late in the cycle (its room check): rather than select the read's
             # address, it selects a cycle later between that read and the values it held (_uhold),
-            # for an engine that waits on a complete tile sits on values that do not change. The
-            # three offsets it reads from are registers that follow its moves: where lane 0 is, one
-            # move on (a move that does not end the tile is bw), and the next slot's start.
-            w(f"reg [{ofw - 1}:0] {q}_uat, {q}_uon, {q}_unext;  // lane 0's offset, one move on, the next slot")
-            first_next = slot if ns > 1 else 0
-            with w.block("always @(posedge clk) begin"):
-                w(f"if (rst) begin {q}_uat <= {ofw}'d0; {q}_uon <= {ofw}'d{move}; {q}_unext <= {ofw}'d{first_next}; "
-                  "end",
-                  f"else if ({q}_ufinish) begin {q}_uat <= {q}_unext; {q}_uon <= {q}_unext + {ofw}'d{move}; "
-                  f"{q}_unext <= ({q}_unext == {ofw}'d{(ns - 1) * to >> unit}) ? {ofw}'d0 : {q}_unext + {ofw}'d{slot}; "
-                  "end",
-                  f"else if ({q}_uact) begin {q}_uat <= {q}_uon; {q}_uon <= {q}_uon + {ofw}'d{move}; end")
+            # for an engine that waits on a complete tile sits on values that do not change.
             w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uhold [0:{bw - 1}];",
               f"reg {q}_uread;  // {q}_uvr holds the elements at the engine's position",
               f"always @(posedge clk) {q}_uread <= rst | {q}_uact | ~{q}_uavail;")
-        else:
-            at = (f"{q}_uslot[{sw - 1}:{lb}]" + (f" + {fit(f'{q}_uk[{kw - 1}:{lb}]', kw - lb, ofw)}" if kw > lb else "")
-                  if aligned else f"{q}_uslot + {fit(f'{q}_uk', kw, sw)}")
-            w(f"wire [{ofw - 1}:0] {q}_uat = {at};  // lane 0's offset")
         # the ROM words at the pointer and after, in registers (the banks' next rows are found from
         # all of them); lane i's word: its element's position in the buffer tile, and whether
         # it is read-modify-written
@@ -204,12 +199,9 @@ class OutputPath(BuilderBase):
                     w(f"{q}_ores <= {q}_ores + {fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
                     w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
-                    w(f"if ({q}_ufinish) begin {q}_uk <= 0; {q}_urem <= {tile_next}[{esw - 1}:0]; "
-                      f"{q}_ue <= {q}_ue + 1; "
-                      f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; "
-                      f"{advance_slot(f'{q}_uslot', ow['uslot'], to, ns)} end")
-                    w(f"else begin {q}_uk <= {q}_uk + {fit(f'{q}_un', nw, ow['uk'])}; "
-                      f"{q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)}; end")
+                    w(f"if ({q}_ufinish) begin {q}_urem <= {tile_next}[{esw - 1}:0]; {q}_ue <= {q}_ue + 1; "
+                      f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; end")
+                    w(f"else {q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
