@@ -58,7 +58,7 @@ from sasim.errors import SasimError
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
-from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, Target, find_tool, synthesize
+from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, SynthResult, Target, find_tool, synthesize
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
@@ -76,6 +76,19 @@ def seed_list(text: str) -> list[int]:
     if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"{text!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
     return seeds
+
+
+def median_fmax(runs: list[SynthResult]) -> float | None:
+    """The median Fmax of one design's placements (one per seed), None if none has one."""
+    fmax = [x.fmax_mhz for x in runs if x.fmax_mhz is not None]
+    return statistics.median(fmax) if fmax else None
+
+
+def seed_fields(label: str, runs: list[SynthResult]) -> dict[str, Any]:
+    """Print each seed's Fmax of a design placed with ``--seeds``; the JSON fields for them."""
+    print(f"{label}: Fmax by seed " + ", ".join(
+        f"{x.seed}: {x.fmax_mhz:.1f}" for x in runs if x.fmax_mhz is not None) + " MHz", flush=True)
+    return {"fmax_by_seed": {str(x.seed): x.fmax_mhz for x in runs}, "fmax_median_mhz": median_fmax(runs)}
 
 
 def _row(values: list[str]) -> str:
@@ -159,8 +172,7 @@ def main() -> None:
                 record["error"] = str(exc)
             else:
                 r = runs[0]
-                fmax = [x.fmax_mhz for x in runs if x.fmax_mhz is not None]
-                median = statistics.median(fmax) if fmax else None
+                median = median_fmax(runs)
                 cells = r.resources.cells
                 row[1:10] = [f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}",
                              f"{cells.get('TRELLIS_FF', 0):,}", f"{cells.get('MULT18X18D', 0):,}",
@@ -169,10 +181,7 @@ def main() -> None:
                              "PASS" if all(x.passed for x in runs) else "FAIL"]
                 record.update(r.to_json())
                 if args.seeds is not None:
-                    record["fmax_by_seed"] = {str(x.seed): x.fmax_mhz for x in runs}
-                    record["fmax_median_mhz"] = median
-                    print(f"{label}: Fmax by seed " + ", ".join(
-                        f"{x.seed}: {x.fmax_mhz:.1f}" for x in runs if x.fmax_mhz is not None) + " MHz", flush=True)
+                    record.update(seed_fields(label, runs))
         if not args.no_rtl:
             try:
                 design = load_spec(None, {"workload": args.rtl_workload, "architecture": rtl_arch,

@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from rtl_qor import seed_list
+from rtl_qor import median_fmax, seed_fields, seed_list
 
 from sasim.errors import SasimError
 from sasim.synth import ECP5_DEVICES, Target, synthesize_verilog
@@ -105,8 +104,7 @@ def main() -> None:
             records.append({"array": label, "error": str(exc)})
             continue
         r = runs[0]
-        fmax = [x.fmax_mhz for x in runs if x.fmax_mhz is not None]
-        median = statistics.median(fmax) if fmax else None
+        median = median_fmax(runs)
         cells = r.resources.cells
         path = r.critical_path
         ends = "-" if path is None else f"{path.start} -> {path.end} ({path.delay_ns:.1f} ns)"
@@ -118,10 +116,7 @@ def main() -> None:
                        for i, (v, (_, w)) in enumerate(zip(values, COLUMNS))), flush=True)
         record = {"array": label, **r.to_json()}
         if args.seeds is not None:
-            record["fmax_by_seed"] = {str(x.seed): x.fmax_mhz for x in runs}
-            record["fmax_median_mhz"] = median
-            print(f"{label}: Fmax by seed " + ", ".join(
-                f"{x.seed}: {x.fmax_mhz:.1f}" for x in runs if x.fmax_mhz is not None) + " MHz", flush=True)
+            record.update(seed_fields(label, runs))
         records.append(record)
     for record in records:
         print(json.dumps(record, sort_keys=True))
