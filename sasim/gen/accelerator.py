@@ -30,6 +30,7 @@ from sasim.gen.expr import (
     IDX,
     advance_slot,
     difference,
+    difference_step,
     fit,
     fits,
     inverted,
@@ -161,31 +162,30 @@ class _Builder(OutputPath):
         w(f"wire [{b - 1}:0] {p}_rd_lanes [0:{lanes - 1}];", "genvar " + f"{p}_r;", "generate")
         w(f"for ({p}_r = 0; {p}_r < {lanes}; {p}_r = {p}_r + 1) begin : {p}_rl",
           f"    assign {p}_rd_lanes[{p}_r] = {p}_rd_data[{p}_r * {b} + {b - 1} : {p}_r * {b}];", "end", "endgenerate")
-        # Cumulative element counts (reserved, filled, freed) only ever meet as differences, which
-        # never exceed the region's capacity, so they are kept modulo a power of two above it.
+        # The elements filled so far, kept modulo a power of two above the region's capacity
+        # (its low bits are the fill position); the occupancies are differences (see difference).
         cb = max(ab, width(cap + int(t.dram_sizes.max()))) + 1
-        eb = width(ecap + tmax) + 1
         xw, nw, kw = width(npos), width(bw), width(tmax - 1)
-        regs = [("de", width(nb)), ("bres", cb), ("bfill", cb), ("bfreed", cb), ("bhead", width(nb)),
-                ("xe", width(ne)), ("xk", kw), ("xptr", xw), ("xslot", sw), ("eres", eb), ("efill", eb),
-                ("efreed", eb), ("hslot", sw)]
+        regs = [("de", width(nb)), ("bfill", cb), ("bhead", width(nb)), ("xe", width(ne)), ("xk", kw),
+                ("xptr", xw), ("xslot", sw), ("hslot", sw)]
         for r, bits in regs:
             w(f"reg [{bits - 1}:0] {p}_{r};")
         w(f"reg {p}_xopen;", f"wire [{cb - 1}:0] {p}_rd_nb = {fit(f'{p}_rd_count', 8, cb)};")
         # DRAM read engine
         w(f"reg [{szw - 1}:0] {p}_dsize;  // {p}_dsz[{p}_de], read a cycle ahead")
-        occ = difference(w, f"{p}_bocc", f"{p}_bres", f"{p}_bfreed", cap)
+        occ = difference(w, f"{p}_bocc", cap)
         w(f"wire {p}_dreq = go & ({p}_de < {nb}) & {fits(occ, f'{p}_dsize', szw, cap)};")
         w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {zext(f'{p}_dsize', szw)};",
           f"assign {p}_req_tile = {zext(f'{p}_de', width(nb))};")
         # edge engine
         w(f"reg [{esw}:0] {p}_etw;  // {p}_etile[{p}_xe], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {p}_xsize = {p}_etw[{esw - 1}:0];", f"wire {p}_xlast = {p}_etw[{esw}];")
-        eocc = difference(w, f"{p}_eocc", f"{p}_eres", f"{p}_efreed", ecap)
+        eocc = difference(w, f"{p}_eocc", ecap)
         w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & {fits(eocc, f'{p}_xsize', esw, ecap)};")
         w(f"wire {p}_xact = go & ({p}_xe < {ne}) & ({p}_xopen | {p}_xopen_now);")
         w(f"reg [{szw - 1}:0] {p}_hsize;  // {p}_dsz[{p}_bhead], read a cycle ahead")
-        rb = difference(w, f"{p}_bavail", f"{p}_bfill", f"{p}_bfreed", cap)[1]
+        avail = difference(w, f"{p}_bavail", cap)
+        rb = avail[1]
         if t.double:
             cw = max(rb, szw)
             w(f"wire [{rb - 1}:0] {p}_readable = ({fit(f'{p}_bavail', rb, cw)} >= {fit(f'{p}_hsize', szw, cw)}) "
@@ -230,6 +230,8 @@ class _Builder(OutputPath):
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
         self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
         self.load_ahead(f"{p}_hsize", f"{p}_dsz", f"{p}_bhead", width(nb), nb, szw, f"{p}_bshrink")
+        # the elements in the edge buffer, for the array
+        eavail = self.edge_avail[t.tensor] = difference(w, f"{p}_eavail", ecap)
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
           f"wire [{esw - 1}:0] {p}_asize;  // that tile's size")
         if st:
@@ -267,25 +269,25 @@ class _Builder(OutputPath):
         # sequential
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                w(" ".join(f"{p}_{r} <= 0;" for r, _ in regs), f"{p}_xopen <= 1'b0;")
+                w(" ".join(f"{p}_{r} <= 0;" for r, _ in regs), f"{p}_xopen <= 1'b0;",
+                  f"{p}_bocc <= 0; {p}_eocc <= 0; {p}_bavail <= 0; {p}_eavail <= 0;")
             with w.block("end else if (go) begin", "end"):
-                w(f"if ({p}_dreq) begin {p}_de <= {p}_de + 1; {p}_bres <= {p}_bres + {fit(f'{p}_dsize', szw, cb)}; "
-                  "end")
-                w(f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
-                w(f"if ({p}_xopen_now) {p}_eres <= {p}_eres + {fit(f'{p}_xsize', esw, eb)};")
+                shrink = (f"{p}_bshrink", f"{p}_hsize", szw)
+                w(difference_step(occ, (f"{p}_dreq", f"{p}_dsize", szw), shrink),
+                  difference_step(avail, ("1'b1", f"{p}_rd_nb", cb), shrink),
+                  difference_step(eocc, (f"{p}_xopen_now", f"{p}_xsize", esw), (f"{p}_ashrink", f"{p}_asize", esw)),
+                  difference_step(eavail, ("1'b1", f"{p}_wn", nw), (f"{p}_ashrink", f"{p}_asize", esw)))
+                w(f"if ({p}_dreq) {p}_de <= {p}_de + 1;", f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
                 with w.block(f"if ({p}_xact) begin"):
                     w(f"{p}_xptr <= {p}_xptr + {fit(f'{p}_xn', nw, xw)};")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
                       f"{advance_slot(f'{p}_xslot', sw, tmax, ns)} end")
                     w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(f'{p}_xn', nw, kw)}; end")
-                with w.block(f"if ({p}_bshrink) begin"):
-                    w(f"{p}_bhead <= {p}_bhead + 1; {p}_bfreed <= {p}_bfreed + {fit(f'{p}_hsize', szw, cb)};")
+                w(f"if ({p}_bshrink) {p}_bhead <= {p}_bhead + 1;")
                 for e in range(ns * tmax):
                     w(f"if (({p}_wlo <= {sw + 1}'d{e}) & ({sw + 1}'d{e} < {p}_wend)) "
                       f"{p}_emem[{sw}'d{e}] <= {rot[e % len(rot)]};")
-                w(f"{p}_efill <= {p}_efill + {fit(f'{p}_wn', nw, eb)};")
-                w(f"if ({p}_ashrink) begin {p}_efreed <= {p}_efreed + {fit(f'{p}_asize', esw, eb)}; "
-                  f"{advance_slot(f'{p}_hslot', sw, tmax, ns)} end")
+                w(f"if ({p}_ashrink) begin {advance_slot(f'{p}_hslot', sw, tmax, ns)} end")
         w("")
         self.count(f"DRAM.{t.tensor}.reads", f"{p}_dreq ? {p}_dsize : {szw}'d0", szw)
         self.count(f"{t.buffer}.{t.tensor}.fills", f"{p}_dreq ? {p}_dsize : {szw}'d0", szw)
@@ -383,7 +385,7 @@ class _Builder(OutputPath):
         for t in wl.operands:
             p = self.names[t]
             ready[t] = f"a_{p}_ready"
-            avail = difference(w, f"a_{p}_avail", f"{p}_efill", f"{p}_efreed", inputs[t].edge_capacity)
+            avail = self.edge_avail[t]
             sz = rw[f"a_{p}_size"]
             cw = max(avail[1], sz)
             w(f"wire a_{p}_ready = ({fit(avail[0], avail[1], cw)} >= {fit(f'a_{p}_sz', sz, cw)});")
@@ -403,7 +405,8 @@ class _Builder(OutputPath):
             stall_in[t] = f"a_stall_{p}"
             blocked = f"({blocked} | a_stall_{p})"
         cap_o = self.tb.output.edge_capacity
-        occ = difference(w, "a_oocc", f"{q}_eres", f"{q}_efreed", cap_o)
+        occ = self.out_edge_occ = difference(w, "a_oocc", cap_o)
+        self.out_edge_added = (f"a_issue & a_{q}_start", f"a_{q}_sz", rw[f"a_{q}_size"])
         w(f"wire a_room = {fits(occ, f'a_{q}_sz', rw[f'a_{q}_size'], cap_o)};")
         w(f"wire a_stall_out = a_past & ~{blocked} & a_{q}_start & ~a_room;",
           f"wire a_issue = a_past & ~{blocked} & ~(a_{q}_start & ~a_room);")
@@ -481,10 +484,11 @@ class _Builder(OutputPath):
                   + "".join(f" + {x}" for x in terms[j]) + ";")
         ns_o = self.tb.output.edge_slots
         w(f"reg [{sigma_d}:1] a_dl;  // drain tiles in flight: skew + MAC depth")
+        self.out_drained = f"a_dl[{sigma_d}]"
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
                 w("a_s <= 0; a_dcnt <= 0; a_pcnt <= 0; a_any <= 1'b0; a_prev <= 1'b0; a_dl <= 0;",
-                  f"{q}_eres <= 0; {q}_wslot <= 0; {q}_ecomplete <= 0;")
+                  f"{q}_wslot <= 0; {q}_ecomplete <= 0;")
             with w.block("end else if (go) begin", "end"):
                 w(f"if (a_issue) begin a_s <= a_s + 1; a_dcnt <= {dw}'d{sigma_d - 1}; a_any <= 1'b1; "
                   "a_prev <= 1'b0; end",
@@ -492,8 +496,6 @@ class _Builder(OutputPath):
                   f"if (a_pre_set) begin a_prev <= 1'b1; a_pcnt <= {pw_}'d{arr.rows_used - 1}; end",
                   f"else if (a_pcnt != {pw_}'d0) a_pcnt <= a_pcnt - 1;")
                 w(f"if ({late['issue']}) for (a_j = 0; a_j < {to}; a_j = a_j + 1) a_psum[a_j] <= a_next[a_j];")
-                w(f"if (a_issue & a_{q}_start) {q}_eres <= {q}_eres + "
-                  f"{fit(f'a_{q}_sz', rw[f'a_{q}_size'], self.out_w['eres'])};")
                 with w.block(f"if ({late['issue']} & {late['last']}) begin"):
                     ow = self.out_w["wslot"]
                     w(*(f"{q}_emem[{slot_word(f'{q}_wslot', ow, to, ns_o, j)}] <= a_next[{j}];" for j in range(to)))
@@ -502,7 +504,7 @@ class _Builder(OutputPath):
                     w(f"a_dl <= a_issue & a_{q}_last;")
                 else:
                     w(f"a_dl <= {{a_dl[{sigma_d - 1}:1], a_issue & a_{q}_last}};")
-                w(f"if (a_dl[{sigma_d}]) {q}_ecomplete <= {q}_ecomplete + 1;")
+                w(f"if ({self.out_drained}) {q}_ecomplete <= {q}_ecomplete + 1;")
         w("")
         self.count("steps", "a_issue", 1)
         self.count("stall.fold drain", "a_stall_fold", 1)
@@ -531,19 +533,28 @@ class _Builder(OutputPath):
         if n > 255:
             raise GenerationError(f"{n} performance counters exceed the 8-bit counter select")
         w.comment("performance counters: perf_sel 0 reads the cycle count, k >= 1 counter k (see the manifest)")
+        # Each counter adds the increment its cycle registered: the decisions counted (a DRAM
+        # request, a move, a step) then end at a small register instead of running on into a
+        # 48-bit carry chain wherever the counters are placed. The counters therefore hold
+        # the run's totals one cycle after done rises (docs/rtl.md).
         w(f"reg [{COUNTER_BITS - 1}:0] perf [0:{n}];  // perf[0] stays 0: select 0 reads now", "integer perf_i;")
+        w(*(f"reg [{bits - 1}:0] perf_d{i};  // {name}: the last cycle's increment"
+            for i, (name, _, bits) in enumerate(self.counters, start=1)))
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                w(f"for (perf_i = 0; perf_i <= {n}; perf_i = perf_i + 1) perf[perf_i] <= 0;")
-            with w.block("end else if (go & ~all_done) begin", "end"):
-                for i, (_, expr) in enumerate(self.counters, start=1):
-                    w(f"perf[{i}] <= perf[{i}] + {expr};")
+                w(f"for (perf_i = 0; perf_i <= {n}; perf_i = perf_i + 1) perf[perf_i] <= 0;",
+                  " ".join(f"perf_d{i} <= 0;" for i in range(1, n + 1)))
+            with w.block("end else begin", "end"):
+                for i, (_, expr, bits) in enumerate(self.counters, start=1):
+                    w(f"perf_d{i} <= (go & ~all_done) ? ({expr}) : {bits}'d0;",
+                      f"perf[{i}] <= perf[{i}] + {zext(f'perf_d{i}', bits, COUNTER_BITS)};")
         with w.block("always @* begin"):
             w(f"perf_value = {COUNTER_BITS}'d0;")
             w(f"if (perf_sel == 8'd0) perf_value = {{{COUNTER_BITS - IDX}'d0, now}};")
             sel = "perf_sel" if width(n) >= 8 else f"perf_sel[{width(n) - 1}:0]"
             w(f"else if (perf_sel <= 8'd{n}) perf_value = perf[{sel}];")
-        return (Counter(0, "cycles"),) + tuple(Counter(i, name) for i, (name, _) in enumerate(self.counters, start=1))
+        return (Counter(0, "cycles"),) + tuple(
+            Counter(i, name) for i, (name, _, _) in enumerate(self.counters, start=1))
 
 
 def build(

@@ -7,7 +7,6 @@ import numpy as np
 
 from sasim.design.design import Design
 from sasim.errors import GenerationError
-from sasim.gen.expr import zext
 from sasim.gen.rom import RomReader, encode
 from sasim.gen.rtl import Memory
 from sasim.gen.tables import Tables
@@ -30,8 +29,9 @@ class BuilderBase:
         self.top = top
         self.w = Writer()
         self.files: dict[str, str] = {}
-        self.counters: list[tuple[str, str]] = []  # (name, increment expression)
+        self.counters: list[tuple[str, str, int]] = []  # (name, increment expression, its width)
         self.memories: list[Memory] = []
+        self.edge_avail: dict[str, tuple[str, int]] = {}  # per input: the elements in its edge buffer
         wl = design.workload
         self.names = {t: identifier(t) for t in wl.tensors}
         if len(set(self.names.values())) != len(self.names):
@@ -102,7 +102,7 @@ class BuilderBase:
 
     def count(self, name: str, expr: str, bits: int) -> None:
         """A performance counter adding ``expr`` (``bits`` wide) each cycle of the run."""
-        self.counters.append((name, zext(f"({expr})", bits, COUNTER_BITS)))
+        self.counters.append((name, expr, bits))
 
     def dram_lanes(self, bits: int) -> int:
         return max(1, -(-self.dram_bpc // bits))

@@ -14,8 +14,8 @@ import numpy as np
 
 from sasim.gen.verilog import Writer, clog2, width
 
-__all__ = ["IDX", "advance_slot", "at_most", "difference", "fit", "fits", "inverted", "leading_count",
-           "rotate_lanes", "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
+__all__ = ["IDX", "advance_slot", "at_most", "difference", "difference_step", "fit", "fits", "inverted",
+           "leading_count", "rotate_lanes", "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -175,13 +175,29 @@ def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
     return f"(({fit(value, bits, cw)} < {cw}'d{limit}) ? {fit(value, bits, out_bits)} : {out_bits}'d{limit})"
 
 
-def difference(w: Writer, name: str, total: str, freed: str, bound: int) -> tuple[str, int]:
-    """Declare ``name = total - freed`` for two cumulative counts whose difference never
-    exceeds ``bound``: computed modulo a power of two above ``bound``, so the carry chain is
-    as short as the bound allows. Returns the wire and its width."""
+def difference(w: Writer, name: str, bound: int) -> tuple[str, int]:
+    """Declare ``name``, the difference of two cumulative counts (what came in minus what
+    went out) that never exceeds ``bound``: kept modulo a power of two above it. It is a
+    register that :func:`difference_step` updates with both counts' changes, not a
+    subtraction of the counts, so the decisions that read it (room for a tile, elements
+    readable) start at a flip-flop. Returns the register and its width; the caller resets
+    it to 0 with the counts."""
     bits = width(bound)
-    w(f"wire [{bits - 1}:0] {name} = {total}[{bits - 1}:0] - {freed}[{bits - 1}:0];")
+    w(f"reg [{bits - 1}:0] {name};  // in minus out")
     return name, bits
+
+
+def difference_step(occupied: tuple[str, int], added: tuple[str, str, int], removed: tuple[str, str, int]) -> str:
+    """The update of a :func:`difference` in a cycle the counts change in: ``added`` and
+    ``removed`` are each (condition, amount, amount width)."""
+    name, bits = occupied
+
+    def term(change: tuple[str, str, int]) -> str:
+        cond, amount, amount_bits = change
+        value = fit(amount, amount_bits, bits)
+        return value if cond == "1'b1" else f"({cond} ? {value} : {bits}'d0)"
+
+    return f"{name} <= {name} + {term(added)} - {term(removed)};"
 
 
 def fits(occupied: tuple[str, int], size: str, size_bits: int, capacity: int) -> str:

@@ -7,7 +7,18 @@ from __future__ import annotations
 import numpy as np
 
 from sasim.gen.builder import BuilderBase
-from sasim.gen.expr import IDX, advance_slot, at_most, difference, fit, fits, inverted, words_moved_or_not, zext
+from sasim.gen.expr import (
+    IDX,
+    advance_slot,
+    at_most,
+    difference,
+    difference_step,
+    fit,
+    fits,
+    inverted,
+    words_moved_or_not,
+    zext,
+)
 from sasim.gen.memory import (
     NextAddresses,
     Ring,
@@ -34,6 +45,10 @@ class OutputPath(BuilderBase):
     out_upos: np.ndarray
     out_window: list[str]  # registers holding the upos ROM's words at the engine's pointer and after
     out_uword: list[str]  # per accumulated lane: the register holding its ROM word (position, read-modify-write)
+    # the edge buffer's occupancy, declared by the array, and what the array's issues add to it
+    out_edge_occ: tuple[str, int]
+    out_edge_added: tuple[str, str, int]
+    out_drained: str  # the array's register that rises as a drain tile becomes complete in the edge buffer
 
     def output_declarations(self, o: OutputTables) -> None:
         """The output path's state, declared before the array that writes its edge buffer, and
@@ -52,14 +67,10 @@ class OutputPath(BuilderBase):
             absolute = absolute_addresses(o.edge_parent, o.edge_positions, o.edge_sizes, o.dram_sizes, ring_.words)
         self.out_ring, self.out_banked, self.out_absolute = ring_, banks is not None, absolute
         ne, nb = len(o.edge_sizes), len(o.dram_sizes)
-        # cumulative counts, kept modulo a power of two above what they can differ by (see input_path)
-        eb = width(o.edge_capacity + to) + 1
-        cb = max(ring_.addr_bits, width(cap + int(o.dram_sizes.max()))) + 1
         sw = width(ns * to - 1)
-        self.out_w = {"eres": eb, "efreed": eb, "wslot": sw, "ecomplete": width(ne), "ue": width(ne),
-                      "uptr": width(len(o.edge_positions)), "ores": cb, "ofreed": cb,
-                      "oopened": width(nb), "ocompleted": width(nb), "we": width(nb),
-                      "wk": width(int(o.dram_sizes.max()))}
+        # (ofreed: where in the region the tile being written to DRAM starts)
+        self.out_w = {"wslot": sw, "ecomplete": width(ne), "ue": width(ne), "uptr": width(len(o.edge_positions)),
+                      "ofreed": ring_.addr_bits, "oopened": width(nb), "ocompleted": width(nb), "we": width(nb)}
         self.memory(f"{q}_emem", "edge", o.tensor, ns * to, o.bits)
         self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{ns * to - 1}];")
         self.w(*(f"reg [{bits - 1}:0] {q}_{r};" for r, bits in self.out_w.items()), f"reg {q}_wpend;", "")
@@ -100,10 +111,17 @@ class OutputPath(BuilderBase):
           f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
         w(f"reg [{szw - 1}:0] {q}_upsize;  // {q}_bsz[{q}_upe], read a cycle ahead")
         pe_w = max(pbw, ow["oopened"])
-        occ = difference(w, f"{q}_oocc", f"{q}_ores", f"{q}_ofreed", cap)
+        occ = difference(w, f"{q}_oocc", cap)
         ends = "1'b1" if bw >= to else f"({q}_urem <= {esw}'d{bw})"  # every move ends a tile of at most bw
-        w(f"wire {q}_uavail = go & ({q}_ue < {ne}) & ({q}_ecomplete > {q}_ue);",
-          f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
+        # whether a complete drain tile awaits the engine (ue < ne and ecomplete > ue), a
+        # register found a cycle ahead for both ways its tile count can go: the read-ahead's
+        # address, which it selects, then starts at a flip-flop
+        ew = ow["ue"] + 1
+        w(f"wire [{ew - 1}:0] {q}_ecnext = {zext(f'{q}_ecomplete', ew - 1, ew)} + {zext(self.out_drained, 1, ew)};",
+          f"wire [{ew - 1}:0] {q}_ue1 = {zext(f'{q}_ue', ew - 1, ew)} + {ew}'d1;",
+          f"reg {q}_uav;",
+          f"wire {q}_uavail = go & {q}_uav;")
+        w(f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
           f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
           f"reg [{esw - 1}:0] {q}_urem;  // what is left of the tile",
@@ -111,6 +129,9 @@ class OutputPath(BuilderBase):
           f"wire [{nw - 1}:0] {q}_un = ~{q}_uact ? {nw}'d0 : {q}_ustep;",
           f"wire {q}_uend = {ends};  // the tile ends if it moves",
           f"wire {q}_ufinish = {q}_uact & {q}_uend;")
+        ue = zext(f"{q}_ue", ew - 1, ew)
+        w(f"always @(posedge clk) if (rst) {q}_uav <= 1'b0; else if (go) {q}_uav <= {q}_ufinish ? "
+          f"({q}_ue1 < {ne}) & ({q}_ecnext > {q}_ue1) : ({ue} < {ne}) & ({q}_ecnext > {ue});")
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
         reads = []
@@ -172,7 +193,8 @@ class OutputPath(BuilderBase):
         w(f"reg [{szw - 1}:0] {q}_wsize;  // {q}_bsz[{q}_we], read a cycle ahead",
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
-          f"wire [{szw - 1}:0] {q}_wrem = {q}_wsize - {q}_wk;",
+          f"reg [{szw - 1}:0] {q}_wrem;  // what is left of the tile to stream",
+          f"reg [{ab - 1}:0] {q}_wat;  // the stream's next address in the region: ofreed + what was streamed",
           f"wire [{lw - 1}:0] {q}_wstep = {at_most(f'{q}_wrem', szw, lanes, lw)};  // how far it moves, if it does",
           f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {q}_wstep;",
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
@@ -182,7 +204,7 @@ class OutputPath(BuilderBase):
         first = int(o.dram_sizes[int(o.edge_parent[0])]) if ne else 0
         w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
           f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{tile_next}[{esw + pbw - 1}:{esw}]', pbw)};")
-        self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
+        wsize_next = self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
         self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
         with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
@@ -191,22 +213,29 @@ class OutputPath(BuilderBase):
         w("endgenerate")
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                names = [r for r in ow if r not in ("eres", "wslot", "ecomplete")]
+                names = [r for r in ow if r not in ("wslot", "ecomplete")]
                 first_size = self.rom_first[f"{q}_utile"] & ((1 << esw) - 1)
-                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0; {q}_urem <= {esw}'d{first_size};")
+                w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0; {q}_urem <= {esw}'d{first_size};",
+                  f"{q}_wrem <= {szw}'d{self.rom_first[f'{q}_bsz']}; {q}_wat <= {ab}'d0;",
+                  f"{occ[0]} <= 0; {self.out_edge_occ[0]} <= 0;")
             with w.block("end else if (go) begin", "end"):
-                with w.block(f"if ({q}_uact & {q}_uneed) begin"):
-                    w(f"{q}_ores <= {q}_ores + {fit(f'{q}_upsize', szw, ow['ores'])}; {q}_oopened <= {q}_oopened + 1;")
+                w(difference_step(occ, (f"{q}_uact & {q}_uneed", f"{q}_upsize", szw),
+                                  (f"{q}_wfinish", f"{q}_wsize", szw)),
+                  difference_step(self.out_edge_occ, self.out_edge_added, (f"{q}_ufinish", f"{q}_usize", esw)))
+                w(f"if ({q}_uact & {q}_uneed) {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
                     w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
-                    w(f"if ({q}_ufinish) begin {q}_urem <= {tile_next}[{esw - 1}:0]; {q}_ue <= {q}_ue + 1; "
-                      f"{q}_efreed <= {q}_efreed + {fit(f'{q}_usize', esw, ow['efreed'])}; end")
+                    w(f"if ({q}_ufinish) begin {q}_urem <= {tile_next}[{esw - 1}:0]; {q}_ue <= {q}_ue + 1; end")
                     w(f"else {q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
-                w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_wk <= 0; {q}_we <= {q}_we + 1; "
-                  f"{q}_ofreed <= {q}_ofreed + {fit(f'{q}_wsize', szw, ow['ofreed'])}; end")
-                w(f"else {q}_wk <= {q}_wk + {fit(f'{q}_wn', lw, ow['wk'])};")
+                # (the stream's progress is kept as what is left and where it is, so that neither
+                # its step nor its next address waits on a subtraction or an addition)
+                w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_we <= {q}_we + 1; "
+                  f"{q}_ofreed <= {q}_ofreed + {fit(f'{q}_wsize', szw, ab)}; {q}_wrem <= {wsize_next}; "
+                  f"{q}_wat <= {q}_ofreed + {fit(f'{q}_wsize', szw, ab)}; end")
+                w(f"else begin {q}_wrem <= {q}_wrem - {fit(f'{q}_wn', lw, szw)}; "
+                  f"{q}_wat <= {q}_wat + {fit(f'{q}_wn', lw, ab)}; end")
         w("")
         self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", nw)
         self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", rw_)
@@ -231,9 +260,9 @@ class OutputPath(BuilderBase):
             szw = width(int(o.dram_sizes.max()))
             # the stream's first address in the next cycle, for each thing the write engine can
             # do (stay, move, finish the tile), from registers: its decision only selects
-            freed = f"{q}_ofreed[{ab - 1}:0]"
-            w(f"wire [{ab - 1}:0] {q}_sb_stay = {freed} + {fit(f'{q}_wk', self.out_w['wk'], ab)};",
-              f"wire [{ab - 1}:0] {q}_sb_move = {q}_sb_stay + {fit(f'{q}_wstep', lw, ab)};",
+            freed = f"{q}_ofreed"
+            w(f"wire [{ab - 1}:0] {q}_sb_stay = {q}_wat;",
+              f"wire [{ab - 1}:0] {q}_sb_move = {q}_wat + {fit(f'{q}_wstep', lw, ab)};",
               f"wire [{ab - 1}:0] {q}_sb_done = {freed} + {fit(f'{q}_wsize', szw, ab)};",
               f"wire [{ab - 1}:0] {q}_sb_rst = {ab}'d0;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
@@ -252,9 +281,8 @@ class OutputPath(BuilderBase):
         for i in range(bw):
             w(f"wire [{ab - 1}:0] {q}_ua{i} = ~{self.out_uword[i]}[{ab - 1}:0];",
               f"assign {q}_old[{i}] = {q}_omem[{q}_ua{i}];")
-        wk = fit(f"{q}_wk", self.out_w["wk"], ab)
         for g in range(lanes):
-            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_ofreed[{ab - 1}:0] + {wk} + {ab}'d{g};",
+            w(f"wire [{ab - 1}:0] {q}_sa{g} = {q}_wat + {ab}'d{g};",
               f"assign {q}_sdata[{g}] = {q}_omem[{q}_sa{g}];")
         with w.block("always @(posedge clk) if (go & ~rst) begin"):
             for i in range(bw):

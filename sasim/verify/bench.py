@@ -184,11 +184,26 @@ async def run_accelerator(dut: Any) -> None:
             # nothing moves until a port rises (or the run overruns its cycle limit)
             await First(*(x.value_change for x in wakers), Timer(max(1, limit - cycle) * PERIOD_NS, unit="ns"))
     wall = time.perf_counter() - wall
-    counters = {}
-    for c in manifest["counters"]:
-        dut.perf_sel.value = c["index"]
-        await Timer(1, unit="ns")
-        counters[c["name"]] = int(dut.perf_value.value)
+
+    async def read_counters() -> dict[str, int]:
+        values = {}
+        for c in manifest["counters"]:
+            dut.perf_sel.value = c["index"]
+            await Timer(1, unit="ns")
+            values[c["name"]] = int(dut.perf_value.value)
+        return values
+
+    # the counters add their last increment at the edge after done rises (docs/rtl.md), and
+    # must not move after it
+    await RisingEdge(dut.clk)
+    counters = await read_counters()
+    if done_at is not None:
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        later = await read_counters()
+        for name, value in later.items():
+            if value != counters[name]:
+                fail(f"counter {name} moved after done: {counters[name]}, then {value}")
     np.save(work / "rtl_output.npy", memory.reshape(wl.shape(o)))
     result = {
         "cycles": done_at, "counters": counters, "protocol_errors": protocol, "wall_time_s": wall,
