@@ -46,6 +46,14 @@ CASES = {
         f"ws_systolic:rows=2,cols=3,{SMALL},dram_words_per_cycle=1,dram_word_bits=16,buffer_read_latency=2", "ws"),
     "os-4x4-gemm-read-latency-3": (
         "gemm:M=10,N=9,K=7", f"os_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=3", "os"),
+    # the banks' data registered before the bank select (a port per bank, then a port per
+    # lane), then two more stages of it
+    "ws-2x3-gemm-read-latency-5": (
+        "gemm:M=9,N=10,K=11", f"ws_systolic:rows=2,cols=3,{SMALL},buffer_banks=4,buffer_read_latency=5", "ws"),
+    "os-4x4-narrow-read-latency-3": (
+        "gemm:M=8,N=8,K=16",
+        f"os_systolic:rows=4,cols=4,{SMALL},buffer_banks=1,buffer_word_bits=32,dram_words_per_cycle=1,"
+        "buffer_read_latency=3", "os"),
     # M = 2: the output region reads partial sums while their last update is still pending
     # and just after it lands, so its two forwards matter (each case fails with either one
     # disabled in the generator)

@@ -223,8 +223,11 @@ class _Builder(OutputPath):
         else:
             addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                                     width(npos + 2 * bw - 1), eabs[:bw])
+        # with two or more cycles after the move, the banks' data is registered before it is
+        # selected: bdata then holds stage 2's words, else stage 1's
+        ready = 2 if st >= 2 else 1
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
-                  ram=ram, one_port=banks is not None)
+                  ram=ram, one_port=banks is not None, registered=ready == 2)
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
@@ -238,10 +241,10 @@ class _Builder(OutputPath):
             # stage s holds what cycle c - s moved; the banks return its data in stage 1
             w(f"reg [{nw - 1}:0] {p}_pn [1:{st}];", f"reg [{sw - 1}:0] {p}_pslot [1:{st}];",
               f"reg [{kw - 1}:0] {p}_pk [1:{st}];")
-            if st > 1:
-                w(f"reg [{b - 1}:0] {p}_pd [0:{(st - 1) * bw - 1}];  // the data of stages 2 .. {st}")
+            if st > ready:
+                w(f"reg [{b - 1}:0] {p}_pd [0:{(st - ready) * bw - 1}];  // the data of stages {ready + 1} .. {st}")
             n, slot, k = f"{p}_pn[{st}]", f"{p}_pslot[{st}]", f"{p}_pk[{st}]"
-            data = [f"{p}_pd[{(st - 2) * bw + g}]" if st > 1 else f"{p}_bdata[{g}]" for g in range(bw)]
+            data = [f"{p}_pd[{(st - ready - 1) * bw + g}]" if st > ready else f"{p}_bdata[{g}]" for g in range(bw)]
         else:
             n, slot, k, data = f"{p}_xn", f"{p}_xslot", f"{p}_xk", [f"{p}_bdata[{g}]" for g in range(bw)]
         w(f"wire [{nw - 1}:0] {p}_wn = {n};",
@@ -264,8 +267,10 @@ class _Builder(OutputPath):
                 for s in range(2, st + 1):
                     w(f"{p}_pn[{s}] <= rst ? {nw}'d0 : {p}_pn[{s - 1}];",
                       f"{p}_pslot[{s}] <= {p}_pslot[{s - 1}]; {p}_pk[{s}] <= {p}_pk[{s - 1}];")
-                    source = [f"{p}_bdata[{g}]" if s == 2 else f"{p}_pd[{(s - 3) * bw + g}]" for g in range(bw)]
-                    w(*(f"{p}_pd[{(s - 2) * bw + g}] <= {x};" for g, x in enumerate(source)))
+                    if s > ready:
+                        source = [f"{p}_bdata[{g}]" if s == ready + 1 else f"{p}_pd[{(s - ready - 2) * bw + g}]"
+                                  for g in range(bw)]
+                        w(*(f"{p}_pd[{(s - ready - 1) * bw + g}] <= {x};" for g, x in enumerate(source)))
         # sequential
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):

@@ -159,7 +159,8 @@ def _lowest_lane_row(lanes: list[tuple[str, str]], j: int, bank_bits: int) -> st
 
 
 def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
-              next_addresses: list[str], data: str, *, ram: str = "block", one_port: bool = False) -> None:
+              next_addresses: list[str], data: str, *, ram: str = "block", one_port: bool = False,
+              registered: bool = False) -> None:
     """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
     count) onward, ``count`` of them this cycle (from ``{p}_rd_lanes``); ``reads``
     read lanes whose addresses for the next cycle are ``next_addresses``; lane ``i``'s
@@ -168,29 +169,47 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     ``one_port``, a single read port at the row of the lowest lane on it: the generator
     has checked that the lanes read in one cycle hit distinct banks
     (:func:`window_free_banks`; so there are at least two), and the active lanes come
-    first. ``ram`` is the RAM the banks are meant for (:func:`bank_ram`)."""
+    first. ``ram`` is the RAM the banks are meant for (:func:`bank_ram`).
+
+    ``registered``: every bank's read data is registered before a lane selects its bank,
+    so ``data`` holds the words read from the addresses of two cycles before. A block
+    RAM's read data comes late in the cycle (5.8 ns on an ECP5 DP16KD without its output
+    register, which yosys does not use), so this leaves it alone on its path."""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
     w(f"wire [{reads * ab - 1}:0] {p}_ra_d;  // the lanes' read addresses in the next cycle")
-    if one_port:
-        # each lane's bank, registered one cycle ahead; the banks register the rows
-        w(f"reg [{reads * bb - 1}:0] {p}_rb;", f"wire [{bits - 1}:0] {p}_brd0 [0:{r.banks - 1}];  // per bank")
-    else:
+    ports = 1 if one_port else reads
+    # With one port per bank, or registered data, the banks register the rows themselves
+    # and only each lane's bank is registered here; otherwise the whole addresses are.
+    banks_only = one_port or registered
+    if not banks_only:
         w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead")
-        for q in range(reads):
-            w(f"wire [{bits - 1}:0] {p}_brd{q} [0:{r.banks - 1}];  // read port {q}, per bank")
+    elif bb:
+        w(f"reg [{reads * bb - 1}:0] {p}_rb;  // each lane's bank, registered one cycle ahead")
+    w(*(f"wire [{bits - 1}:0] {p}_brd{q} [0:{r.banks - 1}];  // read port {q}, per bank" for q in range(ports)))
+    read = f"{p}_brd"
+    if registered:
+        # the banks' data and each lane's bank, a cycle later
+        read = f"{p}_brq"
+        w(*(f"reg [{bits - 1}:0] {read}{q} [0:{r.banks - 1}];" for q in range(ports)))
+        w("always @(posedge clk) begin",
+          *(f"    {read}{q}[{j}] <= {p}_brd{q}[{j}];" for q in range(ports) for j in range(r.banks)), "end")
+        if bb:
+            w(f"reg [{reads * bb - 1}:0] {p}_rbq;")
     for q, expr in enumerate(next_addresses):
         lo = q * ab
         w(f"assign {p}_ra_d[{lo + ab - 1}:{lo}] = {expr};")
-        if one_port:
-            w(f"assign {data}[{q}] = {p}_brd0[{p}_rb[{q * bb + bb - 1}:{q * bb}]];")
-        else:
-            bank = f"{p}_ra[{lo + bb - 1}:{lo}]" if bb else "0"
-            w(f"assign {data}[{q}] = {p}_brd{q}[{bank}];")
-    if one_port:
+        bank = "0"
+        if bb:
+            bank = f"{p}_rb[{q * bb + bb - 1}:{q * bb}]" if banks_only else f"{p}_ra[{lo + bb - 1}:{lo}]"
+        if registered and bb:
+            w(f"always @(posedge clk) {p}_rbq[{q * bb + bb - 1}:{q * bb}] <= {bank};")
+            bank = f"{p}_rbq[{q * bb + bb - 1}:{q * bb}]"
+        w(f"assign {data}[{q}] = {read}{0 if one_port else q}[{bank}];")
+    if not banks_only:
+        w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
+    elif bb:
         bank_bits = ", ".join(f"{p}_ra_d[{q * ab + bb - 1}:{q * ab}]" for q in reversed(range(reads)))
         w(f"always @(posedge clk) {p}_rb <= {{{bank_bits}}};")
-    else:
-        w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
     if bb:
         # A burst fills consecutive addresses from the fill count on: bank j takes DRAM lane
         # (j - fill) mod B, one output of a rotator by the fill count's low bits (B log2 B
@@ -221,12 +240,25 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
             lanes_next = [(f"{p}_ra_d[{lo + bb - 1}:{lo}]", f"{p}_ra_d[{lo + ab - 1}:{lo + bb}]")
                           for lo in range(0, reads * ab, ab)]
             chain = _lowest_lane_row(lanes_next, j, bb)
+            if registered:
+                _sync_read(w, f"{p}_brd0[{j}]", f"{p}_brr0_{j}", bits, f"{m}[{chain}]")
+                continue
             w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};",
               f"assign {p}_brd0[{j}] = {m}[{p}_rrow{j}];")
             continue
         for q in range(reads):
             lo = q * ab
-            w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
+            if registered:
+                _sync_read(w, f"{p}_brd{q}[{j}]", f"{p}_brr{q}_{j}", bits, f"{m}[{p}_ra_d[{lo + ab - 1}:{lo + bb}]]")
+            else:
+                w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
+
+
+def _sync_read(w: Writer, data: str, reg: str, bits: int, word: str) -> None:
+    """``data`` driven by a read of ``word`` registered in the RAM itself: the address goes
+    straight to the RAM (whose own register it is), so the register after ``data`` cannot
+    be taken for that one and stays a flip-flop."""
+    w(f"reg [{bits - 1}:0] {reg};", f"always @(posedge clk) {reg} <= {word};", f"assign {data} = {reg};")
 
 
 def update_groups(addresses: np.ndarray, sizes: np.ndarray, lanes: int) -> list[np.ndarray]:
