@@ -173,18 +173,18 @@ class _Builder(OutputPath):
         w(f"reg {p}_xopen;", f"wire [{cb - 1}:0] {p}_rd_nb = {fit(f'{p}_rd_count', 8, cb)};")
         # DRAM read engine
         w(f"reg [{szw - 1}:0] {p}_dsize;  // {p}_dsz[{p}_de], read a cycle ahead")
-        occ = difference(w, f"{p}_bocc", cap)
-        w(f"wire {p}_dreq = go & ({p}_de < {nb}) & {fits(occ, f'{p}_dsize', szw, cap)};")
+        room = difference(w, f"{p}_broom", cap, "room left in the region")
+        w(f"wire {p}_dreq = go & ({p}_de < {nb}) & {fits(room, f'{p}_dsize', szw)};")
         w(f"assign {p}_req_valid = {p}_dreq;", f"assign {p}_req_count = {zext(f'{p}_dsize', szw)};",
           f"assign {p}_req_tile = {zext(f'{p}_de', width(nb))};")
         # edge engine
         w(f"reg [{esw}:0] {p}_etw;  // {p}_etile[{p}_xe], read a cycle ahead")
         w(f"wire [{esw - 1}:0] {p}_xsize = {p}_etw[{esw - 1}:0];", f"wire {p}_xlast = {p}_etw[{esw}];")
-        eocc = difference(w, f"{p}_eocc", ecap)
-        w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & {fits(eocc, f'{p}_xsize', esw, ecap)};")
+        eroom = difference(w, f"{p}_eroom", ecap, "room left in the edge buffer")
+        w(f"wire {p}_xopen_now = go & ~{p}_xopen & ({p}_xe < {ne}) & {fits(eroom, f'{p}_xsize', esw)};")
         w(f"wire {p}_xact = go & ({p}_xe < {ne}) & ({p}_xopen | {p}_xopen_now);")
         w(f"reg [{szw - 1}:0] {p}_hsize;  // {p}_dsz[{p}_bhead], read a cycle ahead")
-        avail = difference(w, f"{p}_bavail", cap)
+        avail = difference(w, f"{p}_bavail", cap, "elements in the region")
         rb = avail[1]
         if t.double:
             cw = max(rb, szw)
@@ -234,7 +234,7 @@ class _Builder(OutputPath):
         self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
         self.load_ahead(f"{p}_hsize", f"{p}_dsz", f"{p}_bhead", width(nb), nb, szw, f"{p}_bshrink")
         # the elements in the edge buffer, for the array
-        eavail = self.edge_avail[t.tensor] = difference(w, f"{p}_eavail", ecap)
+        eavail = self.edge_avail[t.tensor] = difference(w, f"{p}_eavail", ecap, "elements in the edge buffer")
         w(f"wire {p}_ashrink;  // from the array: the last step of the head array tile issued",
           f"wire [{esw - 1}:0] {p}_asize;  // that tile's size")
         if st:
@@ -275,12 +275,13 @@ class _Builder(OutputPath):
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
                 w(" ".join(f"{p}_{r} <= 0;" for r, _ in regs), f"{p}_xopen <= 1'b0;",
-                  f"{p}_bocc <= 0; {p}_eocc <= 0; {p}_bavail <= 0; {p}_eavail <= 0;")
+                  f"{p}_broom <= {room[1]}'d{cap}; {p}_eroom <= {eroom[1]}'d{ecap}; {p}_bavail <= 0; "
+                  f"{p}_eavail <= 0;")
             with w.block("end else if (go) begin", "end"):
                 shrink = (f"{p}_bshrink", f"{p}_hsize", szw)
-                w(difference_step(occ, (f"{p}_dreq", f"{p}_dsize", szw), shrink),
+                w(difference_step(room, shrink, (f"{p}_dreq", f"{p}_dsize", szw)),
                   difference_step(avail, ("1'b1", f"{p}_rd_nb", cb), shrink),
-                  difference_step(eocc, (f"{p}_xopen_now", f"{p}_xsize", esw), (f"{p}_ashrink", f"{p}_asize", esw)),
+                  difference_step(eroom, (f"{p}_ashrink", f"{p}_asize", esw), (f"{p}_xopen_now", f"{p}_xsize", esw)),
                   difference_step(eavail, ("1'b1", f"{p}_wn", nw), (f"{p}_ashrink", f"{p}_asize", esw)))
                 w(f"if ({p}_dreq) {p}_de <= {p}_de + 1;", f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
                 with w.block(f"if ({p}_xact) begin"):
@@ -410,9 +411,9 @@ class _Builder(OutputPath):
             stall_in[t] = f"a_stall_{p}"
             blocked = f"({blocked} | a_stall_{p})"
         cap_o = self.tb.output.edge_capacity
-        occ = self.out_edge_occ = difference(w, "a_oocc", cap_o)
-        self.out_edge_added = (f"a_issue & a_{q}_start", f"a_{q}_sz", rw[f"a_{q}_size"])
-        w(f"wire a_room = {fits(occ, f'a_{q}_sz', rw[f'a_{q}_size'], cap_o)};")
+        room = self.out_edge_room = difference(w, "a_oroom", cap_o, "room left in the output's edge buffer")
+        self.out_edge_taken = (f"a_issue & a_{q}_start", f"a_{q}_sz", rw[f"a_{q}_size"])
+        w(f"wire a_room = {fits(room, f'a_{q}_sz', rw[f'a_{q}_size'])};")
         w(f"wire a_stall_out = a_past & ~{blocked} & a_{q}_start & ~a_room;",
           f"wire a_issue = a_past & ~{blocked} & ~(a_{q}_start & ~a_room);")
         for t in wl.operands:

@@ -175,22 +175,21 @@ def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
     return f"(({fit(value, bits, cw)} < {cw}'d{limit}) ? {fit(value, bits, out_bits)} : {out_bits}'d{limit})"
 
 
-def difference(w: Writer, name: str, bound: int) -> tuple[str, int]:
-    """Declare ``name``, the difference of two cumulative counts (what came in minus what
-    went out) that never exceeds ``bound``: kept modulo a power of two above it. It is a
-    register that :func:`difference_step` updates with both counts' changes, not a
-    subtraction of the counts, so the decisions that read it (room for a tile, elements
-    readable) start at a flip-flop. Returns the register and its width; the caller resets
-    it to 0 with the counts."""
+def difference(w: Writer, name: str, bound: int, what: str) -> tuple[str, int]:
+    """Declare ``name`` (``what`` it counts), a count between 0 and ``bound`` that moves by
+    what comes in and goes out of a region: the elements in it, or the room left. It is a
+    register stepped by :func:`difference_step` with both changes, not a subtraction of two
+    cumulative counts, so the decisions that read it (room for a tile, elements readable)
+    start at a flip-flop. Returns the register and its width; the caller resets it."""
     bits = width(bound)
-    w(f"reg [{bits - 1}:0] {name};  // in minus out")
+    w(f"reg [{bits - 1}:0] {name};  // {what}")
     return name, bits
 
 
-def difference_step(occupied: tuple[str, int], added: tuple[str, str, int], removed: tuple[str, str, int]) -> str:
-    """The update of a :func:`difference` in a cycle the counts change in: ``added`` and
+def difference_step(count: tuple[str, int], added: tuple[str, str, int], removed: tuple[str, str, int]) -> str:
+    """The update of a :func:`difference` in a cycle the run goes: ``added`` and
     ``removed`` are each (condition, amount, amount width)."""
-    name, bits = occupied
+    name, bits = count
 
     def term(change: tuple[str, str, int]) -> str:
         cond, amount, amount_bits = change
@@ -200,8 +199,8 @@ def difference_step(occupied: tuple[str, int], added: tuple[str, str, int], remo
     return f"{name} <= {name} + {term(added)} - {term(removed)};"
 
 
-def fits(occupied: tuple[str, int], size: str, size_bits: int, capacity: int) -> str:
-    """Whether ``size`` more elements fit beside ``occupied`` (a wire and its width) in ``capacity``."""
-    name, bits = occupied
-    s = max(bits, size_bits) + 1
-    return f"({fit(name, bits, s)} + {fit(size, size_bits, s)} <= {capacity})"
+def fits(room: tuple[str, int], size: str, size_bits: int) -> str:
+    """Whether ``size`` more elements fit in ``room`` (a :func:`difference` and its width)."""
+    name, bits = room
+    s = max(bits, size_bits)
+    return f"({fit(size, size_bits, s)} <= {fit(name, bits, s)})"

@@ -45,9 +45,9 @@ class OutputPath(BuilderBase):
     out_upos: np.ndarray
     out_window: list[str]  # registers holding the upos ROM's words at the engine's pointer and after
     out_uword: list[str]  # per accumulated lane: the register holding its ROM word (position, read-modify-write)
-    # the edge buffer's occupancy, declared by the array, and what the array's issues add to it
-    out_edge_occ: tuple[str, int]
-    out_edge_added: tuple[str, str, int]
+    # the room left in the edge buffer, declared by the array, and what the array's issues take of it
+    out_edge_room: tuple[str, int]
+    out_edge_taken: tuple[str, str, int]
     out_drained: str  # the array's register that rises as a drain tile becomes complete in the edge buffer
 
     def output_declarations(self, o: OutputTables) -> None:
@@ -111,7 +111,7 @@ class OutputPath(BuilderBase):
           f"wire {q}_ulast = {q}_utw[{esw + pbw}];")
         w(f"reg [{szw - 1}:0] {q}_upsize;  // {q}_bsz[{q}_upe], read a cycle ahead")
         pe_w = max(pbw, ow["oopened"])
-        occ = difference(w, f"{q}_oocc", cap)
+        room = difference(w, f"{q}_oroom", cap, "room left in the region")
         ends = "1'b1" if bw >= to else f"({q}_urem <= {esw}'d{bw})"  # every move ends a tile of at most bw
         # whether a complete drain tile awaits the engine (ue < ne and ecomplete > ue), a
         # register found a cycle ahead for both ways its tile count can go: the read-ahead's
@@ -122,7 +122,7 @@ class OutputPath(BuilderBase):
           f"reg {q}_uav;",
           f"wire {q}_uavail = go & {q}_uav;")
         w(f"wire {q}_uneed = ({fit(f'{q}_oopened', ow['oopened'], pe_w)} == {fit(f'{q}_upe', pbw, pe_w)});",
-          f"wire {q}_uroom = {fits(occ, f'{q}_upsize', szw, cap)};",
+          f"wire {q}_uroom = {fits(room, f'{q}_upsize', szw)};",
           f"wire {q}_uact = {q}_uavail & (~{q}_uneed | {q}_uroom);",
           f"reg [{esw - 1}:0] {q}_urem;  // what is left of the tile",
           f"wire [{nw - 1}:0] {q}_ustep = {at_most(f'{q}_urem', esw, bw, nw)};  // how far it moves, if it does",
@@ -217,11 +217,12 @@ class OutputPath(BuilderBase):
                 first_size = self.rom_first[f"{q}_utile"] & ((1 << esw) - 1)
                 w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0; {q}_urem <= {esw}'d{first_size};",
                   f"{q}_wrem <= {szw}'d{self.rom_first[f'{q}_bsz']}; {q}_wat <= {ab}'d0;",
-                  f"{occ[0]} <= 0; {self.out_edge_occ[0]} <= 0;")
+                  f"{room[0]} <= {room[1]}'d{cap}; "
+                  f"{self.out_edge_room[0]} <= {self.out_edge_room[1]}'d{self.tb.output.edge_capacity};")
             with w.block("end else if (go) begin", "end"):
-                w(difference_step(occ, (f"{q}_uact & {q}_uneed", f"{q}_upsize", szw),
-                                  (f"{q}_wfinish", f"{q}_wsize", szw)),
-                  difference_step(self.out_edge_occ, self.out_edge_added, (f"{q}_ufinish", f"{q}_usize", esw)))
+                w(difference_step(room, (f"{q}_wfinish", f"{q}_wsize", szw),
+                                  (f"{q}_uact & {q}_uneed", f"{q}_upsize", szw)),
+                  difference_step(self.out_edge_room, (f"{q}_ufinish", f"{q}_usize", esw), self.out_edge_taken))
                 w(f"if ({q}_uact & {q}_uneed) {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
                     w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
