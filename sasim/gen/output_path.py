@@ -68,9 +68,9 @@ class OutputPath(BuilderBase):
         self.out_ring, self.out_banked, self.out_absolute = ring_, banks is not None, absolute
         ne, nb = len(o.edge_sizes), len(o.dram_sizes)
         sw = width(ns * to - 1)
-        # (ofreed: where in the region the tile being written to DRAM starts)
+        # (odone: where in the region the tile after the one being written to DRAM starts)
         self.out_w = {"wslot": sw, "ecomplete": width(ne), "ue": width(ne), "uptr": width(len(o.edge_positions)),
-                      "ofreed": ring_.addr_bits, "oopened": width(nb), "ocompleted": width(nb), "we": width(nb)}
+                      "odone": ring_.addr_bits, "oopened": width(nb), "ocompleted": width(nb), "we": width(nb)}
         self.memory(f"{q}_emem", "edge", o.tensor, ns * to, o.bits)
         self.w(f"reg [{o.bits - 1}:0] {q}_emem [0:{ns * to - 1}];")
         self.w(*(f"reg [{bits - 1}:0] {q}_{r};" for r, bits in self.out_w.items()), f"reg {q}_wpend;", "")
@@ -194,8 +194,9 @@ class OutputPath(BuilderBase):
           f"wire {q}_wready = go & ({q}_we < {nb}) & ({q}_ocompleted > {q}_we);",
           f"wire {q}_wreq = {q}_wready & ~{q}_wpend;", f"wire {q}_wact = {q}_wpend | {q}_wreq;",
           f"reg [{szw - 1}:0] {q}_wrem;  // what is left of the tile to stream",
-          f"reg [{ab - 1}:0] {q}_wat;  // the stream's next address in the region: ofreed + what was streamed",
-          f"wire [{lw - 1}:0] {q}_wstep = {at_most(f'{q}_wrem', szw, lanes, lw)};  // how far it moves, if it does",
+          f"reg [{lw - 1}:0] {q}_wstep;  // how far it moves, if it does: min(wrem, {lanes})",
+          f"reg [{ab - 1}:0] {q}_wat;  // the stream's next address in the region",
+          f"reg [{ab - 1}:0] {q}_wmv;  // and its next address after a move: wat + wstep",
           f"wire [{lw - 1}:0] {q}_wn = ~{q}_wact ? {lw}'d0 : {q}_wstep;",
           f"wire {q}_wfinish = {q}_wact & {q}_wr_done;")
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
@@ -205,6 +206,13 @@ class OutputPath(BuilderBase):
         w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
           f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{tile_next}[{esw + pbw - 1}:{esw}]', pbw)};")
         wsize_next = self.load_ahead(f"{q}_wsize", f"{q}_bsz", f"{q}_we", ow["we"], nb, szw, f"go & {q}_wfinish")
+        smallest, largest = int(o.dram_sizes.min()), int(o.dram_sizes.max())
+        # (a constant when every tile starts with the same step)
+        step0 = (f"{lw}'d{min(smallest, lanes)}" if smallest >= lanes or smallest == largest
+                 else at_most(wsize_next, szw, lanes, lw))
+        w(f"wire [{lw - 1}:0] {q}_wfirst = {step0};  // the next tile's first step",
+          f"wire [{szw - 1}:0] {q}_wleft = {q}_wrem - {fit(f'{q}_wstep', lw, szw)};  // what a move leaves",
+          f"wire [{lw - 1}:0] {q}_wthen = {at_most(f'{q}_wleft', szw, lanes, lw)};  // and the step after it")
         self.output_region(o, ring_, self.out_banked, bw, lanes)
         w("genvar " + f"{q}_g;", "generate")
         with w.block(f"for ({q}_g = 0; {q}_g < {lanes}; {q}_g = {q}_g + 1) begin : {q}_wl"):
@@ -213,10 +221,13 @@ class OutputPath(BuilderBase):
         w("endgenerate")
         with w.block("always @(posedge clk) begin"):
             with w.block("if (rst) begin", None):
-                names = [r for r in ow if r not in ("wslot", "ecomplete")]
+                names = [r for r in ow if r not in ("wslot", "ecomplete", "odone")]
                 first_size = self.rom_first[f"{q}_utile"] & ((1 << esw) - 1)
+                first_write = self.rom_first[f"{q}_bsz"]
                 w(" ".join(f"{q}_{r} <= 0;" for r in names), f"{q}_wpend <= 1'b0; {q}_urem <= {esw}'d{first_size};",
-                  f"{q}_wrem <= {szw}'d{self.rom_first[f'{q}_bsz']}; {q}_wat <= {ab}'d0;",
+                  f"{q}_wrem <= {szw}'d{first_write}; {q}_wstep <= {lw}'d{min(first_write, lanes)}; "
+                  f"{q}_wat <= {ab}'d0; {q}_wmv <= {ab}'d{min(first_write, lanes) % (1 << ab)}; "
+                  f"{q}_odone <= {ab}'d{first_write % (1 << ab)};",
                   f"{room[0]} <= {room[1]}'d{cap}; "
                   f"{self.out_edge_room[0]} <= {self.out_edge_room[1]}'d{self.tb.output.edge_capacity};")
             with w.block("end else if (go) begin", "end"):
@@ -230,13 +241,16 @@ class OutputPath(BuilderBase):
                     w(f"else {q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
-                # (the stream's progress is kept as what is left and where it is, so that neither
-                # its step nor its next address waits on a subtraction or an addition)
+                # The stream's progress is registers (what is left, its step, where it is and
+                # where a move takes it), each next value found from registers for finishing
+                # the tile and for moving: the decision only selects, and no address the
+                # stream reads waits on an addition.
                 w(f"if ({q}_wfinish) begin {q}_wpend <= 1'b0; {q}_we <= {q}_we + 1; "
-                  f"{q}_ofreed <= {q}_ofreed + {fit(f'{q}_wsize', szw, ab)}; {q}_wrem <= {wsize_next}; "
-                  f"{q}_wat <= {q}_ofreed + {fit(f'{q}_wsize', szw, ab)}; end")
-                w(f"else begin {q}_wrem <= {q}_wrem - {fit(f'{q}_wn', lw, szw)}; "
-                  f"{q}_wat <= {q}_wat + {fit(f'{q}_wn', lw, ab)}; end")
+                  f"{q}_odone <= {q}_odone + {fit(wsize_next, szw, ab)}; {q}_wrem <= {wsize_next}; "
+                  f"{q}_wstep <= {q}_wfirst; {q}_wat <= {q}_odone; "
+                  f"{q}_wmv <= {q}_odone + {fit(f'{q}_wfirst', lw, ab)}; end")
+                w(f"else if ({q}_wact) begin {q}_wrem <= {q}_wleft; {q}_wstep <= {q}_wthen; {q}_wat <= {q}_wmv; "
+                  f"{q}_wmv <= {q}_wmv + {fit(f'{q}_wthen', lw, ab)}; end")
         w("")
         self.count(f"{o.buffer}.{o.tensor}.updates", f"{q}_un", nw)
         self.count(f"{o.buffer}.{o.tensor}.reads", f"{q}_ureads", rw_)
@@ -257,14 +271,11 @@ class OutputPath(BuilderBase):
                     ram if banked else None)
         if banked:
             w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; rows registered one cycle ahead")
-            nw, lw = width(bw), width(lanes)
-            szw = width(int(o.dram_sizes.max()))
+            nw = width(bw)
             # the stream's first address in the next cycle, for each thing the write engine can
-            # do (stay, move, finish the tile), from registers: its decision only selects
-            freed = f"{q}_ofreed"
-            w(f"wire [{ab - 1}:0] {q}_sb_stay = {q}_wat;",
-              f"wire [{ab - 1}:0] {q}_sb_move = {q}_wat + {fit(f'{q}_wstep', lw, ab)};",
-              f"wire [{ab - 1}:0] {q}_sb_done = {freed} + {fit(f'{q}_wsize', szw, ab)};",
+            # do (stay, move, finish the tile), registers: its decision only selects
+            w(f"wire [{ab - 1}:0] {q}_sb_stay = {q}_wat;", f"wire [{ab - 1}:0] {q}_sb_move = {q}_wmv;",
+              f"wire [{ab - 1}:0] {q}_sb_done = {q}_odone;",
               f"wire [{ab - 1}:0] {q}_sb_rst = {ab}'d0;",
               f"wire [{IDX - 1}:0] {q}_un32 = {zext(f'{q}_un', nw)};")
             stream_next = [("rst", f"{q}_sb_rst"), ("~go", f"{q}_sb_stay"), (f"{q}_wfinish", f"{q}_sb_done"),
