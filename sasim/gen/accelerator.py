@@ -192,7 +192,7 @@ class _Builder(OutputPath):
               f"? {{{rb}{{1'b1}}}} : {rb}'d0;")
         else:
             w(f"wire [{rb - 1}:0] {p}_readable = {p}_bavail;")
-        w(f"wire [{esw - 1}:0] {p}_xrem = {p}_xsize - {fit(f'{p}_xk', kw, esw)};")
+        w(f"reg [{esw - 1}:0] {p}_xrem;  // what is left of the array tile: xsize - xk")
         # the lanes move in order and stop at the first element not yet readable; the positions
         # of the elements at the pointer are registers, read from the ROM a cycle ahead
         w(f"reg [{pw - 1}:0] {p}_xpos [0:{bw - 1}];  // the positions of the next bw elements")
@@ -228,10 +228,11 @@ class _Builder(OutputPath):
         ready = 2 if st >= 2 else 1
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None, registered=ready == 2)
-        w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xk', kw, esw)} + {fit(f'{p}_xn', nw, esw)} == {p}_xsize);")
+        fw = max(nw, esw)
+        w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xn', nw, fw)} == {fit(f'{p}_xrem', esw, fw)});")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
-        self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
+        etw_next = self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
         self.load_ahead(f"{p}_hsize", f"{p}_dsz", f"{p}_bhead", width(nb), nb, szw, f"{p}_bshrink")
         # the elements in the edge buffer, for the array
         eavail = self.edge_avail[t.tensor] = difference(w, f"{p}_eavail", ecap, "elements in the edge buffer")
@@ -276,7 +277,7 @@ class _Builder(OutputPath):
             with w.block("if (rst) begin", None):
                 w(" ".join(f"{p}_{r} <= 0;" for r, _ in regs), f"{p}_xopen <= 1'b0;",
                   f"{p}_broom <= {room[1]}'d{cap}; {p}_eroom <= {eroom[1]}'d{ecap}; {p}_bavail <= 0; "
-                  f"{p}_eavail <= 0;")
+                  f"{p}_eavail <= 0; {p}_xrem <= {esw}'d{self.rom_first[f'{p}_etile'] & ((1 << esw) - 1)};")
             with w.block("end else if (go) begin", "end"):
                 shrink = (f"{p}_bshrink", f"{p}_hsize", szw)
                 w(difference_step(room, shrink, (f"{p}_dreq", f"{p}_dsize", szw)),
@@ -287,8 +288,10 @@ class _Builder(OutputPath):
                 with w.block(f"if ({p}_xact) begin"):
                     w(f"{p}_xptr <= {p}_xptr + {fit(f'{p}_xn', nw, xw)};")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
+                      f"{p}_xrem <= {etw_next}[{esw - 1}:0]; "
                       f"{advance_slot(f'{p}_xslot', sw, tmax, ns)} end")
-                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(f'{p}_xn', nw, kw)}; end")
+                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(f'{p}_xn', nw, kw)}; "
+                      f"{p}_xrem <= {p}_xrem - {fit(f'{p}_xn', nw, esw)}; end")
                 w(f"if ({p}_bshrink) {p}_bhead <= {p}_bhead + 1;")
                 for e in range(ns * tmax):
                     w(f"if (({p}_wlo <= {sw + 1}'d{e}) & ({sw + 1}'d{e} < {p}_wend)) "
