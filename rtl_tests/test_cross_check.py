@@ -46,13 +46,17 @@ CASES = {
         f"ws_systolic:rows=2,cols=3,{SMALL},dram_words_per_cycle=1,dram_word_bits=16,buffer_read_latency=2", "ws"),
     "os-4x4-gemm-read-latency-3": (
         "gemm:M=10,N=9,K=7", f"os_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=3", "os"),
-    # the banks' data registered before the bank select (a port per bank, then a port per
-    # lane), then two more stages of it
+    # the banks' data registered before the bank select, then two more stages of it: in
+    # LUT RAM (registered rows), and in block RAM (the bank's own row register) with a
+    # port per bank and with a port per lane
     "ws-2x3-gemm-read-latency-5": (
         "gemm:M=9,N=10,K=11", f"ws_systolic:rows=2,cols=3,{SMALL},buffer_banks=4,buffer_read_latency=5", "ws"),
-    "os-4x4-narrow-read-latency-3": (
+    "ws-2x3-gemm-block-ram-read-latency-5": (
+        "gemm:M=9,N=10,K=11", "ws_systolic:rows=2,cols=3,buffer_size=32KiB,buffer_banks=4,buffer_read_latency=5",
+        "ws"),
+    "os-4x4-narrow-block-ram-read-latency-3": (
         "gemm:M=8,N=8,K=16",
-        f"os_systolic:rows=4,cols=4,{SMALL},buffer_banks=1,buffer_word_bits=32,dram_words_per_cycle=1,"
+        "os_systolic:rows=4,cols=4,buffer_size=16KiB,buffer_banks=1,buffer_word_bits=32,dram_words_per_cycle=1,"
         "buffer_read_latency=3", "os"),
     # M = 2: the output region reads partial sums while their last update is still pending
     # and just after it lands, so its two forwards matter (each case fails with either one
@@ -119,6 +123,12 @@ def test_rtl_equals_simulator(name: str) -> None:
             assert f"{p}_pn [1:{latency - 1}]" in text and f"{p}_bdata [0:0]" not in text, p
         if "low-bandwidth" in name:
             assert "W_ra;" in text, "the weight region should have a read port per lane"
+        if latency >= 3:  # the banks' data is registered before a lane selects its bank
+            assert "I_brq0" in text and "W_brq0" in text
+            # block RAM reads at the unregistered row, LUT RAM at a registered one
+            assert ("I_brr0_0" in text) == ("block-ram" in name), "block RAM banks expected"
+            if "narrow" in name:
+                assert "I_brq1" in text, "the input region should have a read port per lane"
     if "output-moves" in name:  # the output engine takes a drain tile in several moves of bw elements
         bw = int(name.rsplit("-", 1)[1])
         text = build(design).files["sasim_accel.v"]

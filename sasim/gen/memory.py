@@ -174,13 +174,17 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     ``registered``: every bank's read data is registered before a lane selects its bank,
     so ``data`` holds the words read from the addresses of two cycles before. A block
     RAM's read data comes late in the cycle (5.8 ns on an ECP5 DP16KD without its output
-    register, which yosys does not use), so this leaves it alone on its path."""
+    register, which yosys does not use), so this leaves it alone on its path. (LUT RAM
+    reads asynchronously, so its banks keep their registered rows: a synchronous read
+    there would put the row's search in front of the read.)"""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
     w(f"wire [{reads * ab - 1}:0] {p}_ra_d;  // the lanes' read addresses in the next cycle")
     ports = 1 if one_port else reads
-    # With one port per bank, or registered data, the banks register the rows themselves
-    # and only each lane's bank is registered here; otherwise the whole addresses are.
-    banks_only = one_port or registered
+    # With one port per bank, or registered data in block RAM, the banks' rows are
+    # registered apart (by the bank, for block RAM) and only each lane's bank is kept
+    # here; otherwise the whole addresses are.
+    sync_rows = registered and ram == "block"
+    banks_only = one_port or sync_rows
     if not banks_only:
         w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead")
     elif bb:
@@ -240,7 +244,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
             lanes_next = [(f"{p}_ra_d[{lo + bb - 1}:{lo}]", f"{p}_ra_d[{lo + ab - 1}:{lo + bb}]")
                           for lo in range(0, reads * ab, ab)]
             chain = _lowest_lane_row(lanes_next, j, bb)
-            if registered:
+            if sync_rows:
                 _sync_read(w, f"{p}_brd0[{j}]", f"{p}_brr0_{j}", bits, f"{m}[{chain}]")
                 continue
             w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};",
@@ -248,7 +252,7 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
             continue
         for q in range(reads):
             lo = q * ab
-            if registered:
+            if sync_rows:
                 _sync_read(w, f"{p}_brd{q}[{j}]", f"{p}_brr{q}_{j}", bits, f"{m}[{p}_ra_d[{lo + ab - 1}:{lo + bb}]]")
             else:
                 w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
