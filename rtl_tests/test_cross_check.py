@@ -46,9 +46,10 @@ CASES = {
         f"ws_systolic:rows=2,cols=3,{SMALL},dram_words_per_cycle=1,dram_word_bits=16,buffer_read_latency=2", "ws"),
     "os-4x4-gemm-read-latency-3": (
         "gemm:M=10,N=9,K=7", f"os_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=3", "os"),
-    # the banks' data registered before the bank select, then two more stages of it: in
-    # LUT RAM (registered rows), and in block RAM (the bank's own row register) with a
-    # port per bank and with a port per lane
+    # the banks' data registered before the bank select: at read latency 3 once (block RAM
+    # reads at the rows found in the cycle, with a port per lane; LUT RAM at registered
+    # rows), at 5 twice (registered rows, read into a data register; in LUT RAM and in
+    # block RAM with a port per bank), then one more stage
     "ws-2x3-gemm-read-latency-5": (
         "gemm:M=9,N=10,K=11", f"ws_systolic:rows=2,cols=3,{SMALL},buffer_banks=4,buffer_read_latency=5", "ws"),
     "ws-2x3-gemm-block-ram-read-latency-5": (
@@ -125,8 +126,12 @@ def test_rtl_equals_simulator(name: str) -> None:
             assert "W_ra;" in text, "the weight region should have a read port per lane"
         if latency >= 3:  # the banks' data is registered before a lane selects its bank
             assert "I_brq0" in text and "W_brq0" in text
-            # block RAM reads at the unregistered row, LUT RAM at a registered one
-            assert ("I_brr0_0" in text) == ("block-ram" in name), "block RAM banks expected"
+            # at 3, block RAM reads at the rows found in the cycle, LUT RAM at registered
+            # ones; from 4, both read at registered rows into a data register
+            registered_rows = "I_rrow0" in text or "I_ra;" in text
+            assert ("I_brr0_0" in text) == ("block-ram" in name or latency >= 4), "block RAM banks expected"
+            assert registered_rows == ("block-ram" not in name or latency >= 4)
+            assert ("I_rbq2" in text) == (latency >= 4)
             if "narrow" in name:
                 assert "I_brq1" in text, "the input region should have a read port per lane"
     if "output-moves" in name:  # the output engine takes a drain tile in several moves of bw elements

@@ -223,11 +223,12 @@ class _Builder(OutputPath):
         else:
             addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
                                     width(npos + 2 * bw - 1), eabs[:bw])
-        # with two or more cycles after the move, the banks' data is registered before it is
-        # selected: bdata then holds stage 2's words, else stage 1's
-        ready = 2 if st >= 2 else 1
+        # with two or more cycles after the move, the banks' data is registered once before
+        # it is selected, with three or more twice (memory.input_ram): bdata then holds the
+        # words of stage `ready`
+        ready = min(st, 3) if st else 1
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
-                  ram=ram, one_port=banks is not None, registered=ready == 2)
+                  ram=ram, one_port=banks is not None, registered=ready - 1)
         fw = max(nw, esw)
         w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xn', nw, fw)} == {fit(f'{p}_xrem', esw, fw)});")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")

@@ -160,7 +160,7 @@ def _lowest_lane_row(lanes: list[tuple[str, str]], j: int, bank_bits: int) -> st
 
 def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fill: str, count: str,
               next_addresses: list[str], data: str, *, ram: str = "block", one_port: bool = False,
-              registered: bool = False) -> None:
+              registered: int = 0) -> None:
     """An input region: ``lanes`` DRAM elements written per cycle at ``fill`` (the fill
     count) onward, ``count`` of them this cycle (from ``{p}_rd_lanes``); ``reads``
     read lanes whose addresses for the next cycle are ``next_addresses``; lane ``i``'s
@@ -171,19 +171,24 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
     (:func:`window_free_banks`; so there are at least two), and the active lanes come
     first. ``ram`` is the RAM the banks are meant for (:func:`bank_ram`).
 
-    ``registered``: every bank's read data is registered before a lane selects its bank,
-    so ``data`` holds the words read from the addresses of two cycles before. A block
-    RAM's read data comes late in the cycle (5.8 ns on an ECP5 DP16KD without its output
-    register, which yosys does not use), so this leaves it alone on its path. (LUT RAM
-    reads asynchronously, so its banks keep their registered rows: a synchronous read
-    there would put the row's search in front of the read.)"""
+    ``registered`` (0, 1 or 2): the registers the banks' read data passes before a lane
+    selects its bank, so ``data`` holds the words read from the addresses of
+    ``registered + 1`` cycles before. A block RAM's read data comes late in the cycle
+    (5.8 ns on an ECP5 DP16KD without its output register, which yosys does not use), and
+    one register leaves it alone on its path. With one, block RAM reads at the rows found
+    this cycle (the RAM's own register holds them, and the data register stays a
+    flip-flop); with two, the rows are registered first, so neither the row search nor
+    the read data shares its cycle with the other. (LUT RAM reads asynchronously, so its
+    banks always read at registered rows: a synchronous read at unregistered ones would
+    put the row search in front of the read.)"""
     ab, bb, rb = r.addr_bits, r.bank_bits, r.addr_bits - r.bank_bits
     w(f"wire [{reads * ab - 1}:0] {p}_ra_d;  // the lanes' read addresses in the next cycle")
     ports = 1 if one_port else reads
     # With one port per bank, or registered data in block RAM, the banks' rows are
     # registered apart (by the bank, for block RAM) and only each lane's bank is kept
     # here; otherwise the whole addresses are.
-    sync_rows = registered and ram == "block"
+    sync_rows = registered == 1 and ram == "block"  # rows go to the RAM unregistered
+    read_reg = registered >= 2  # a data register after a read at registered rows
     banks_only = one_port or sync_rows
     if not banks_only:
         w(f"reg [{reads * ab - 1}:0] {p}_ra;  // read addresses, registered one cycle ahead")
@@ -198,16 +203,16 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
         w("always @(posedge clk) begin",
           *(f"    {read}{q}[{j}] <= {p}_brd{q}[{j}];" for q in range(ports) for j in range(r.banks)), "end")
         if bb:
-            w(f"reg [{reads * bb - 1}:0] {p}_rbq;")
+            w(*(f"reg [{reads * bb - 1}:0] {p}_rbq{k};" for k in range(1, registered + 1)))
     for q, expr in enumerate(next_addresses):
         lo = q * ab
         w(f"assign {p}_ra_d[{lo + ab - 1}:{lo}] = {expr};")
         bank = "0"
         if bb:
             bank = f"{p}_rb[{q * bb + bb - 1}:{q * bb}]" if banks_only else f"{p}_ra[{lo + bb - 1}:{lo}]"
-        if registered and bb:
-            w(f"always @(posedge clk) {p}_rbq[{q * bb + bb - 1}:{q * bb}] <= {bank};")
-            bank = f"{p}_rbq[{q * bb + bb - 1}:{q * bb}]"
+        for k in range(1, registered + 1 if bb else 1):
+            w(f"always @(posedge clk) {p}_rbq{k}[{q * bb + bb - 1}:{q * bb}] <= {bank};")
+            bank = f"{p}_rbq{k}[{q * bb + bb - 1}:{q * bb}]"
         w(f"assign {data}[{q}] = {read}{0 if one_port else q}[{bank}];")
     if not banks_only:
         w(f"always @(posedge clk) {p}_ra <= {p}_ra_d;")
@@ -247,13 +252,17 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
             if sync_rows:
                 _sync_read(w, f"{p}_brd0[{j}]", f"{p}_brr0_{j}", bits, f"{m}[{chain}]")
                 continue
-            w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};",
-              f"assign {p}_brd0[{j}] = {m}[{p}_rrow{j}];")
+            w(f"reg [{rb - 1}:0] {p}_rrow{j};", f"always @(posedge clk) {p}_rrow{j} <= {chain};")
+            if read_reg:
+                _sync_read(w, f"{p}_brd0[{j}]", f"{p}_brr0_{j}", bits, f"{m}[{p}_rrow{j}]")
+            else:
+                w(f"assign {p}_brd0[{j}] = {m}[{p}_rrow{j}];")
             continue
         for q in range(reads):
             lo = q * ab
-            if sync_rows:
-                _sync_read(w, f"{p}_brd{q}[{j}]", f"{p}_brr{q}_{j}", bits, f"{m}[{p}_ra_d[{lo + ab - 1}:{lo + bb}]]")
+            if sync_rows or read_reg:
+                row = f"{p}_ra{'_d' if sync_rows else ''}[{lo + ab - 1}:{lo + bb}]"
+                _sync_read(w, f"{p}_brd{q}[{j}]", f"{p}_brr{q}_{j}", bits, f"{m}[{row}]")
             else:
                 w(f"assign {p}_brd{q}[{j}] = {m}[{p}_ra[{lo + ab - 1}:{lo + bb}]];")
 
