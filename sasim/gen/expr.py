@@ -188,15 +188,17 @@ def difference(w: Writer, name: str, bound: int, what: str) -> tuple[str, int]:
 
 def difference_step(count: tuple[str, int], added: tuple[str, str, int], removed: tuple[str, str, int]) -> str:
     """The update of a :func:`difference` in a cycle the run goes: ``added`` and
-    ``removed`` are each (condition, amount, amount width)."""
+    ``removed`` are each (condition, amount, amount width). The sums for each outcome of
+    the conditions are written apart, so they are computed from registers while the
+    conditions (engines' decisions) settle, and the conditions only select one."""
     name, bits = count
+    (add_if, add, add_bits), (rem_if, rem, rem_bits) = added, removed
+    plus, minus = f" + {fit(add, add_bits, bits)}", f" - {fit(rem, rem_bits, bits)}"
 
-    def term(change: tuple[str, str, int]) -> str:
-        cond, amount, amount_bits = change
-        value = fit(amount, amount_bits, bits)
-        return value if cond == "1'b1" else f"({cond} ? {value} : {bits}'d0)"
+    def by(cond: str, taken: str, not_taken: str) -> str:
+        return taken if cond == "1'b1" else f"{cond} ? ({taken}) : ({not_taken})"
 
-    return f"{name} <= {name} + {term(added)} - {term(removed)};"
+    return (f"{name} <= {by(add_if, by(rem_if, name + plus + minus, name + plus), by(rem_if, name + minus, name))};")
 
 
 def fits(room: tuple[str, int], size: str, size_bits: int) -> str:
