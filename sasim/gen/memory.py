@@ -268,9 +268,9 @@ def input_ram(w: Writer, p: str, bits: int, r: Ring, lanes: int, reads: int, fil
 
 
 def _sync_read(w: Writer, data: str, reg: str, bits: int, word: str) -> None:
-    """``data`` driven by a read of ``word`` registered in the RAM itself: the address goes
-    straight to the RAM (whose own register it is), so the register after ``data`` cannot
-    be taken for that one and stays a flip-flop."""
+    """``data`` driven by ``reg``, a synchronous read of ``word``: a block RAM takes its own
+    (address) register for ``reg``, so a register after ``data`` stays a flip-flop instead
+    of being taken for the RAM's; LUT RAM reads asynchronously into ``reg``."""
     w(f"reg [{bits - 1}:0] {reg};", f"always @(posedge clk) {reg} <= {word};", f"assign {data} = {reg};")
 
 
