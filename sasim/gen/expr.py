@@ -15,7 +15,8 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "difference_step", "fit", "fits", "inverted",
-           "leading_count", "rotate_lanes", "sext", "slot_word", "words_ahead", "words_moved_or_not", "zext"]
+           "leading_count", "rotate_lanes", "sext", "slot_after", "slot_word", "words_ahead", "words_moved_or_not",
+           "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -95,11 +96,17 @@ def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[s
     return f"{p}_cand", f"{p}_cstep"
 
 
+def slot_after(slot: str, bits: int, size: int, slots: int) -> str:
+    """The start of the slot after ``slot`` (``bits`` wide), of ``slots`` slots of ``size``
+    elements in a ring (a conditional expression: parenthesize it to use it in another)."""
+    if slots == 1:
+        return f"{bits}'d0"
+    return f"({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size}"
+
+
 def advance_slot(slot: str, bits: int, size: int, slots: int) -> str:
     """Move ``slot`` (``bits`` wide) to the next of ``slots`` slots of ``size`` elements, in a ring."""
-    if slots == 1:
-        return f"{slot} <= {bits}'d0;"
-    return f"{slot} <= ({slot} == {bits}'d{(slots - 1) * size}) ? {bits}'d0 : {slot} + {bits}'d{size};"
+    return f"{slot} <= {slot_after(slot, bits, size, slots)};"
 
 
 def slot_word(slot: str, bits: int, size: int, slots: int, offset: int | tuple[str, int]) -> str:

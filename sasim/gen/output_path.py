@@ -16,6 +16,7 @@ from sasim.gen.expr import (
     fit,
     fits,
     inverted,
+    slot_after,
     words_moved_or_not,
     zext,
 )
@@ -168,8 +169,12 @@ class OutputPath(BuilderBase):
             # moves is known late in the cycle (its room check): rather than select the read's
             # address, it selects a cycle later between that read and the values it held (_uhold),
             # for an engine that waits on a complete tile sits on values that do not change.
+            # The read's address is itself a register (_ura), found a cycle before for each thing
+            # the engine can do then (finish its tile, move, or not), so that the edge buffer's
+            # read starts at a flip-flop.
             w(f"reg [{acc - 1}:0] {q}_uvr [0:{bw - 1}];", f"reg [{acc - 1}:0] {q}_uhold [0:{bw - 1}];",
               f"reg {q}_uread;  // {q}_uvr holds the elements at the engine's position",
+              f"reg [{ofw - 1}:0] {q}_ura;  // where {q}_uvr reads (lane 0's offset)",
               f"always @(posedge clk) {q}_uread <= rst | {q}_uact | ~{q}_uavail;")
         # the ROM words at the pointer and after, in registers (the banks' next rows are found from
         # all of them); lane i's word: its element's position in the buffer tile, and whether
@@ -178,11 +183,10 @@ class OutputPath(BuilderBase):
                                       f"go & {q}_uact", bw)
         self.out_uword = self.out_window[:bw]
         for i in range(bw):
-            stay, on, nxt = lane(f"{q}_uat", i), lane(f"{q}_uon", i), lane(f"{q}_unext", i)
+            stay = lane(f"{q}_uat", i)
             w(f"assign {q}_urmw[{i}] = {self.out_uword[i]}[{pw}];")
             if self.out_ahead:
-                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : ~{q}_uavail ? {q}_emem[{stay}] : "
-                  f"{q}_uend ? {q}_emem[{nxt}] : {q}_emem[{on}];",
+                w(f"always @(posedge clk) {q}_uvr[{i}] <= rst ? {acc}'d0 : {q}_emem[{lane(f'{q}_ura', i)}];",
                   f"always @(posedge clk) {q}_uhold[{i}] <= {q}_uval[{i}];",
                   f"assign {q}_uval[{i}] = {q}_uread ? {q}_uvr[{i}] : {q}_uhold[{i}];")
             else:
@@ -202,6 +206,21 @@ class OutputPath(BuilderBase):
         w(f"assign {q}_req_valid = {q}_wreq;", f"assign {q}_req_count = {zext(f'{q}_wsize', szw)};",
           f"assign {q}_req_tile = {zext(f'{q}_we', ow['we'])};", f"assign {q}_wr_count = {fit(f'{q}_wn', lw, 8)};")
         tile_next = self.load_ahead(f"{q}_utw", f"{q}_utile", f"{q}_ue", ow["ue"], ne, esw + pbw + 1, f"{q}_ufinish")
+        if self.out_ahead:
+            # the read-ahead's next address: where the engine is next cycle while no complete
+            # tile awaits it, else where it gets if it moves then (the next slot's start if that
+            # move ends its tile, else one move on); for finishing the tile now, moving, and not
+            after = f"({slot_after(f'{q}_unext', ofw, to >> unit, ns)})"
+            end_f = "1'b1" if bw >= to else f"({tile_next}[{esw - 1}:0] <= {esw}'d{bw})"
+            end_m = "1'b1" if bw >= to or 2 * bw >= 1 << esw else f"({q}_urem <= {esw}'d{2 * bw})"
+            av_f = f"({q}_ue1 < {ne}) & ({q}_ecnext > {q}_ue1)"
+            av_s = f"({ue} < {ne}) & ({q}_ecnext > {ue})"
+            w(f"wire [{ofw - 1}:0] {q}_ura_f = ~({av_f}) ? {q}_unext : {end_f} ? {after} : "
+              f"{q}_unext + {ofw}'d{move};",
+              f"wire [{ofw - 1}:0] {q}_ura_m = ~({av_s}) ? {q}_uon : {end_m} ? {q}_unext : {q}_uon + {ofw}'d{move};",
+              f"wire [{ofw - 1}:0] {q}_ura_s = ~(go & {av_s}) ? {q}_uat : {q}_uend ? {q}_unext : {q}_uon;",
+              f"always @(posedge clk) {q}_ura <= rst ? {ofw}'d0 : {q}_ufinish ? {q}_ura_f : {q}_uact ? {q}_ura_m : "
+              f"{q}_ura_s;")
         first = int(o.dram_sizes[int(o.edge_parent[0])]) if ne else 0
         w(f"always @(posedge clk) if (rst) {q}_upsize <= {szw}'d{first}; "
           f"else if ({q}_ufinish) {q}_upsize <= {self.read(f'{q}_bsz', f'{tile_next}[{esw + pbw - 1}:{esw}]', pbw)};")
