@@ -35,6 +35,7 @@ from sasim.gen.expr import (
     fits,
     inverted,
     leading_count,
+    moved_by_count,
     rotate_lanes,
     sext,
     slot_word,
@@ -200,7 +201,7 @@ class _Builder(OutputPath):
         for i in range(bw):
             w(f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
               f"({fit(f'{p}_xpos[{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});")
-        xn, _ = leading_count(w, f"{p}_xok", [f"{p}_ok{i}" for i in range(bw)])
+        xn, _, thermometer = leading_count(w, f"{p}_xok", [f"{p}_ok{i}" for i in range(bw)])
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
         # (A registered window, as the output engine's, costs an input engine bw words of
@@ -287,7 +288,8 @@ class _Builder(OutputPath):
                   difference_step(eavail, ("1'b1", f"{p}_wn", nw), (f"{p}_ashrink", f"{p}_asize", esw)))
                 w(f"if ({p}_dreq) {p}_de <= {p}_de + 1;", f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
                 with w.block(f"if ({p}_xact) begin"):
-                    w(f"{p}_xptr <= {p}_xptr + {fit(f'{p}_xn', nw, xw)};")
+                    # (the pointer addresses the tables read before the banks)
+                    w(f"{p}_xptr <= {moved_by_count(f'{p}_xptr', xw, f'{p}_xact', thermometer)};")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
                       f"{p}_xrem <= {etw_next}[{esw - 1}:0]; "
                       f"{advance_slot(f'{p}_xslot', sw, tmax, ns)} end")

@@ -15,8 +15,8 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "difference_step", "fit", "fits", "inverted",
-           "leading_count", "rotate_lanes", "sext", "slot_after", "slot_word", "words_ahead", "words_moved_or_not",
-           "zext"]
+           "leading_count", "moved_by_count", "rotate_lanes", "sext", "slot_after", "slot_word", "words_ahead",
+           "words_moved_or_not", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -150,13 +150,13 @@ def rotate_lanes(w: Writer, name: str, lanes: list[str], bits: int, shift: tuple
     return stage
 
 
-def leading_count(w: Writer, name: str, conditions: list[str]) -> tuple[str, int]:
+def leading_count(w: Writer, name: str, conditions: list[str]) -> tuple[str, int, list[str]]:
     """Declare ``name``: how many of ``conditions`` hold before the first that does not (an
-    engine's lanes moving in order up to the first that cannot), and return it and its
-    width. Written as the prefix ANDs of the conditions (a thermometer code, each AND a
-    balanced tree) and each bit of the count as an OR over the ranges of counts that set
-    it: a few levels of logic, where a chain of selections through the lanes is as deep as
-    there are lanes."""
+    engine's lanes moving in order up to the first that cannot), and return it, its width,
+    and its thermometer code (wire ``j``: the first ``j + 1`` hold). Written as that code,
+    the prefix ANDs of the conditions (each a balanced tree), and each bit of the count as
+    an OR over the ranges of counts that set it: a few levels of logic, where a chain of
+    selections through the lanes is as deep as there are lanes."""
     n = len(conditions)
     bits = width(n)
     w(f"wire [{n - 1}:0] {name}_c = {{{', '.join(reversed(conditions))}}};")
@@ -173,7 +173,20 @@ def leading_count(w: Writer, name: str, conditions: list[str]) -> tuple[str, int
             terms.append(" & ".join(x for x in (ge, None if past == "1'b0" else f"~{past}") if x) or "1'b1")
         out.append(" | ".join(f"({t})" for t in terms) if terms else "1'b0")
     w(f"wire [{bits - 1}:0] {name} = {{{', '.join(reversed(out))}}};")
-    return name, bits
+    return name, bits, [f"{name}_t{j}" for j in range(n)]
+
+
+def moved_by_count(reg: str, bits: int, act: str, thermometer: list[str]) -> str:
+    """The next value of pointer ``reg`` (``bits`` wide), which moves when ``act`` holds by
+    the count of :func:`leading_count` whose thermometer code is ``thermometer``: each
+    candidate sum is found from the register, and the count's conditions only pick one
+    (an AND-OR of one-hot terms), so no decision runs on into a carry chain."""
+    n = len(thermometer)
+    terms = [(f"~{act} | ~{thermometer[0]}", reg)]
+    for k in range(1, n + 1):
+        exact = f"{act} & {thermometer[k - 1]}" + (f" & ~{thermometer[k]}" if k < n else "")
+        terms.append((exact, f"({reg} + {bits}'d{k})"))
+    return " | ".join(f"({{{bits}{{{cond}}}}} & {value})" for cond, value in terms)
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
