@@ -231,7 +231,8 @@ class _Builder(OutputPath):
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None, registered=ready - 1)
         fw = max(nw, esw)
-        w(f"wire {p}_xfinish = {p}_xact & ({fit(f'{p}_xn', nw, fw)} == {fit(f'{p}_xrem', esw, fw)});")
+        # (the count, not the move: the comparison need not wait for the engine's decision)
+        w(f"wire {p}_xfinish = {p}_xact & ({fit(xn, nw, fw)} == {fit(f'{p}_xrem', esw, fw)});")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
         etw_next = self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
