@@ -294,8 +294,9 @@ class _Builder(OutputPath):
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
                       f"{p}_xrem <= {etw_next}[{esw - 1}:0]; "
                       f"{advance_slot(f'{p}_xslot', sw, tmax, ns)} end")
-                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(f'{p}_xn', nw, kw)}; "
-                      f"{p}_xrem <= {p}_xrem - {fit(f'{p}_xn', nw, esw)}; end")
+                    # (in a move, the count is the move: its sums need not wait for the decision)
+                    w(f"else begin {p}_xopen <= 1'b1; {p}_xk <= {p}_xk + {fit(xn, nw, kw)}; "
+                      f"{p}_xrem <= {p}_xrem - {fit(xn, nw, esw)}; end")
                 w(f"if ({p}_bshrink) {p}_bhead <= {p}_bhead + 1;")
                 for e in range(ns * tmax):
                     w(f"if (({p}_wlo <= {sw + 1}'d{e}) & ({sw + 1}'d{e} < {p}_wend)) "

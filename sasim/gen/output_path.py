@@ -179,7 +179,7 @@ class OutputPath(BuilderBase):
         # the ROM words at the pointer and after, in registers (the banks' next rows are found from
         # all of them); lane i's word: its element's position in the buffer tile, and whether
         # it is read-modify-written
-        self.out_window = self.window(f"{q}_upos", (f"{q}_uptr", uw), iw, range(2 * bw), (f"{q}_un", nw),
+        self.out_window = self.window(f"{q}_upos", (f"{q}_uptr", uw), iw, range(2 * bw), (f"{q}_ustep", nw),
                                       f"go & {q}_uact", bw)
         self.out_uword = self.out_window[:bw]
         for i in range(bw):
@@ -255,9 +255,10 @@ class OutputPath(BuilderBase):
                   difference_step(self.out_edge_room, (f"{q}_ufinish", f"{q}_usize", esw), self.out_edge_taken))
                 w(f"if ({q}_uact & {q}_uneed) {q}_oopened <= {q}_oopened + 1;")
                 with w.block(f"if ({q}_uact) begin"):
-                    w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_un', nw, uw)};")
+                    # (in a move, its step is the move: the sums need not wait for the decision)
+                    w(f"{q}_uptr <= {q}_uptr + {fit(f'{q}_ustep', nw, uw)};")
                     w(f"if ({q}_ufinish) begin {q}_urem <= {tile_next}[{esw - 1}:0]; {q}_ue <= {q}_ue + 1; end")
-                    w(f"else {q}_urem <= {q}_urem - {fit(f'{q}_un', nw, esw)};")
+                    w(f"else {q}_urem <= {q}_urem - {fit(f'{q}_ustep', nw, esw)};")
                     w(f"if ({q}_ufinish & {q}_ulast) {q}_ocompleted <= {q}_ocompleted + 1;")
                 w(f"if ({q}_wreq) {q}_wpend <= 1'b1;")
                 # The stream's progress is registers (what is left, its step, where it is and
