@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rtl_helpers import assert_lint_clean, run_icarus
 
-from sasim.gen.expr import leading_count, moved_by_count
+from sasim.gen.expr import leading_count, move_terms, moved_by_count
 from sasim.gen.verilog import Writer
 
 PTR = 6  # the moved pointer's width
@@ -26,7 +26,8 @@ def _module(n: int) -> tuple[str, int]:
       f"    output wire [{bits - 1}:0] count, output wire [{PTR - 1}:0] moved);")
     name, have, thermometer = leading_count(w, "lc", [f"ok[{i}]" for i in range(n)])
     assert have == bits and len(thermometer) == n
-    w(f"assign count = {name};", f"assign moved = {moved_by_count('ptr', PTR, 'act', thermometer)};", "endmodule")
+    moved = moved_by_count("ptr", PTR, move_terms("act", thermometer))
+    w(f"assign count = {name};", f"assign moved = {moved};", "endmodule")
     return w.text(), bits
 
 

@@ -35,6 +35,7 @@ from sasim.gen.expr import (
     fits,
     inverted,
     leading_count,
+    move_terms,
     moved_by_count,
     rotate_lanes,
     sext,
@@ -199,10 +200,14 @@ class _Builder(OutputPath):
         w(f"reg [{pw - 1}:0] {p}_xpos [0:{bw - 1}];  // the positions of the next bw elements")
         cw = max(pw, rb)
         for i in range(bw):
-            w(f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & "
-              f"({fit(f'{p}_xpos[{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});")
+            w(f"wire {p}_rd{i} = ({fit(f'{p}_xpos[{i}]', pw, cw)} < {fit(f'{p}_readable', rb, cw)});",
+              f"wire {p}_ok{i} = ({esw}'d{i} < {p}_xrem) & {p}_rd{i};")
         xn, _, thermometer = leading_count(w, f"{p}_xok", [f"{p}_ok{i}" for i in range(bw)])
         w(f"wire [{nw - 1}:0] {p}_xn = ~{p}_xact ? {nw}'d0 : {xn};")
+        # how far the engine moves, one-hot: the selections that follow its move take these,
+        # which come before the count's binary value
+        w(f"wire [{bw}:0] {p}_xmv = {{{', '.join(reversed(move_terms(f'{p}_xact', thermometer)))}}};")
+        moves = [f"{p}_xmv[{k}]" for k in range(bw + 1)]
         w.comment(f"the buffer region: {ring_.banks} banks x {ring_.depth} words; read addresses one cycle ahead")
         # (A registered window, as the output engine's, costs an input engine bw words of
         # registers, each selecting among bw + 1: measured on a 16-lane weight engine, 3,500
@@ -211,7 +216,7 @@ class _Builder(OutputPath):
             return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact")
 
         positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
-                                width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False)
+                                width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False, moves=moves)
         w(*(f"always @(posedge clk) {p}_xpos[{i}] <= {e};" for i, e in enumerate(positions)))
         st = t.read_latency - 1  # cycles from a move to its edge-buffer write, after the move's own
         if st:
@@ -223,16 +228,19 @@ class _Builder(OutputPath):
                                                         range(bw))]
         else:
             addresses = words_ahead(w, p, window, f"{p}_eabs", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, ab,
-                                    width(npos + 2 * bw - 1), eabs[:bw])
+                                    width(npos + 2 * bw - 1), eabs[:bw], moves=moves)
         # with two or more cycles after the move, the banks' data is registered once before
         # it is selected, with three or more twice (memory.input_ram): bdata then holds the
         # words of stage `ready`
         ready = min(st, 3) if st else 1
         input_ram(w, p, b, ring_, lanes, bw, f"{p}_bfill", f"{p}_rd_n", addresses, f"{p}_bdata",
                   ram=ram, one_port=banks is not None, registered=ready - 1)
-        fw = max(nw, esw)
-        # (the count, not the move: the comparison need not wait for the engine's decision)
-        w(f"wire {p}_xfinish = {p}_xact & ({fit(xn, nw, fw)} == {fit(f'{p}_xrem', esw, fw)});")
+        # The move ends the tile when it takes what is left: when that is at most bw and every
+        # lane before it can read (the lanes after it never move), found beside the count
+        # rather than from it.
+        reach = " & ".join(f"(({esw}'d{i} >= {p}_xrem) | {p}_rd{i})" for i in range(bw))
+        fits_all = "" if bw >= (1 << esw) - 1 else f" & ({p}_xrem <= {esw}'d{bw})"
+        w(f"wire {p}_xfinish = {p}_xact{fits_all} & {reach};")
         w(f"wire {p}_bshrink = {p}_xfinish & {p}_xlast;")
         self.load_ahead(f"{p}_dsize", f"{p}_dsz", f"{p}_de", width(nb), nb, szw, f"{p}_dreq")
         etw_next = self.load_ahead(f"{p}_etw", f"{p}_etile", f"{p}_xe", width(ne), ne, esw + 1, f"{p}_xfinish")
@@ -290,7 +298,7 @@ class _Builder(OutputPath):
                 w(f"if ({p}_dreq) {p}_de <= {p}_de + 1;", f"{p}_bfill <= {p}_bfill + {p}_rd_nb;")
                 with w.block(f"if ({p}_xact) begin"):
                     # (the pointer addresses the tables read before the banks)
-                    w(f"{p}_xptr <= {moved_by_count(f'{p}_xptr', xw, f'{p}_xact', thermometer)};")
+                    w(f"{p}_xptr <= {moved_by_count(f'{p}_xptr', xw, moves)};")
                     w(f"if ({p}_xfinish) begin {p}_xe <= {p}_xe + 1; {p}_xopen <= 1'b0; {p}_xk <= 0; "
                       f"{p}_xrem <= {etw_next}[{esw - 1}:0]; "
                       f"{advance_slot(f'{p}_xslot', sw, tmax, ns)} end")

@@ -15,8 +15,8 @@ import numpy as np
 from sasim.gen.verilog import Writer, clog2, width
 
 __all__ = ["IDX", "advance_slot", "at_most", "difference", "difference_step", "fit", "fits", "inverted",
-           "leading_count", "moved_by_count", "rotate_lanes", "sext", "slot_after", "slot_word", "words_ahead",
-           "words_moved_or_not", "zext"]
+           "leading_count", "move_terms", "moved_by_count", "one_hot_select", "rotate_lanes", "sext", "slot_after",
+           "slot_word", "words_ahead", "words_moved_or_not", "zext"]
 
 #: The DRAM ports' tile and count fields and the cycle counter (the control logic inside is narrower).
 IDX = 32
@@ -55,19 +55,28 @@ def fit(expr: str, have: int, want: int) -> str:
 
 def words_ahead(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, range], list[str]], rom: str,
                 pointer: tuple[str, int], step: tuple[str, int], lanes: int, bits: int, index_bits: int,
-                at_reset: np.ndarray, field: str = "", stored_inverted: bool = True) -> list[str]:
+                at_reset: np.ndarray, field: str = "", stored_inverted: bool = True,
+                moves: list[str] | None = None) -> list[str]:
     """The ROM words ``lanes`` consecutive readers need in the next cycle: words ``pointer +
     step + i``, ``step`` (at most ``lanes``) being how far the engine moves in this cycle
     (``rst`` gives word ``i``, from ``at_reset``). All ``2 * lanes`` words the readers can
     need are read from the registered pointer in parallel with the engine's decision, which
     then only selects: the ROM is not on the path after that decision. ``window(rom,
     pointer, index_bits, offsets)`` gives wires holding words ``pointer + o``. Buffer
-    addresses are stored inverted (see :func:`inverted`) and come out true."""
-    cand, pick = _candidates(w, p, lambda: window(rom, pointer, index_bits, range(2 * lanes)), step, lanes, bits,
-                             field, stored_inverted)
+    addresses are stored inverted (see :func:`inverted`) and come out true. With
+    ``moves`` (one-hot: term ``k`` holds when the engine moves by ``k``, see
+    :func:`move_terms`), each word is picked by those terms rather than by the step's
+    binary value, which they come before."""
+    cand, pick = _candidates(w, p, lambda: window(rom, pointer, index_bits, range(2 * lanes)),
+                             step if moves is None else None, lanes, bits, field, stored_inverted)
     mask = (1 << bits) - 1 if stored_inverted else 0
-    return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
-            for i in range(lanes)]
+
+    def word(i: int) -> str:
+        if moves is None:
+            return f"{cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
+        return one_hot_select(moves, [f"{cand}[{k + i}]" for k in range(len(moves))], bits)
+
+    return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {word(i)}" for i in range(lanes)]
 
 
 def words_moved_or_not(w: Writer, p: str, words: list[str], step: tuple[str, int], lanes: int, bits: int,
@@ -81,16 +90,16 @@ def words_moved_or_not(w: Writer, p: str, words: list[str], step: tuple[str, int
     return [f"{cand}[{pick} + {cw}'d{i}]" for i in range(lanes)], [f"{cand}[{cw}'d{i}]" for i in range(lanes)]
 
 
-def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[str, int], lanes: int, bits: int,
-                field: str, stored_inverted: bool) -> tuple[str, str]:
+def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[str, int] | None, lanes: int,
+                bits: int, field: str, stored_inverted: bool) -> tuple[str, str]:
     """Declare the ``2 * lanes`` ROM words from the pointer on (``{p}_cand``, true values),
     which ``words()`` gives (a window read declares its wires after these declarations),
-    and the step as an index into them (``{p}_cstep``); returns both names."""
-    n, n_bits = step
+    and, if given, the step as an index into them (``{p}_cstep``); returns both names."""
     cw = clog2(2 * lanes) or 1
     flip = "~" if stored_inverted else ""
-    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next",
-      f"wire [{cw - 1}:0] {p}_cstep = {fit(n, n_bits, cw)};")
+    w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next")
+    if step is not None:
+        w(f"wire [{cw - 1}:0] {p}_cstep = {fit(*step, cw)};")
     for k, word in enumerate(words()):
         w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
     return f"{p}_cand", f"{p}_cstep"
@@ -176,17 +185,28 @@ def leading_count(w: Writer, name: str, conditions: list[str]) -> tuple[str, int
     return name, bits, [f"{name}_t{j}" for j in range(n)]
 
 
-def moved_by_count(reg: str, bits: int, act: str, thermometer: list[str]) -> str:
-    """The next value of pointer ``reg`` (``bits`` wide), which moves when ``act`` holds by
-    the count of :func:`leading_count` whose thermometer code is ``thermometer``: each
-    candidate sum is found from the register, and the count's conditions only pick one
-    (an AND-OR of one-hot terms), so no decision runs on into a carry chain."""
+def move_terms(act: str, thermometer: list[str]) -> list[str]:
+    """One-hot terms for how far an engine moves: term ``k`` holds when ``act`` does and the
+    count of :func:`leading_count` whose thermometer code is ``thermometer`` is ``k``; term 0
+    also when ``act`` does not."""
     n = len(thermometer)
-    terms = [(f"~{act} | ~{thermometer[0]}", reg)]
+    terms = [f"~{act} | ~{thermometer[0]}"]
     for k in range(1, n + 1):
-        exact = f"{act} & {thermometer[k - 1]}" + (f" & ~{thermometer[k]}" if k < n else "")
-        terms.append((exact, f"({reg} + {bits}'d{k})"))
-    return " | ".join(f"({{{bits}{{{cond}}}}} & {value})" for cond, value in terms)
+        terms.append(f"{act} & {thermometer[k - 1]}" + (f" & ~{thermometer[k]}" if k < n else ""))
+    return terms
+
+
+def one_hot_select(terms: list[str], values: list[str], bits: int) -> str:
+    """The value (``bits`` wide) whose one-hot term holds: an AND-OR, as shallow as the
+    terms allow, where a binary select would wait for the terms to be encoded."""
+    return " | ".join(f"({{{bits}{{{cond}}}}} & {value})" for cond, value in zip(terms, values, strict=True))
+
+
+def moved_by_count(reg: str, bits: int, moves: list[str]) -> str:
+    """The next value of pointer ``reg`` (``bits`` wide), moved by ``k`` when term ``k`` of
+    ``moves`` (:func:`move_terms`) holds: each candidate sum is found from the register,
+    and the terms only pick one, so no decision runs on into a carry chain."""
+    return one_hot_select(moves, [reg, *(f"({reg} + {bits}'d{k})" for k in range(1, len(moves)))], bits)
 
 
 def at_most(value: str, bits: int, limit: int, out_bits: int) -> str:
