@@ -213,7 +213,7 @@ class _Builder(OutputPath):
         # registers, each selecting among bw + 1: measured on a 16-lane weight engine, 3,500
         # LUT4 for no gain in Fmax, whose critical path is the edge scan; BENCHMARKS.md.)
         def window(rom: str, pointer: tuple[str, int], index_bits: int, offsets: range) -> list[str]:
-            return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact")
+            return self.window(rom, pointer, index_bits, offsets, (f"{p}_xn", nw), f"go & {p}_xact", moves=moves)
 
         positions = words_ahead(w, f"{p}_xp", window, f"{p}_epos", (f"{p}_xptr", xw), (f"{p}_xn", nw), bw, pw,
                                 width(npos + 2 * bw - 1), epos[:bw], stored_inverted=False, moves=moves)

@@ -65,11 +65,12 @@ class BuilderBase:
         return self.roms.read(self.w, rom, index, index_bits)
 
     def window(self, rom: str, pointer: tuple[str, int], index_bits: int, offsets: range, step: tuple[str, int],
-               advance: str, max_step: int = 0) -> list[str]:
+               advance: str, max_step: int = 0, moves: list[str] | None = None) -> list[str]:
         """Wires holding words ``pointer + o`` of ``rom``, ``o`` in ``offsets``, for a pointer
         register that moves by ``step`` (at most ``max_step``, if given: the words are then
-        registers) whenever ``advance`` holds (:meth:`RomReader.window`)."""
-        return self.roms.window(self.w, rom, pointer, index_bits, offsets, step, advance, max_step)
+        registers) whenever ``advance`` holds, or by ``k`` when term ``k`` of ``moves`` does
+        (:meth:`RomReader.window`)."""
+        return self.roms.window(self.w, rom, pointer, index_bits, offsets, step, advance, max_step, moves)
 
     def word_after(self, rom: str, index: tuple[str, int], depth: int, advance: str, name: str) -> str:
         """A wire holding word ``index + 1`` of ``rom`` (``depth`` words), for an index register

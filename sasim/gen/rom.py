@@ -323,10 +323,13 @@ class RomReader:
         return out
 
     def window(self, w: Writer, name: str, pointer: tuple[str, int], index_bits: int, offsets: range,
-               step: tuple[str, int], advance: str, max_step: int = 0) -> list[str]:
+               step: tuple[str, int], advance: str, max_step: int = 0, moves: list[str] | None = None) -> list[str]:
         """Words ``pointer + o`` of ROM ``name`` for each ``o`` in ``offsets``, as wires, for a
         pointer register that starts at 0 and moves by ``step`` (an expression and its width)
-        in each cycle where ``advance`` holds, and nowhere else.
+        in each cycle where ``advance`` holds, and nowhere else. ``moves``, if given, says
+        the same one-hot (term ``k``: the pointer moves by ``k``, and ``advance`` holds if
+        ``k`` > 0): whether the pointer crosses into the next block is then found for each
+        ``k`` from the register, and the terms pick, instead of adding the step first.
 
         For a ROM stored as blocks whose block holds the whole window and the longest step,
         the words can lie in two blocks only: the pointer's and the next. Their classes and
@@ -353,8 +356,15 @@ class RomReader:
         out, k, b = self._fresh(name, "w"), layout.k, layout.bits
         hb = index_bits - k
         w("/* verilator lint_off UNUSEDSIGNAL */",
-          f"wire [{index_bits - 1}:0] {out}_p = {fit(ptr, ptr_bits, index_bits)};",
-          f"wire [{k}:0] {out}_adv = {{1'b0, {out}_p[{k - 1}:0]}} + {fit(step[0], step[1], k + 1)};")
+          f"wire [{index_bits - 1}:0] {out}_p = {fit(ptr, ptr_bits, index_bits)};")
+        if moves is None:
+            w(f"wire [{k}:0] {out}_adv = {{1'b0, {out}_p[{k - 1}:0]}} + {fit(step[0], step[1], k + 1)};")
+            crossing = f"({advance}) & {out}_adv[{k}]"
+        else:  # a move by j crosses when the pointer's offset in its block is 2**k - j or more
+            terms = [moves[j] if j >= 1 << k else f"{moves[j]} & ({out}_p[{k - 1}:0] >= {k}'d{(1 << k) - j})"
+                     for j in range(1, len(moves))]
+            w(f"wire {out}_cross = {' | '.join(f'({t})' for t in terms)};")
+            crossing = f"{out}_cross"
         held: dict[str, tuple[str, int]] = {}  # "c"/"o" -> (the registers' stem, their width)
         for tag, sub in (("c", layout.classes), ("o", layout.offsets)):
             if sub is None:
@@ -368,7 +378,7 @@ class RomReader:
             w(f"reg [{bits - 1}:0] {r0}, {r1}, {r2};  // block of the pointer, the next, and the one after",
               f"always @(posedge clk) if (rst) begin {r0} <= {bits}'d{word_at(sub, 0)}; "
               f"{r1} <= {bits}'d{word_at(sub, 1)}; {r2} <= {bits}'d{word_at(sub, 2)}; end",
-              f"else if (({advance}) & {out}_adv[{k}]) begin {r0} <= {r1}; {r1} <= {r2}; {r2} <= {ahead}; end")
+              f"else if ({crossing}) begin {r0} <= {r1}; {r1} <= {r2}; {r2} <= {ahead}; end")
             held[tag] = (f"{out}_{tag}", bits)
         words = []
         for o in offsets:
