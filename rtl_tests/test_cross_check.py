@@ -38,6 +38,9 @@ CASES = {
         "ws"),
     "ws-4x4-latency-and-depth": (
         "gemm:M=10,N=9,K=7", f"ws_systolic:rows=4,cols=4,{SMALL},mac_latency=3,dram_latency=7", "ws"),
+    # the products each element takes summed into a register, from the positions and validity
+    # the issue cycle read (a third datapath stage, with partial tiles)
+    "os-2x3-gemm-partial-mac-latency-3": ("gemm:M=8,N=7,K=5", f"os_systolic:rows=2,cols=3,{SMALL},mac_latency=3", "os"),
     # the banks read a cycle after the move, at addresses registered off the engine's decision
     "ws-4x4-gemm-read-latency-2": (
         "gemm:M=10,N=9,K=7", f"ws_systolic:rows=4,cols=4,{SMALL},buffer_read_latency=2", "ws"),
@@ -142,6 +145,9 @@ def test_rtl_equals_simulator(name: str) -> None:
         # (lane i reads {offset, i}: at the engine's offset, or the read-ahead's address)
         aligned = "{O_uat, " in text or "{O_ura, " in text
         assert aligned == (bw > 1), "lanes line up with the slots when bw > 1"
+    if "mac-latency-3" in name:
+        text = build(design).files["sasim_accel.v"]
+        assert "a_red [0:" in text and "a_pw_d2" in text and "a_v_d2" in text and "a_pw_d3" not in text
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access
     assert_equal_to_simulator(verify(design, seed=3))

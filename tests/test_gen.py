@@ -221,16 +221,19 @@ def test_drain_tiles_and_operands_are_addressed_at_constant_low_bits() -> None:
     ("ws_systolic:rows=1,cols=1,buffer_size=4KiB,mac_latency=2", 1),  # delay 2
     ("ws_systolic:rows=2,cols=3,buffer_size=4KiB", 1),  # delay 3: a cycle for the output engine
     ("ws_systolic:rows=2,cols=3,buffer_size=4KiB,mac_latency=2", 2),
+    ("ws_systolic:rows=2,cols=3,buffer_size=4KiB,mac_latency=3", 3),  # a column's products share an element
 ])
 def test_the_datapath_is_pipelined_as_far_as_the_drain_delay_allows(arch: str, stages: int) -> None:
     design = small_design(architecture=arch)
     tables = build_tables(design)
     delay = tables.array.skew + tables.array.mac_latency
-    assert stages == (min(2, delay - 2) if delay >= 3 else delay - 1)  # a cycle left to the output engine
+    assert stages == (min(3, delay - 2) if delay >= 3 else delay - 1)  # a cycle left to the output engine
     text = build(design, tables=tables).files["sasim_accel.v"]
     assert ("reg signed [7:0] a_ra0;" in text) == (stages >= 1)  # operands registered
     assert ("reg signed [15:0] a_pr0;" in text) == (stages >= 2)  # products registered
-    assert ("a_issue_d2" in text) == (stages >= 2) and ("a_issue_d1" in text) == (stages >= 1)
+    assert ("a_red [0:" in text) == (stages >= 3)  # each element's products summed into a register
+    assert ("a_issue_d3" in text) == (stages >= 3) and ("a_issue_d2" in text) == (stages >= 2)
+    assert ("a_issue_d1" in text) == (stages >= 1)
     assert ("O_uvr" in text) == (delay >= 3)  # the output engine reads the edge buffer a cycle ahead
 
 

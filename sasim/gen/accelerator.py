@@ -51,8 +51,9 @@ from sasim.gen.verilog import identifier, pack_rows, width
 
 __all__ = ["Counter", "Memory", "Rtl", "build"]
 
-#: Pipeline stages of the array's datapath (operands, products), as far as the drain delay allows.
-MAX_DATAPATH_STAGES = 2
+#: Pipeline stages of the array's datapath (operands, products, and the sums of products that
+#: share an output element, where some do), as far as the drain delay allows.
+MAX_DATAPATH_STAGES = 3
 
 
 def _edge_widths(t: InputTables) -> tuple[int, int]:
@@ -443,12 +444,19 @@ class _Builder(OutputPath):
         w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
                   "an output element")
         # The datapath is pipelined into the drain delay: operands are registered after the issue
-        # cycle, then products; the drain tile is written ``depth`` cycles after its last step,
-        # still before the contract makes it readable (skew + MAC depth cycles after it).
-        # With three or more cycles of drain delay, one is left to the output engine, which then
-        # reads the edge buffer a cycle ahead (see output_path).
+        # cycle, then products, then (where PEs share an output element) the sums of the
+        # products each element takes; the drain tile is written ``depth`` cycles after its
+        # last step, still before the contract makes it readable (skew + MAC depth cycles
+        # after it). With three or more cycles of drain delay, one is left to the output
+        # engine, which then reads the edge buffer a cycle ahead (see output_path).
         self.out_ahead = sigma_d >= 3
-        depth = min(MAX_DATAPATH_STAGES, sigma_d - (2 if self.out_ahead else 1))
+        o_elements: dict[int, set[int]] = {}  # output element -> the PEs that add to it
+        for g in used:
+            at = pe_pos[(o, g)]
+            for j in ([at] if isinstance(at, int) else np.unique(arr.positions[o][arr.valid[:, g], g]).tolist()):
+                o_elements.setdefault(j, set()).add(g)
+        shared = any(len(pes) > 1 for pes in o_elements.values())
+        depth = min(MAX_DATAPATH_STAGES if shared else 2, sigma_d - (2 if self.out_ahead else 1))
 
         def operand(t: str, g: int) -> str:
             """PE ``g``'s element of input ``t``: at its position in the array tile's slot."""
@@ -480,26 +488,37 @@ class _Builder(OutputPath):
             late["v"], widths["v"] = "a_v", len(vary_valid)
         if o in pos_rom_bits:
             late["pw"], widths["pw"] = f"a_{q}_pw", pos_rom_bits[o]
+        stages = [dict(late)]
         for k in range(1, depth + 1):
             for key, src_name in list(late.items()):
+                if k > 2 and key in ("v", "pw"):  # (the products' validity and positions end at their sums)
+                    continue
                 name = f"a_{key}_d{k}"
                 w(f"reg [{widths[key] - 1}:0] {name};")
                 value = f"~rst & go & {src_name}" if key == "issue" else src_name
                 w(f"always @(posedge clk) {name} <= {value};")
                 late[key] = name
+            stages.append(dict(late))
+        at_products = stages[min(depth, 2)]  # what the issue cycle decided, in the products' cycle
         to = self.to
         w(f"reg [{acc - 1}:0] a_psum [0:{to - 1}];", f"reg [{acc - 1}:0] a_next [0:{to - 1}];", "integer a_j;")
         terms: dict[int, list[str]] = {j: [] for j in range(to)}
         for g in used:
-            valid = f"{late['v']}[{vary_valid.index(g)}]" if g in vary_valid else ""
+            valid = f"{at_products['v']}[{vary_valid.index(g)}]" if g in vary_valid else ""
             at = pe_pos[(o, g)]
             if isinstance(at, int):  # one output element for every step
                 terms[at].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
             else:
-                expr = at.replace(f"a_{q}_pw[", f"{late['pw']}[")
+                expr = at.replace(f"a_{q}_pw[", f"{at_products['pw']}[")
                 for j in np.unique(arr.positions[o][arr.valid[:, g], g]).tolist():
                     cond = f"({expr} == {pos_w[o]}'d{j})" + (f" & {valid}" if valid else "")
                     terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
+        if depth >= 3:  # each element's products summed into a register: the accumulator adds one term
+            elements = [j for j in range(to) if terms[j]]
+            w(f"reg [{acc - 1}:0] a_red [0:{to - 1}];  // the products each element takes, summed")
+            with w.block("always @(posedge clk) begin"):
+                w(*(f"a_red[{j}] <= {' + '.join(terms[j])};" for j in elements))
+            terms = {j: [f"a_red[{j}]"] if terms[j] else [] for j in range(to)}
         with w.block("always @* begin"):
             for j in range(to):
                 w(f"a_next[{j}] = ({late['start']} ? {acc}'d0 : a_psum[{j}])"
