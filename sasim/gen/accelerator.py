@@ -450,12 +450,13 @@ class _Builder(OutputPath):
         # after it). With three or more cycles of drain delay, one is left to the output
         # engine, which then reads the edge buffer a cycle ahead (see output_path).
         self.out_ahead = sigma_d >= 3
-        o_elements: dict[int, set[int]] = {}  # output element -> the PEs that add to it
+        # the output elements each PE adds to (one for every step, or those its positions reach)
+        pe_elements: dict[int, list[int]] = {}
         for g in used:
             at = pe_pos[(o, g)]
-            for j in ([at] if isinstance(at, int) else np.unique(arr.positions[o][arr.valid[:, g], g]).tolist()):
-                o_elements.setdefault(j, set()).add(g)
-        shared = any(len(pes) > 1 for pes in o_elements.values())
+            pe_elements[g] = [at] if isinstance(at, int) else np.unique(arr.positions[o][arr.valid[:, g], g]).tolist()
+        taken = [j for elements in pe_elements.values() for j in elements]
+        shared = len(taken) > len(set(taken))
         depth = min(MAX_DATAPATH_STAGES if shared else 2, sigma_d - (2 if self.out_ahead else 1))
 
         def operand(t: str, g: int) -> str:
@@ -510,7 +511,7 @@ class _Builder(OutputPath):
                 terms[at].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
             else:
                 expr = at.replace(f"a_{q}_pw[", f"{at_products['pw']}[")
-                for j in np.unique(arr.positions[o][arr.valid[:, g], g]).tolist():
+                for j in pe_elements[g]:
                     cond = f"({expr} == {pos_w[o]}'d{j})" + (f" & {valid}" if valid else "")
                     terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
         if depth >= 3:  # each element's products summed into a register: the accumulator adds one term

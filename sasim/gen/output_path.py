@@ -131,8 +131,10 @@ class OutputPath(BuilderBase):
           f"wire {q}_uend = {ends};  // the tile ends if it moves",
           f"wire {q}_ufinish = {q}_uact & {q}_uend;")
         ue = zext(f"{q}_ue", ew - 1, ew)
-        w(f"always @(posedge clk) if (rst) {q}_uav <= 1'b0; else if (go) {q}_uav <= {q}_ufinish ? "
-          f"({q}_ue1 < {ne}) & ({q}_ecnext > {q}_ue1) : ({ue} < {ne}) & ({q}_ecnext > {ue});")
+        # (whether a complete tile awaits next cycle if the engine finishes its tile now, and if not)
+        av_f = f"({q}_ue1 < {ne}) & ({q}_ecnext > {q}_ue1)"
+        av_s = f"({ue} < {ne}) & ({q}_ecnext > {ue})"
+        w(f"always @(posedge clk) if (rst) {q}_uav <= 1'b0; else if (go) {q}_uav <= {q}_ufinish ? {av_f} : {av_s};")
         rw_ = width(bw)
         w(f"wire [{acc - 1}:0] {q}_uval [0:{bw - 1}];", f"wire [{bw - 1}:0] {q}_urmw;")
         reads = []
@@ -213,8 +215,6 @@ class OutputPath(BuilderBase):
             after = f"({slot_after(f'{q}_unext', ofw, to >> unit, ns)})"
             end_f = "1'b1" if bw >= to else f"({tile_next}[{esw - 1}:0] <= {esw}'d{bw})"
             end_m = "1'b1" if bw >= to or 2 * bw >= 1 << esw else f"({q}_urem <= {esw}'d{2 * bw})"
-            av_f = f"({q}_ue1 < {ne}) & ({q}_ecnext > {q}_ue1)"
-            av_s = f"({ue} < {ne}) & ({q}_ecnext > {ue})"
             w(f"wire [{ofw - 1}:0] {q}_ura_f = ~({av_f}) ? {q}_unext : {end_f} ? {after} : "
               f"{q}_unext + {ofw}'d{move};",
               f"wire [{ofw - 1}:0] {q}_ura_m = ~({av_s}) ? {q}_uon : {end_m} ? {q}_unext : {q}_uon + {ofw}'d{move};",
