@@ -27,7 +27,12 @@ Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-worklo
                                  [--arrays 4x4,8x8] [--dataflows ws,os] [--timeout SECONDS] [--keep DIR]
                                  [--rtl-arch-params KEY=VALUE,...] [--no-rtl] [--no-synth]
                                  [--simulator verilator|icarus] [--table-limit ENTRIES] [--arch X]
-                                 [--seeds N,...]
+                                 [--seeds N,...] [--module accelerator|array]
+
+``--module array`` synthesizes each design's PE array datapath module alone (what
+``sasim synth --module array`` does: operand registers, multipliers, sums and
+accumulators, no buffers and no control), the part to hold against the hand-written
+array of ``benchmarks/rtl_reference.py``.
 
 ``--seeds 1,2,3`` places each design once per seed (nextpnr's placement is seeded, and
 Fmax moves with it by 10% or more on these designs): the row shows the median Fmax and
@@ -58,7 +63,7 @@ from sasim.errors import SasimError
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
-from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, SynthResult, Target, find_tool, synthesize
+from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, MODULES, SynthResult, Target, find_tool, synthesize
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
@@ -129,6 +134,8 @@ def main() -> None:
                              "(default %(default)s)")
     parser.add_argument("--lut-ram-bits", type=lut_ram_bits_argument, default=LUT_RAM_BITS, metavar="BITS",
                         help="buffer banks of at most this many bits go to LUT RAM (default %(default)s)")
+    parser.add_argument("--module", choices=MODULES, default="accelerator",
+                        help="synthesize the whole accelerator (default) or its PE array's datapath alone")
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
@@ -145,7 +152,9 @@ def main() -> None:
         except SasimError as exc:  # each design then says it was not synthesized, and why
             yosys = f"; yosys: {exc}"
     seed = "" if args.seeds is None else f", seeds {','.join(map(str, args.seeds))} (Fmax: the median)"
-    print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz{seed}{yosys}; "
+    what = "" if args.module == "accelerator" else "the PE array's datapath module alone; "
+    print(f"{what}ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz"
+          f"{seed}{yosys}; "
           f"synthesized workload {args.workload}; RTL run {args.rtl_workload} on {args.simulator}; int8 operands, "
           "int32 outputs; " + (f"architecture {args.arch}" if args.arch else f"buffer {args.buffer_size}"
                                 + (f"; {args.arch_params}" if args.arch_params else "")))
@@ -166,7 +175,7 @@ def main() -> None:
                     where = keep if keep is None or x is None else keep / f"seed{x}"
                     runs.append(synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
                                            timeout_s=args.timeout, keep=where, table_limit=args.table_limit,
-                                           lut_ram_bits=args.lut_ram_bits, seed=x))
+                                           lut_ram_bits=args.lut_ram_bits, seed=x, module=args.module))
             except SasimError as exc:
                 print(f"{label}: not synthesized: {exc}", flush=True)
                 record["error"] = str(exc)

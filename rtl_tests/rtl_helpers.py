@@ -38,9 +38,9 @@ def run_icarus(root: Path, sources: list[str]) -> str:
     return subprocess.run(["vvp", "-n", "sim"], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
-def assert_lint_clean(root: Path, source: str) -> None:
-    """``verilator --lint-only -Wall`` reports nothing on ``source`` (in ``root``)."""
+def assert_lint_clean(root: Path, *sources: str) -> None:
+    """``verilator --lint-only -Wall`` reports nothing on ``sources`` (in ``root``)."""
     _environment("verilator")
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", source], cwd=root, capture_output=True, text=True,
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *sources], cwd=root, capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr

@@ -113,17 +113,17 @@ def test_rtl_equals_simulator(name: str) -> None:
     if "same-output-every-2-steps" in name:  # one weight at a time serves the two rows of I
         assert design.workload.dims["M"] == 2 and rows == 1
     if "output-in-registers" in name:  # the output's accumulation lanes clash in every bank count tried
-        assert banks["O_omem"] == 1 and "in flip-flops" in build(design).files["sasim_accel.v"]
+        assert banks["O_omem"] == 1 and "in flip-flops" in build(design).verilog
     else:
         assert banks["O_omem"] > 1, banks
     if "blocked-roms" in name:  # tables of classes and offsets stored as blocks; positions read through windows
         assert any(m.name.endswith(("_c_p", "_o_p")) for m in build(design).memories if m.kind == "rom")
         # (an input engine's window crosses into its next block by its one-hot move)
-        assert "I_epos_w0_cross" in build(design).files["sasim_accel.v"]
+        assert "I_epos_w0_cross" in build(design).verilog
     if "read-latency" in name:
         latency = int(name.rsplit("-", 1)[1])
         assert design.architecture.buffers[0].read_latency == latency
-        text = build(design).files["sasim_accel.v"]
+        text = build(design).verilog
         for p in "IW":  # each input engine moves several elements a cycle, through the pipeline
             assert f"{p}_pn [1:{latency - 1}]" in text and f"{p}_bdata [0:0]" not in text, p
         if "low-bandwidth" in name:
@@ -140,13 +140,13 @@ def test_rtl_equals_simulator(name: str) -> None:
                 assert "I_brq1" in text, "the input region should have a read port per lane"
     if "output-moves" in name:  # the output engine takes a drain tile in several moves of bw elements
         bw = int(name.rsplit("-", 1)[1])
-        text = build(design).files["sasim_accel.v"]
+        text = build(design).verilog
         assert f"wire O_uend = (O_urem <= 5'd{bw});" in text
         # (lane i reads {offset, i}: at the engine's offset, or the read-ahead's address)
         aligned = "{O_uat, " in text or "{O_ura, " in text
         assert aligned == (bw > 1), "lanes line up with the slots when bw > 1"
     if "mac-latency-3" in name:
-        text = build(design).files["sasim_accel.v"]
+        text = build(design).verilog
         assert "a_red [0:" in text and "a_pw_d2" in text and "a_v_d2" in text and "a_pw_d3" not in text
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access

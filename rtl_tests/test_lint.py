@@ -16,7 +16,7 @@ from sasim.verify.run import _environment
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_verilator_lint_is_clean(name: str, tmp_path: Path) -> None:
     rtl, _ = generate(design_of(*CASES[name]), tmp_path)
-    assert_lint_clean(tmp_path, f"{rtl.top}.v")
+    assert_lint_clean(tmp_path, *rtl.sources)
 
 
 def test_lint_catches_a_warning(tmp_path: Path) -> None:

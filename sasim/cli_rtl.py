@@ -137,8 +137,11 @@ def _cmd_gen(args: argparse.Namespace) -> int:
     p = rtl.parameters
     table.add_row("design", f"{design.workload.name} on {arr.rows}x{arr.cols} PEs; {p['steps']:,} array steps")
     table.add_row("module", f"{rtl.top} ({out / (rtl.top + '.v')})")
+    for name in rtl.sources[1:]:
+        table.add_row("", f"{name[:-2]} ({out / name}), instantiated by {rtl.top}")
     roms = [f for f in rtl.files if f.endswith(".hex")]
-    table.add_row("files", f"{len(written)} written: the Verilog, {len(roms)} ROM images, manifest.json")
+    table.add_row("files", f"{len(written)} written: {len(rtl.sources)} Verilog files, {len(roms)} ROM images, "
+                  "manifest.json")
     ports = ", ".join(f"{t} ({info['role']}, {info['lanes']} lanes x {info['bits']} bits)"
                       for t, info in rtl.ports.items())
     table.add_row("DRAM ports", ports)

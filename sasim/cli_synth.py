@@ -24,6 +24,7 @@ from sasim.synth import (
     ECP5_DEVICES,
     ECP5_SEEDS,
     ECP5_SPEEDS,
+    MODULES,
     RESOURCE_KINDS,
     CheckStatus,
     MemoryMapping,
@@ -118,6 +119,10 @@ def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type
     p.add_argument("--target", choices=[t.value for t in Target], default=Target.ECP5.value,
                    help="what to synthesize for (default ecp5)")
     p.add_argument("--top", metavar="NAME", default="sasim_accel", help="top module name (default sasim_accel)")
+    p.add_argument("--module", choices=MODULES, default="accelerator",
+                   help="what to synthesize: the whole accelerator (default), or its PE array's datapath module "
+                        "alone (<top>_array: operand registers, multipliers, sums, accumulators; no buffers, "
+                        "no control), to compare with a hand-written PE array")
     p.add_argument("--device", choices=list(ECP5_DEVICES), default=None,
                    help=f"ECP5 device, LFE5U-<N>F in CABGA381 (default {DEFAULT_DEVICE})")
     p.add_argument("--speed", type=int, choices=ECP5_SPEEDS, default=None,
@@ -175,12 +180,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             design, target=target, top=args.top, device=args.device or DEFAULT_DEVICE,
             speed=args.speed or DEFAULT_SPEED, freq_mhz=args.freq or DEFAULT_FREQ_MHZ, timeout_s=args.timeout,
             keep=args.keep, progress=progress, table_limit=args.table_limit,
-            lut_ram_bits=args.lut_ram_bits, seed=args.seed)
+            lut_ram_bits=args.lut_ram_bits, seed=args.seed, module=args.module)
     if args.json:
         _write_json({"spec": spec.source, **result.to_json()})
     else:
         arr = design.architecture.array
         what = f"{design.workload.name} on {arr.rows}x{arr.cols} PEs"
+        if args.module == "array":
+            what += ", the PE array's datapath alone"
         if spec.source:
             what += f" ({spec.source})"
         render(_console(), result, what)

@@ -204,7 +204,7 @@ def test_slot_word_at_a_position_wire(size: int, slots: int, expected: str) -> N
 
 def test_drain_tiles_and_operands_are_addressed_at_constant_low_bits() -> None:
     design = small_design(architecture="os_systolic:rows=2,cols=2,buffer_size=4KiB", mapping="os")
-    text = build(design).files["sasim_accel.v"]
+    text = build(design).verilog
     writes = re.findall(r"O_emem\[(.*)\] <= a_next\[(\d+)\];", text)
     assert len(writes) == 4
     for address, j in writes:
@@ -228,7 +228,7 @@ def test_the_datapath_is_pipelined_as_far_as_the_drain_delay_allows(arch: str, s
     tables = build_tables(design)
     delay = tables.array.skew + tables.array.mac_latency
     assert stages == (min(3, delay - 2) if delay >= 3 else delay - 1)  # a cycle left to the output engine
-    text = build(design, tables=tables).files["sasim_accel.v"]
+    text = build(design, tables=tables).verilog
     assert ("reg signed [7:0] a_ra0;" in text) == (stages >= 1)  # operands registered
     assert ("reg signed [15:0] a_pr0;" in text) == (stages >= 2)  # products registered
     assert ("a_red [0:" in text) == (stages >= 3)  # each element's products summed into a register
@@ -243,6 +243,8 @@ def test_manifest_names_ports_and_counters(tmp_path: Path) -> None:
     assert rtl.top == "my_accel"
     data = json.loads((tmp_path / "manifest.json").read_text())
     assert data["top"] == "my_accel" and data["verilog"] == "my_accel.v"
+    assert data["sources"] == ["my_accel.v", "my_accel_array.v"]  # the top's file first
+    assert "my_accel_array pe_array (" in (tmp_path / "my_accel.v").read_text()
     assert set(data["ports"]) == {"I", "W", "O"}
     assert data["ports"]["O"]["role"] == "output"
     names = [c["name"] for c in data["counters"]]
@@ -295,9 +297,10 @@ def test_pyverilog_parses_the_generated_module(blocked: bool, tmp_path: Path) ->
 
     rtl, _ = generate(_blocked_design() if blocked else small_design(mapping="ws"), tmp_path)
     assert ("_w0_adv" in rtl.files[f"{rtl.top}.v"]) is blocked
-    ast, _ = parse([str(tmp_path / f"{rtl.top}.v")], outputdir=str(tmp_path), debug=False)
-    modules = [d.name for d in ast.description.definitions]
-    assert modules == [rtl.top]
+    assert rtl.sources == [f"{rtl.top}.v", f"{rtl.top}_array.v"]
+    for source in rtl.sources:  # one module per file, named after it
+        ast, _ = parse([str(tmp_path / source)], outputdir=str(tmp_path), debug=False)
+        assert [d.name for d in ast.description.definitions] == [source[:-2]]
 
 
 # --- the command line -------------------------------------------------------------------------------
@@ -308,8 +311,9 @@ def test_gen_writes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[st
     status = main(["gen", "gemm_ws", "--workload", "gemm:M=8,N=8,K=8", "--out", str(out)])
     report = capsys.readouterr().out
     assert status == 0
-    assert "sasim_accel" in report and "ROM images" in report
+    assert "sasim_accel" in report and "ROM images" in report and "sasim_accel_array" in report
     assert (out / "sasim_accel.v").is_file() and (out / "manifest.json").is_file()
+    assert (out / "sasim_accel_array.v").is_file()
 
 
 def test_gen_json_is_the_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

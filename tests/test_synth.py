@@ -20,7 +20,7 @@ import pytest
 import sasim.synth.tools as tools
 from sasim.cli import main
 from sasim.errors import SasimError, SynthesisError, ToolNotFoundError
-from sasim.synth import CheckStatus, MemoryMapping, MemorySpec, SynthResult, Target, synthesize_verilog
+from sasim.synth import CheckStatus, MemoryMapping, MemorySpec, SynthResult, Target, synthesize, synthesize_verilog
 from sasim.synth.checks import buffers_in_ram, no_latches
 from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
@@ -641,3 +641,47 @@ def test_synth_table_limit_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.startswith("sasim: error: this design's sequencer tables need ")
     assert "entries (limit 10): " in err
     assert err.endswith("use a smaller workload, or raise the table limit (--table-limit)")
+
+
+# --- the PE array's datapath alone ---------------------------------------------------------------
+
+#: A 2x2 output-stationary array: four PEs, each with its own output element.
+SMALL_OS = ["gemm_os", "--workload", "gemm:M=4,N=4,K=4", "--architecture",
+            "os_systolic:rows=2,cols=2,buffer_size=1KiB"]
+
+
+@needs_nextpnr
+def test_array_module_alone_on_ecp5(tmp_path: Path) -> None:
+    """``--module array`` places the datapath module alone: its four multipliers and its
+    accumulators, none of the accelerator's buffers, tables or counters."""
+    status, out, err = _cli(*SMALL_OS, "--module", "array", "--keep", str(tmp_path), "--json")
+    assert (status, err) == (0, "")
+    data = json.loads(out)
+    assert data["top"] == "sasim_accel_array" and data["passed"] is True
+    res = data["resources"]
+    assert res["dsp"] == 4 and res["bram"] == res["lutram"] == res["latch"] == 0
+    assert res["carry"] == 4 * 16  # a 32-bit accumulator per PE: 16 two-bit carry cells
+    assert {m["name"] for m in data["memories"]} <= {"a_psum", "a_next"}  # the accumulators, in flip-flops
+    assert all(m["mapped_to"] == "ff" for m in data["memories"])
+    assert data["checks"]["buffers_in_ram"]["status"] == "n/a"
+    assert 1 < data["fmax_mhz"] < 1000
+    assert "read_verilog sasim_accel_array.v" in (tmp_path / "synth.ys").read_text()
+    assert "sasim_accel.v" not in (tmp_path / "synth.ys").read_text()  # the top is not read at all
+
+
+@needs_yosys
+def test_array_module_report(capsys: pytest.CaptureFixture[str]) -> None:
+    status, report, err = _cli(*SMALL_OS, "--module", "array", "--target", "generic")
+    assert (status, err) == (0, "")
+    assert "sasim synth: sasim_accel_array on generic" in report
+    assert "gemm on 2x2 PEs, the PE array's datapath alone (gemm_os)" in report
+
+
+def test_unknown_module_wrong(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _error(capsys, ["synth", *SMALL_OS, "--module", "pe"])
+    assert "argument --module: invalid choice: 'pe' (choose from 'accelerator', 'array')" in err
+    from sasim.spec import load_spec
+
+    design = load_spec("gemm_os", {"workload": "gemm:M=4,N=4,K=4"}).design()
+    with pytest.raises(SasimError, match=re.escape("module must be one of accelerator, array, not 'pe'")):
+        synthesize(design, module="pe")

@@ -29,6 +29,7 @@ class BuilderBase:
         self.top = top
         self.w = Writer()
         self.files: dict[str, str] = {}
+        self.modules: dict[str, str] = {}  # the modules the top instantiates: name -> Verilog
         self.counters: list[tuple[str, str, int]] = []  # (name, increment expression, its width)
         self.memories: list[Memory] = []
         self.edge_avail: dict[str, tuple[str, int]] = {}  # per input: the elements in its edge buffer

@@ -27,6 +27,7 @@ def manifest(rtl: Rtl, design: Design) -> dict[str, Any]:
     return {
         "top": rtl.top,
         "verilog": f"{rtl.top}.v",
+        "sources": rtl.sources,
         "files": sorted(rtl.files),
         "workload": wl.name,
         "tensors": {t: {"shape": list(wl.shape(t)), "bits": design.bits(t), "role": wl.tensors[t].role.value}

@@ -46,3 +46,14 @@ class Rtl:
     ports: dict[str, dict[str, object]]
     parameters: dict[str, object] = field(default_factory=dict)
     memories: tuple[Memory, ...] = ()
+
+    @property
+    def sources(self) -> list[str]:
+        """The Verilog files, the top module's first: one module per file, named after it."""
+        top = f"{self.top}.v"
+        return [top] + sorted(name for name in self.files if name.endswith(".v") and name != top)
+
+    @property
+    def verilog(self) -> str:
+        """Every module's Verilog, the top module's first."""
+        return "".join(self.files[name] for name in self.sources)

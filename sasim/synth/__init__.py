@@ -2,7 +2,7 @@
 LUT4 netlist, Lattice ECP5 (with nextpnr place and route and Fmax) or Xilinx 7-series."""
 
 from sasim.synth.checks import Check, CheckStatus
-from sasim.synth.flow import DEFAULT_TIMEOUT_S, Progress, synthesize, synthesize_verilog
+from sasim.synth.flow import DEFAULT_TIMEOUT_S, MODULES, Progress, synthesize, synthesize_verilog
 from sasim.synth.memories import MemoryMapping, MemoryReport, MemorySpec
 from sasim.synth.nextpnr_report import ClockFmax, CriticalPath
 from sasim.synth.resources import RESOURCE_KINDS, Resources
@@ -12,6 +12,7 @@ from sasim.synth.tools import find_tool
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
+    "MODULES",
     "ECP5_DEVICES",
     "ECP5_SEEDS",
     "ECP5_SPEEDS",

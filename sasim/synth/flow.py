@@ -31,7 +31,12 @@ from sasim.synth.targets import ECP5_DEVICES, ECP5_PACKAGE, ECP5_SEEDS, ECP5_SPE
 from sasim.synth.tools import Tool, find_tool, run_tool
 from sasim.synth.yosys_output import current_pass, parse_latch_list, parse_log, parse_memory_dump, parse_stat
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Progress", "synthesize", "synthesize_verilog"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MODULES", "Progress", "synthesize", "synthesize_verilog"]
+
+#: What ``synthesize`` can synthesize of a generated design: the whole accelerator, or its
+#: PE array's datapath alone (operand registers, multipliers, sums and accumulators: the
+#: part a hand-written PE array has, with no buffers and no control).
+MODULES = ("accelerator", "array")
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +98,10 @@ def synthesize(
     table_limit: int = MAX_TABLE_ENTRIES,
     lut_ram_bits: int = LUT_RAM_BITS,
     seed: int | None = None,
+    module: str = "accelerator",
 ) -> SynthResult:
-    """Generate ``design``'s accelerator and synthesize it for ``target``.
+    """Generate ``design``'s accelerator and synthesize it, or with ``module="array"`` its
+    PE array's datapath module alone (see :data:`MODULES`), for ``target``.
 
     ``device``, ``speed``, ``freq_mhz`` (nextpnr's target frequency) and ``seed``
     (nextpnr's placement seed; None leaves nextpnr's default) apply to ECP5.
@@ -106,6 +113,8 @@ def synthesize(
     design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
     :class:`SynthesisError` when a tool fails or runs out of time."""
     _check_options(target, device, speed, freq_mhz, timeout_s, seed)
+    if module not in MODULES:
+        raise SynthesisError(f"module must be one of {', '.join(MODULES)}, not {module!r}")
     _tools(target)  # a missing tool is reported before anything is generated
     start = time.perf_counter()
     rtl = build(design, top, table_limit=table_limit, lut_ram_bits=lut_ram_bits)
@@ -115,8 +124,11 @@ def synthesize(
         except OSError as exc:
             raise SynthesisError(f"cannot write the Verilog to {root}: {exc.strerror or exc}") from exc
         generated = time.perf_counter() - start
-        result = synthesize_verilog(
-            root, top=rtl.top, sources=[f"{rtl.top}.v"], manifest=manifest(rtl, design), target=target,
+        whole = module == "accelerator"
+        array = f"{rtl.top}_array"
+        result = synthesize_verilog(  # (the array module has no buffers: its manifest lists no memory)
+            root, top=rtl.top if whole else array, sources=rtl.sources if whole else [f"{array}.v"],
+            manifest=manifest(rtl, design) if whole else {"memories": []}, target=target,
             device=device, speed=speed, freq_mhz=freq_mhz, timeout_s=timeout_s, progress=progress,
             kept=keep is not None, seed=seed)
     return replace(result, wall_s={"generate": generated, **result.wall_s})

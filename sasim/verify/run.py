@@ -174,7 +174,7 @@ def _run(
     start = time.perf_counter()
     try:
         runner.build(
-            sources=[rtl_dir / f"{rtl.top}.v"], hdl_toplevel=rtl.top, build_dir=work / "build",
+            sources=[rtl_dir / name for name in rtl.sources], hdl_toplevel=rtl.top, build_dir=work / "build",
             timescale=("1ns", "1ps"), build_args=build_args, log_file=work / "build.log",
         )
     except SystemExit as exc:  # cocotb's runner exits on a failed build
