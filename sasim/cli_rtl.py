@@ -33,8 +33,9 @@ __all__ = ["add_rtl_parsers"]
 EXIT_MISMATCH = 1
 
 _GEN_DESCRIPTION = """\
-Generate synthesizable Verilog-2005 for a design: one module implementing the timing
-contract of docs/timing.md cycle for cycle, its sequencer ROM images ($readmemh
+Generate synthesizable Verilog-2005 for a design: a module implementing the timing
+contract of docs/timing.md cycle for cycle (TOP.v) and the PE array's datapath it
+instantiates (TOP_array.v), its sequencer ROM images ($readmemh
 files) and manifest.json (top module, ports, parameters, performance counters).
 The same Design always gives byte-identical files. A design the generator cannot
 build is refused with the reason, and nothing is written (docs/rtl.md).

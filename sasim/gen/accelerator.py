@@ -1,4 +1,5 @@
-"""The generated accelerator: one Verilog-2005 module per Design, plus its sequencer ROMs.
+"""The generated accelerator: one Verilog-2005 module per Design, which instantiates the
+PE array's datapath (:mod:`sasim.gen.datapath`), plus its sequencer ROMs.
 
 The module implements docs/timing.md cycle for cycle, section by section:
 
