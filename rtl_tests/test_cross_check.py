@@ -147,7 +147,7 @@ def test_rtl_equals_simulator(name: str) -> None:
         assert aligned == (bw > 1), "lanes line up with the slots when bw > 1"
     if "mac-latency-3" in name:
         text = build(design).verilog
-        assert "a_red [0:" in text and "a_pw_d2" in text and "a_v_d2" in text and "a_pw_d3" not in text
+        assert "a_red0 <= " in text and "a_pw_d2" in text and "a_v_d2" in text and "a_pw_d3" not in text
     if "multicast" in name:
         assert any(str(e).startswith("multicast") for e in design.access.values()), design.access
     assert_equal_to_simulator(verify(design, seed=3))
@@ -170,6 +170,28 @@ def test_rtl_catches_a_wrong_simulator_expectation(monkeypatch: pytest.MonkeyPat
     assert result.rtl_cycles == result.sim_cycles - 1
     assert not result.passed
 
+
+
+@pytest.mark.parametrize("name", ["ws-8x8-gemm", "os-2x3-gemm-partial-mac-latency-3"])
+@pytest.mark.parametrize("b_value", [-128, 127], ids=["largest-products", "smallest-products"])
+def test_summed_products_are_exact_at_the_extremes(name: str, b_value: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where PEs share an output element, the datapath sums their products at the width the
+    sum needs (16 bits + log2 of the count for int8), which random operands never fill:
+    every product here is the largest (-128 x -128) or the smallest (-128 x 127) there is."""
+    import numpy as np
+
+    from sasim.workload.workload import Workload
+
+    design = design_of(*CASES[name])
+    assert "a_red0 <= " in build(design).verilog, "the case should sum the products an element takes"
+    a_t, b_t = design.workload.operands
+
+    def extreme(self: Workload, seed: int = 0) -> dict[str, np.ndarray]:
+        return {a_t: np.full(self.shape(a_t), -128, dtype=np.int64),
+                b_t: np.full(self.shape(b_t), b_value, dtype=np.int64)}
+
+    monkeypatch.setattr(Workload, "random_tensors", extreme)
+    assert_equal_to_simulator(verify(design))
 
 
 def test_verify_table_limit() -> None:

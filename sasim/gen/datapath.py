@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sasim.gen.expr import sext
-from sasim.gen.verilog import Writer
+from sasim.gen.verilog import Writer, clog2
 
 __all__ = ["Datapath", "datapath_module"]
 
@@ -92,7 +92,8 @@ def datapath_module(dp: Datapath) -> str:
         w(f"wire signed [{ba + bb - 1}:0] a_pp{g} = {a} * {b};")
         if depth >= 2:
             w(f"reg signed [{ba + bb - 1}:0] a_pr{g};", f"always @(posedge clk) a_pr{g} <= a_pp{g};")
-        w(f"wire [{acc - 1}:0] a_prod{g} = {sext(f'a_pr{g}' if depth >= 2 else f'a_pp{g}', ba + bb, acc)};")
+        if depth < 3:  # (with a third stage, the products are summed at their own width: below)
+            w(f"wire [{acc - 1}:0] a_prod{g} = {sext(f'a_pr{g}' if depth >= 2 else f'a_pp{g}', ba + bb, acc)};")
     # what the reduction needs of the issue cycle, delayed along the datapath
     late = {"issue": "a_issue", "start": f"a_{q}_start", "last": f"a_{q}_last"}
     widths = {"issue": 1, "start": 1, "last": 1}
@@ -113,23 +114,34 @@ def datapath_module(dp: Datapath) -> str:
         stages.append(dict(late))
     at_products = stages[min(depth, 2)]  # what the issue cycle decided, in the products' cycle
     w(f"reg [{acc - 1}:0] a_psum [0:{to - 1}];", f"reg [{acc - 1}:0] a_next [0:{to - 1}];", "integer a_j;")
-    terms: dict[int, list[str]] = {j: [] for j in range(to)}
+    # per output element, the products it takes: (PE, the condition it takes it under, or "")
+    takes: dict[int, list[tuple[int, str]]] = {j: [] for j in range(to)}
     for g in dp.pes:
         valid = f"{at_products['v']}[{dp.vary_valid.index(g)}]" if g in dp.vary_valid else ""
         at = dp.position[g]
         if isinstance(at, int):  # one output element for every step
-            terms[at].append(f"({valid} ? a_prod{g} : {acc}'d0)" if valid else f"a_prod{g}")
+            takes[at].append((g, valid))
         else:
             expr = at.replace(f"a_{q}_pw[", f"{at_products['pw']}[")
             for j in dp.elements[g]:
-                cond = f"({expr} == {dp.pos_width}'d{j})" + (f" & {valid}" if valid else "")
-                terms[j].append(f"({cond} ? a_prod{g} : {acc}'d0)")
-    if depth >= 3:  # each element's products summed into a register: the accumulator adds one term
-        elements = [j for j in range(to) if terms[j]]
-        w(f"reg [{acc - 1}:0] a_red [0:{to - 1}];  // the products each element takes, summed")
+                takes[j].append((g, f"({expr} == {dp.pos_width}'d{j})" + (f" & {valid}" if valid else "")))
+
+    def term(cond: str, product: str, bits: int) -> str:
+        return f"({cond} ? {product} : {bits}'d0)" if cond else product
+
+    if depth < 3:
+        terms = {j: [term(cond, f"a_prod{g}", acc) for g, cond in takes[j]] for j in range(to)}
+    else:
+        # each element's products summed into a register, at the width their sum needs (the
+        # accumulator's at most: wrapped there either way), so the accumulator adds one term
+        sums = {j: min(acc, ba + bb + clog2(len(takes[j]))) for j in range(to) if takes[j]}
+        terms = {j: [] for j in range(to)}
+        w(*(f"reg [{bits - 1}:0] a_red{j};  // the products element {j} takes, summed" for j, bits in sums.items()))
         with w.block("always @(posedge clk) begin"):
-            w(*(f"a_red[{j}] <= {' + '.join(terms[j])};" for j in elements))
-        terms = {j: [f"a_red[{j}]"] if terms[j] else [] for j in range(to)}
+            for j, bits in sums.items():
+                w(f"a_red{j} <= " + " + ".join(term(cond, sext(f"a_pr{g}", ba + bb, bits), bits)
+                                               for g, cond in takes[j]) + ";")
+                terms[j] = [sext(f"a_red{j}", bits, acc)]
     with w.block("always @* begin"):
         for j in range(to):
             w(f"a_next[{j}] = ({late['start']} ? {acc}'d0 : a_psum[{j}])" + "".join(f" + {x}" for x in terms[j]) + ";")
