@@ -34,9 +34,10 @@ Run: python benchmarks/rtl_qor.py [--workload gemm:M=16,N=16,K=16] [--rtl-worklo
 accumulators, no buffers and no control), the part to hold against the hand-written
 array of ``benchmarks/rtl_reference.py``.
 
-``--seeds 1,2,3`` places each design once per seed (nextpnr's placement is seeded, and
-Fmax moves with it by 10% or more on these designs): the row shows the median Fmax and
-the total nextpnr time, a line after it each seed's Fmax.
+``--seeds 1,2,3`` places each design's netlist once per seed (``sasim synth --seeds``:
+nextpnr's placement is seeded, and Fmax moves with it by 10% or more on these designs):
+the row shows the median Fmax and the total nextpnr time, a line after it each seed's
+Fmax; the JSON line is the median placement's.
 
 ``--arch X`` replaces the preset with one architecture (a file or a preset string, as
 ``sasim model --arch`` takes) for synthesis and the RTL run alike; each dataflow of
@@ -54,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,8 @@ from sasim.errors import SasimError
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
-from sasim.synth import ECP5_DEVICES, ECP5_SEEDS, MODULES, SynthResult, Target, find_tool, synthesize
+from sasim.synth import ECP5_DEVICES, MODULES, SynthResult, Target, find_tool, synthesize
+from sasim.synth.targets import parse_seeds
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
@@ -75,25 +76,16 @@ COLUMNS = (("design", 12), ("LUT4", 7), ("CCU2C", 6), ("FF", 7), ("MULT18", 6), 
 def seed_list(text: str) -> list[int]:
     """The ``--seeds`` flag's type: distinct nextpnr placement seeds, comma-separated."""
     try:
-        seeds = [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers, such as 1,2,3") from None
-    if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"{text!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
-    return seeds
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def median_fmax(runs: list[SynthResult]) -> float | None:
-    """The median Fmax of one design's placements (one per seed), None if none has one."""
-    fmax = [x.fmax_mhz for x in runs if x.fmax_mhz is not None]
-    return statistics.median(fmax) if fmax else None
-
-
-def seed_fields(label: str, runs: list[SynthResult]) -> dict[str, Any]:
-    """Print each seed's Fmax of a design placed with ``--seeds``; the JSON fields for them."""
+def seed_fields(label: str, result: SynthResult) -> dict[str, Any]:
+    """Print each seed's Fmax of a design placed with ``--seeds``; the JSON field for the median."""
     print(f"{label}: Fmax by seed " + ", ".join(
-        f"{x.seed}: {x.fmax_mhz:.1f}" for x in runs if x.fmax_mhz is not None) + " MHz", flush=True)
-    return {"fmax_by_seed": {str(x.seed): x.fmax_mhz for x in runs}, "fmax_median_mhz": median_fmax(runs)}
+        f"{seed}: {mhz:.1f}" for seed, mhz in result.fmax_by_seed.items() if mhz is not None) + " MHz", flush=True)
+    return {"fmax_median_mhz": result.fmax_mhz}
 
 
 def _row(values: list[str]) -> str:
@@ -125,7 +117,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_list, default=None, metavar="N,...",
                         help="nextpnr's placement seeds (default: nextpnr's own): each design is placed once per "
                              "seed, and the row shows the median Fmax (Fmax moves with the seed)")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per design (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="seconds per design, all its placements together (default %(default)s)")
     parser.add_argument("--keep", metavar="DIR", help="keep each design's files in DIR/<design>")
     parser.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"),
                         help="RTL simulator for the RTL run (default %(default)s)")
@@ -139,7 +132,6 @@ def main() -> None:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL run")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     args = parser.parse_args()
-    seeds: list[int | None] = [None] if args.seeds is None else list(args.seeds)
     if args.arch is not None and args.rtl_arch_params is not None:
         parser.error("--rtl-arch-params applies to the presets; with --arch both runs use that architecture")
     designs = _designs(parser, args)
@@ -170,27 +162,23 @@ def main() -> None:
                 design = load_spec(None, {"workload": args.workload, "architecture": arch,
                                           "mapping": dataflow}).design()
                 keep = None if args.keep is None else Path(args.keep) / label.lower().replace(" ", "_")
-                runs = []  # one synthesis per seed: yosys is deterministic, the placement is not
-                for x in seeds:
-                    where = keep if keep is None or x is None else keep / f"seed{x}"
-                    runs.append(synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                                           timeout_s=args.timeout, keep=where, table_limit=args.table_limit,
-                                           lut_ram_bits=args.lut_ram_bits, seed=x, module=args.module))
+                # one synthesis, placed once per seed: yosys is deterministic, the placement is not
+                r = synthesize(design, target=Target.ECP5, device=args.device, freq_mhz=args.freq,
+                               timeout_s=args.timeout, keep=keep, table_limit=args.table_limit,
+                               lut_ram_bits=args.lut_ram_bits, seeds=args.seeds or (), module=args.module)
             except SasimError as exc:
                 print(f"{label}: not synthesized: {exc}", flush=True)
                 record["error"] = str(exc)
             else:
-                r = runs[0]
-                median = median_fmax(runs)
                 cells = r.resources.cells
                 row[1:10] = [f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}",
                              f"{cells.get('TRELLIS_FF', 0):,}", f"{cells.get('MULT18X18D', 0):,}",
-                             f"{cells.get('DP16KD', 0):,}", "-" if median is None else f"{median:.1f}",
-                             f"{r.wall_s.get('yosys', 0):.1f}", f"{sum(x.wall_s.get('nextpnr', 0) for x in runs):.1f}",
-                             "PASS" if all(x.passed for x in runs) else "FAIL"]
+                             f"{cells.get('DP16KD', 0):,}", "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}",
+                             f"{r.wall_s.get('yosys', 0):.1f}", f"{r.wall_s.get('nextpnr', 0):.1f}",
+                             "PASS" if r.passed else "FAIL"]
                 record.update(r.to_json())
                 if args.seeds is not None:
-                    record.update(seed_fields(label, runs))
+                    record.update(seed_fields(label, r))
         if not args.no_rtl:
             try:
                 design = load_spec(None, {"workload": args.rtl_workload, "architecture": rtl_arch,

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rtl_qor import median_fmax, seed_fields, seed_list
+from rtl_qor import seed_fields, seed_list
 
 from sasim.errors import SasimError
 from sasim.synth import ECP5_DEVICES, Target, synthesize_verilog
@@ -66,8 +66,8 @@ def main() -> None:
                         help="nextpnr's placement seeds (default: nextpnr's own): each array is placed once per "
                              "seed, and the row shows the median Fmax")
     parser.add_argument("--timeout", type=float, default=1800.0,
-                        help="seconds per array and seed (default %(default)s)")
-    parser.add_argument("--keep", metavar="DIR", help="keep each build's files in DIR/<array>_MAC<n>[/seed<N>]")
+                        help="seconds per array, all seeds together (default %(default)s)")
+    parser.add_argument("--keep", metavar="DIR", help="keep each build's files in DIR/<array>_MAC<n>")
     args = parser.parse_args()
     try:
         sizes = [_size(x) for x in args.arrays.split(",")]
@@ -77,7 +77,6 @@ def main() -> None:
     if not macs or any(m not in ("1", "2") for m in macs):
         parser.error(f"--mac: {args.mac!r}: 1 and/or 2, comma-separated")
     builds = [(rows, cols, int(m)) for rows, cols in sizes for m in macs]
-    seeds: list[int | None] = [None] if args.seeds is None else list(args.seeds)
 
     print(f"ECP5 {ECP5_DEVICES[args.device].part}, CABGA381, speed 6, nextpnr target {args.freq:g} MHz"
           + ("" if args.seeds is None else f", seeds {','.join(map(str, args.seeds))} (Fmax: the median)")
@@ -87,36 +86,31 @@ def main() -> None:
     records: list[dict[str, Any]] = []
     for rows, cols, mac in builds:
         label = f"{rows}x{cols} MAC{mac}"
-        runs = []
         try:
-            for seed in seeds:
-                with tempfile.TemporaryDirectory(prefix="sasim-reference-") as scratch:
-                    root = Path(scratch) if args.keep is None else Path(args.keep) / label.replace(" ", "_") / (
-                        "" if seed is None else f"seed{seed}")
-                    root.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(SOURCE, root / SOURCE.name)
-                    (root / f"{TOP}.v").write_text(_top(rows, cols, mac), encoding="utf-8")
-                    runs.append(synthesize_verilog(root, top=TOP, sources=[SOURCE.name, f"{TOP}.v"], manifest={},
-                                                   target=Target.ECP5, device=args.device, freq_mhz=args.freq,
-                                                   timeout_s=args.timeout, kept=args.keep is not None, seed=seed))
+            with tempfile.TemporaryDirectory(prefix="sasim-reference-") as scratch:
+                root = Path(scratch) if args.keep is None else Path(args.keep) / label.replace(" ", "_")
+                root.mkdir(parents=True, exist_ok=True)
+                shutil.copy(SOURCE, root / SOURCE.name)
+                (root / f"{TOP}.v").write_text(_top(rows, cols, mac), encoding="utf-8")
+                r = synthesize_verilog(root, top=TOP, sources=[SOURCE.name, f"{TOP}.v"], manifest={},
+                                       target=Target.ECP5, device=args.device, freq_mhz=args.freq,
+                                       timeout_s=args.timeout, kept=args.keep is not None, seeds=args.seeds or ())
         except SasimError as exc:
             print(f"{label}: not synthesized: {exc}", flush=True)
             records.append({"array": label, "error": str(exc)})
             continue
-        r = runs[0]
-        median = median_fmax(runs)
         cells = r.resources.cells
         path = r.critical_path
         ends = "-" if path is None else f"{path.start} -> {path.end} ({path.delay_ns:.1f} ns)"
         values = [label, f"{cells.get('LUT4', 0):,}", f"{cells.get('CCU2C', 0):,}", f"{cells.get('TRELLIS_FF', 0):,}",
                   f"{cells.get('MULT18X18D', 0):,}", f"{cells.get('DP16KD', 0):,}",
-                  "-" if median is None else f"{median:.1f}", f"{r.wall_s.get('yosys', 0):.1f}",
-                  f"{sum(x.wall_s.get('nextpnr', 0) for x in runs):.1f}", ends]
+                  "-" if r.fmax_mhz is None else f"{r.fmax_mhz:.1f}", f"{r.wall_s.get('yosys', 0):.1f}",
+                  f"{r.wall_s.get('nextpnr', 0):.1f}", ends]
         print(" ".join(v.ljust(w) if i in (0, len(COLUMNS) - 1) else v.rjust(w)
                        for i, (v, (_, w)) in enumerate(zip(values, COLUMNS))), flush=True)
         record = {"array": label, **r.to_json()}
         if args.seeds is not None:
-            record.update(seed_fields(label, runs))
+            record.update(seed_fields(label, r))
         records.append(record)
     for record in records:
         print(json.dumps(record, sort_keys=True))

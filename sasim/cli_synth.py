@@ -35,6 +35,7 @@ from sasim.synth import (
     synthesize,
 )
 from sasim.synth.resources import PRIMITIVES
+from sasim.synth.targets import parse_seeds
 
 __all__ = ["add_synth_parser"]
 
@@ -111,6 +112,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type[argparse.HelpFormatter]) -> None:
     """Register ``sasim synth`` on the subcommand set ``commands``."""
     p = commands.add_parser("synth", help="FPGA synthesis: resources, Fmax, latches, block RAM use",
@@ -129,9 +137,13 @@ def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type
                    help=f"ECP5 speed grade (default {DEFAULT_SPEED})")
     p.add_argument("--freq", type=_positive(float, "number of MHz"), default=None, metavar="MHZ",
                    help=f"ECP5: the clock frequency nextpnr aims for (default {DEFAULT_FREQ_MHZ:g})")
-    p.add_argument("--seed", type=_seed, default=None, metavar="N",
-                   help="ECP5: nextpnr's placement seed (default: nextpnr's own). Fmax moves with the "
-                        "placement, by 10%% or more on a large design: compare designs over a few seeds")
+    placement = p.add_mutually_exclusive_group()
+    placement.add_argument("--seed", type=_seed, default=None, metavar="N",
+                           help="ECP5: nextpnr's placement seed (default: nextpnr's own). Fmax moves with the "
+                                "placement, by 10%% or more on a large design: compare designs over a few seeds")
+    placement.add_argument("--seeds", type=_seeds, default=None, metavar="N,...",
+                           help="ECP5: place the netlist once per seed (yosys runs once) and report each "
+                                "placement's Fmax; the rest of the report is the placement with the median Fmax")
     p.add_argument("--timeout", type=_positive(float, "number of seconds"), default=DEFAULT_TIMEOUT_S,
                    metavar="SECONDS", help=f"stop the tools after this long in total (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--keep", metavar="DIR",
@@ -169,7 +181,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     target = Target(args.target)
     if target is not Target.ECP5:
         given = [flag for flag, value in (("--device", args.device), ("--speed", args.speed), ("--freq", args.freq),
-                                          ("--seed", args.seed)) if value is not None]
+                                          ("--seed", args.seed), ("--seeds", args.seeds)) if value is not None]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             raise _usage(f"{', '.join(given)} {verb} only to --target ecp5, not {target.value!r}")
@@ -180,7 +192,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             design, target=target, top=args.top, device=args.device or DEFAULT_DEVICE,
             speed=args.speed or DEFAULT_SPEED, freq_mhz=args.freq or DEFAULT_FREQ_MHZ, timeout_s=args.timeout,
             keep=args.keep, progress=progress, table_limit=args.table_limit,
-            lut_ram_bits=args.lut_ram_bits, seed=args.seed, module=args.module)
+            lut_ram_bits=args.lut_ram_bits, seed=args.seed, module=args.module, seeds=args.seeds or ())
     if args.json:
         _write_json({"spec": spec.source, **result.to_json()})
     else:
@@ -224,7 +236,13 @@ def _summary(r: SynthResult, what: str) -> Table:
         io += (": more than the package has pins, placed out of context" if r.out_of_context
                else ": placed with I/O buffers, pins unconstrained")
     table.add_row("I/O", io)
-    table.add_row("Fmax", _timing(r) + (f"; placement seed {r.seed}" if r.seed is not None and r.fmax else ""))
+    seeded = ""
+    if r.fmax_by_seed:
+        each = ", ".join(f"{s}: {'-' if mhz is None else f'{mhz:.1f}'}" for s, mhz in r.fmax_by_seed.items())
+        seeded = f"; the median of {len(r.fmax_by_seed)} placements (by seed, {each} MHz): seed {r.seed}'s, shown here"
+    elif r.seed is not None and r.fmax:
+        seeded = f"; placement seed {r.seed}"
+    table.add_row("Fmax", _timing(r) + seeded)
     path = r.critical_path
     if path is not None:
         where = ", ".join(s.rsplit("/", 1)[-1] for s in path.sources[:3])

@@ -525,6 +525,61 @@ def test_placement_seed_reaches_nextpnr(latch_dir: Path, tmp_path: Path, monkeyp
     assert seeded_call.endswith(" --seed 7") and "--seed" not in unseeded_call
 
 
+@needs_nextpnr
+def test_placement_seeds_place_one_netlist_each(latch_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``seeds``: yosys once, nextpnr once per seed; the result is the median placement's."""
+    real = find_tool("nextpnr-ecp5")
+    calls = tmp_path / "calls"
+    fake = _script(tmp_path, "nextpnr-recording", f'echo "$@" >> {calls}\nexec {real.path} "$@"\n')
+    monkeypatch.setenv("SASIM_NEXTPNR_ECP5", fake.path)
+    result = synthesize_verilog(latch_dir, top="latchy", target=Target.ECP5, seeds=[3, 1, 2])
+    assert [line.rsplit(" ", 1)[-1] for line in calls.read_text().splitlines()] == ["3", "1", "2"]
+    assert list(result.fmax_by_seed) == [3, 1, 2]
+    by_fmax = sorted(result.fmax_by_seed, key=lambda s: result.fmax_by_seed[s] or 0.0)
+    assert result.seed == by_fmax[1] and result.fmax_mhz == result.fmax_by_seed[by_fmax[1]]
+    for seed in (1, 2, 3):  # each placement's report kept; the median's under the usual name
+        assert parse_nextpnr_report(latch_dir / f"nextpnr.seed{seed}.json").fmax[0].achieved_mhz == \
+            result.fmax_by_seed[seed]
+    assert (latch_dir / "nextpnr.json").read_bytes() == (latch_dir / f"nextpnr.seed{result.seed}.json").read_bytes()
+    assert result.to_json()["fmax_by_seed"] == {str(s): mhz for s, mhz in result.fmax_by_seed.items()}
+    assert result.wall_s["nextpnr"] > 0 and result.wall_s["yosys"] > 0
+    again = synthesize_verilog(latch_dir, top="latchy", target=Target.ECP5)  # no stale per-seed report is left
+    assert again.fmax_by_seed == {} and not list(latch_dir.glob("nextpnr.seed*"))
+
+
+def test_median_placement() -> None:
+    from sasim.synth.flow import _median_placement
+    from sasim.synth.nextpnr_report import ClockFmax
+
+    def placed(seed: int, mhz: float | None) -> dict[str, Any]:
+        return {"seed": seed, "fmax": () if mhz is None else (ClockFmax("clk", mhz, 100.0),)}
+
+    assert _median_placement([placed(1, 90.0), placed(2, 80.0), placed(3, 100.0)])["seed"] == 1
+    assert _median_placement([placed(1, 90.0), placed(2, 80.0)])["seed"] == 2  # the lower of the middle two
+    assert _median_placement([placed(1, None), placed(2, 70.0)])["seed"] == 2
+    assert _median_placement([placed(4, None), placed(5, None)])["seed"] == 4
+
+
+def test_bad_seeds_wrong(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for kwargs, message in [
+        ({"seed": 1, "seeds": [2, 3]}, "give one placement seed or a list of them (seeds), not both"),
+        ({"seeds": [2, 2]}, "placement seeds must differ, not [2, 2]"),
+        ({"seeds": [1, -4]}, "placement seed must be an integer from 0 to 2147483647, not -4"),
+        ({"seeds": [1], "target": Target.GENERIC}, "placement seeds apply only to ECP5, not 'generic'"),
+    ]:
+        with pytest.raises(SasimError, match=re.escape(message)):
+            synthesize_verilog(tmp_path, top="t", **kwargs)  # type: ignore[arg-type]
+    assert "argument --seeds: not allowed with argument --seed" in _error(
+        capsys, ["synth", *TINY, "--seed", "1", "--seeds", "2,3"])
+    assert "argument --seeds: '1,1': each seed from 0 to 2147483647, none twice" in _error(
+        capsys, ["synth", *TINY, "--seeds", "1,1"])
+    assert "argument --seeds: '1,x' is not a list of integers, such as 1,2,3" in _error(
+        capsys, ["synth", *TINY, "--seeds", "1,x"])
+    assert _error(capsys, ["synth", *TINY, "--target", "generic", "--seeds", "1,2"]).endswith(
+        "--seeds applies only to --target ecp5, not 'generic' (see 'sasim synth --help')")
+
+
 def test_failed_check_exits_with_status_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                           latch_dir: Path) -> None:
     if not _have("yosys"):
@@ -633,6 +688,29 @@ def test_result_json_round_trip() -> None:
     data = json.loads(json.dumps(result.to_json()))
     assert data["resources"]["lut"] == 2 and data["resources"]["ff"] == 3 and data["passed"] is True
     assert data["fmax_mhz"] is None and data["clocks"] == [] and data["work_dir"] is None
+
+
+def test_report_of_several_placements(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sasim.synth.nextpnr_report import ClockFmax
+
+    result = SynthResult(target=Target.ECP5, top="sasim_accel", device="LFE5U-85F CABGA381 speed 6",
+                         resources=count_resources(Target.ECP5, {"LUT4": 2, "TRELLIS_FF": 3}), io_bits=400,
+                         latches=(), memories=(), checks=(no_latches([]),), wall_s={"yosys": 1.0, "nextpnr": 6.0},
+                         tools={"yosys": "y"}, target_mhz=100.0, out_of_context=True, seed=1,
+                         fmax=(ClockFmax("clk", 97.25, 100.0),), fmax_by_seed={3: 88.0, 1: 97.25, 2: 104.5})
+    seen: dict[str, Any] = {}
+
+    def fake(*args: Any, **kwargs: Any) -> SynthResult:
+        seen.update(kwargs)
+        return result
+
+    monkeypatch.setattr("sasim.cli_synth.synthesize", fake)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["synth", *TINY, "--seeds", "3,1,2"]) == 0
+    assert seen["seeds"] == [3, 1, 2] and seen["seed"] is None
+    out = capsys.readouterr().out
+    assert ("97.2 MHz for clk (target 100 MHz: not met); the median of 3 placements (by seed, 3: 88.0, 1: 97.2, "
+            "2: 104.5 MHz): seed 1's, shown here") in " ".join(out.split())
 
 
 @needs_yosys

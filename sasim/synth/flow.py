@@ -26,7 +26,7 @@ from sasim.synth.checks import buffers_in_ram, no_latches
 from sasim.synth.memories import classify_memories, memory_specs
 from sasim.synth.nextpnr_report import current_step, parse_nextpnr_report
 from sasim.synth.resources import count_resources, latch_cells
-from sasim.synth.result import SynthResult
+from sasim.synth.result import SynthResult, achieved_mhz
 from sasim.synth.targets import ECP5_DEVICES, ECP5_PACKAGE, ECP5_SEEDS, ECP5_SPEEDS, Target, WorkFiles, yosys_script
 from sasim.synth.tools import Tool, find_tool, run_tool
 from sasim.synth.yosys_output import current_pass, parse_latch_list, parse_log, parse_memory_dump, parse_stat
@@ -47,7 +47,7 @@ DEFAULT_TIMEOUT_S = 3600.0
 
 
 def _check_options(target: Target, device: str, speed: int, freq_mhz: float, timeout_s: float,
-                   seed: int | None = None) -> None:
+                   seed: int | None = None, seeds: Sequence[int] = ()) -> None:
     if not isinstance(target, Target):
         raise SynthesisError(f"target must be one of {[t.value for t in Target]}, not {target!r}")
     if device not in ECP5_DEVICES:
@@ -60,6 +60,13 @@ def _check_options(target: Target, device: str, speed: int, freq_mhz: float, tim
         raise SynthesisError(f"timeout must be a positive number of seconds, not {timeout_s!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed not in ECP5_SEEDS):
         raise SynthesisError(f"placement seed must be an integer from 0 to {ECP5_SEEDS[-1]}, not {seed!r}")
+    if seeds:
+        if seed is not None:
+            raise SynthesisError("give one placement seed or a list of them (seeds), not both")
+        for s in seeds:
+            _check_options(target, device, speed, freq_mhz, timeout_s, s)
+        if len(set(seeds)) != len(seeds):
+            raise SynthesisError(f"placement seeds must differ, not {list(seeds)}")
 
 
 @contextmanager
@@ -99,12 +106,15 @@ def synthesize(
     lut_ram_bits: int = LUT_RAM_BITS,
     seed: int | None = None,
     module: str = "accelerator",
+    seeds: Sequence[int] = (),
 ) -> SynthResult:
     """Generate ``design``'s accelerator and synthesize it, or with ``module="array"`` its
     PE array's datapath module alone (see :data:`MODULES`), for ``target``.
 
     ``device``, ``speed``, ``freq_mhz`` (nextpnr's target frequency) and ``seed``
-    (nextpnr's placement seed; None leaves nextpnr's default) apply to ECP5.
+    (nextpnr's placement seed; None leaves nextpnr's default) apply to ECP5. ``seeds``
+    places the netlist once per seed instead (yosys runs once): the result is the
+    placement with the median Fmax, and ``fmax_by_seed`` gives each placement's.
     ``timeout_s`` bounds all tool runs together. ``keep`` is a directory that keeps the
     Verilog, the yosys script, the logs, the netlist and the nextpnr report; by default
     a temporary directory is used and removed. ``table_limit`` bounds the sequencer
@@ -112,7 +122,7 @@ def synthesize(
     (:func:`~sasim.gen.accelerator.build`). Raises :class:`GenerationError` for a
     design the generator refuses, :class:`ToolNotFoundError` for a missing tool and
     :class:`SynthesisError` when a tool fails or runs out of time."""
-    _check_options(target, device, speed, freq_mhz, timeout_s, seed)
+    _check_options(target, device, speed, freq_mhz, timeout_s, seed, seeds)
     if module not in MODULES:
         raise SynthesisError(f"module must be one of {', '.join(MODULES)}, not {module!r}")
     _tools(target)  # a missing tool is reported before anything is generated
@@ -130,7 +140,7 @@ def synthesize(
             root, top=rtl.top if whole else array, sources=rtl.sources if whole else [f"{array}.v"],
             manifest=manifest(rtl, design) if whole else {"memories": []}, target=target,
             device=device, speed=speed, freq_mhz=freq_mhz, timeout_s=timeout_s, progress=progress,
-            kept=keep is not None, seed=seed)
+            kept=keep is not None, seed=seed, seeds=seeds)
     return replace(result, wall_s={"generate": generated, **result.wall_s})
 
 
@@ -166,12 +176,15 @@ def synthesize_verilog(
     progress: Progress | None = None,
     kept: bool = True,
     seed: int | None = None,
+    seeds: Sequence[int] = (),
 ) -> SynthResult:
     """Synthesize the Verilog files ``sources`` (default: every ``*.v``) in directory
     ``root`` with top module ``top``; the tools run in ``root`` and leave their files
     there. ``manifest`` (default: ``root/manifest.json`` if present) says which
     memories are buffers. Raises like :func:`synthesize`."""
-    _check_options(target, device, speed, freq_mhz, timeout_s, seed)
+    _check_options(target, device, speed, freq_mhz, timeout_s, seed, seeds)
+    if seeds and target is not Target.ECP5:
+        raise SynthesisError(f"placement seeds apply only to ECP5, not {target.value!r}")
     tools = _tools(target)
     work = WorkFiles(Path(root))
     if sources is None:
@@ -193,7 +206,7 @@ def synthesize_verilog(
 
     yosys = tools[0]
     try:
-        for stale in work.outputs():
+        for stale in [*work.outputs(), *work.root.glob("nextpnr.seed*")]:
             stale.unlink(missing_ok=True)
         work.script.write_text(yosys_script(target, top, sources, work), encoding="utf-8")
     except OSError as exc:
@@ -217,22 +230,46 @@ def synthesize_verilog(
         latches = [f"{n} x {cell}" for cell, n in sorted(latch_cells(target, stat.cells).items())]
     fields: dict[str, Any] = {"device": "xc7" if target is Target.XILINX else None}
     if target is Target.ECP5:
-        try:
-            fields = _place_and_route(tools[1], work, top=top, device=device, speed=speed, freq_mhz=freq_mhz,
-                                      port_bits=stat.port_bits, ignore_loops=bool(latches), seed=seed,
-                                      timeout_s=remaining(),
-                                      limit_s=timeout_s, on_tick=ticker("nextpnr-ecp5",
-                                                                        lambda: current_step(work.nextpnr_log)))
-        except SynthesisError as exc:
-            raise SynthesisError(f"{exc} ({hint})") from exc
-        wall["nextpnr"] = fields.pop("wall_s")
-        if (pnr_peak := fields.pop("peak_mib")) is not None:
-            peak["nextpnr"] = pnr_peak
+        placements: list[dict[str, Any]] = []
+        runs: list[int | None] = list(seeds) if seeds else [seed]
+        for s in runs:
+            label = "nextpnr-ecp5" if not seeds else f"nextpnr-ecp5, seed {s} ({len(placements) + 1}/{len(seeds)})"
+            try:
+                placements.append(_place_and_route(
+                    tools[1], work, top=top, device=device, speed=speed, freq_mhz=freq_mhz,
+                    port_bits=stat.port_bits, ignore_loops=bool(latches), seed=s, timeout_s=remaining(),
+                    limit_s=timeout_s, on_tick=ticker(label, lambda: current_step(work.nextpnr_log))))
+                if s is not None and seeds:  # each placement's report and log, kept apart
+                    for path in (work.nextpnr_report, work.nextpnr_log):
+                        shutil.copyfile(path, work.seeded(path, s))
+            except OSError as exc:
+                raise SynthesisError(f"cannot keep nextpnr's report in {work.root}: {exc.strerror or exc}") from exc
+            except SynthesisError as exc:
+                raise SynthesisError(f"{exc} ({hint})") from exc
+        fields = _median_placement(placements)
+        if seeds:  # the median placement's report and log under their usual names
+            for path in (work.nextpnr_report, work.nextpnr_log):
+                shutil.copyfile(work.seeded(path, fields["seed"]), path)
+            fields["fmax_by_seed"] = {p["seed"]: achieved_mhz(p["fmax"]) for p in placements}
+        wall["nextpnr"] = sum(p.pop("wall_s") for p in placements)
+        pnr_peaks = [m for p in placements if (m := p.pop("peak_mib")) is not None]
+        if pnr_peaks:
+            peak["nextpnr"] = max(pnr_peaks)
     checks = (no_latches(latches), buffers_in_ram(target, memories))
     return SynthResult(
         target=target, top=top, resources=resources, io_bits=stat.port_bits, latches=tuple(latches),
         memories=tuple(memories), checks=checks, wall_s=wall, peak_mib=peak, tools={t.name: t.path for t in tools},
         work_dir=work.root if kept else None, **fields)
+
+
+def _median_placement(placements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of one netlist's placements, the one with the median Fmax (the lower of the two
+    middle ones for an even count; the first when none has a clock)."""
+    timed = [p for p in placements if achieved_mhz(p["fmax"]) is not None]
+    if not timed:
+        return placements[0]
+    timed.sort(key=lambda p: achieved_mhz(p["fmax"]) or 0.0)
+    return timed[(len(timed) - 1) // 2]
 
 
 def _place_and_route(

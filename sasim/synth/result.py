@@ -12,7 +12,16 @@ from sasim.synth.nextpnr_report import ClockFmax, CriticalPath
 from sasim.synth.resources import Resources
 from sasim.synth.targets import Target
 
-__all__ = ["SynthResult"]
+__all__ = ["SynthResult", "achieved_mhz"]
+
+
+def achieved_mhz(fmax: tuple[ClockFmax, ...]) -> float | None:
+    """The achieved frequency of the clock ``clk`` (else of the slowest clock); None when
+    there is none."""
+    for clock in fmax:
+        if clock.clock == "clk":
+            return clock.achieved_mhz
+    return min((c.achieved_mhz for c in fmax), default=None)
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class SynthResult:
     peak_mib: dict[str, float] = field(default_factory=dict)  # tool -> its peak resident memory, where known
     target_mhz: float | None = None  # nextpnr's --freq
     out_of_context: bool | None = None  # placed without I/O buffers (ECP5: more I/O than pins)
-    seed: int | None = None  # nextpnr's placement seed, if one was given
+    seed: int | None = None  # nextpnr's placement seed, if one was given (with several: the median placement's)
+    fmax_by_seed: dict[int, float | None] = field(default_factory=dict)  # with several seeds: each placement's
     fmax: tuple[ClockFmax, ...] = ()
     critical_paths: tuple[CriticalPath, ...] = ()
     utilization: dict[str, tuple[int, int]] = field(default_factory=dict)  # nextpnr: type -> (used, available)
@@ -45,10 +55,7 @@ class SynthResult:
     def fmax_mhz(self) -> float | None:
         """The achieved frequency of the clock ``clk`` (else of the slowest clock); None
         when the target has no timing or the design no clock."""
-        for clock in self.fmax:
-            if clock.clock == "clk":
-                return clock.achieved_mhz
-        return min((c.achieved_mhz for c in self.fmax), default=None)
+        return achieved_mhz(self.fmax)
 
     @property
     def critical_path(self) -> CriticalPath | None:
@@ -76,6 +83,7 @@ class SynthResult:
                                for p in self.critical_paths],
             "out_of_context": self.out_of_context,
             "seed": self.seed,
+            "fmax_by_seed": {str(s): mhz for s, mhz in self.fmax_by_seed.items()},
             "utilization": {k: {"used": u, "available": a} for k, (u, a) in sorted(self.utilization.items())},
             "latches": list(self.latches),
             "memories": [m.to_json() for m in self.memories],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_SEEDS", "ECP5_SPEEDS", "Ecp5Device", "Target", "WorkFiles",
-           "yosys_script"]
+           "parse_seeds", "yosys_script"]
 
 
 class Target(enum.Enum):
@@ -39,6 +39,18 @@ ECP5_PACKAGE = "CABGA381"
 ECP5_SPEEDS = (6, 7, 8)
 #: nextpnr's placement seeds (``--seed``: a 32-bit signed integer, from 0).
 ECP5_SEEDS = range(1 << 31)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Distinct nextpnr placement seeds, comma-separated (``'1,2,3'``); ValueError says
+    what is wrong."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of integers, such as 1,2,3") from None
+    if not all(x in ECP5_SEEDS for x in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{text!r}: each seed from 0 to {ECP5_SEEDS[-1]}, none twice")
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,12 @@ class WorkFiles:
         nothing stale from an earlier run in the same directory is read)."""
         return [self.yosys_log, self.yosys_console, self.memories, self.latches, self.stat, self.netlist,
                 self.nextpnr_log, self.nextpnr_console, self.nextpnr_report]
+
+    def seeded(self, path: Path, seed: int) -> Path:
+        """Where a placement with ``seed`` keeps ``path`` (nextpnr's report or log) when the
+        netlist is placed with several seeds: ``nextpnr.seed<N>.json``."""
+        stem, _, suffix = path.name.partition(".")
+        return self.root / f"{stem}.seed{seed}.{suffix}"
 
     @property
     def script(self) -> Path:
