@@ -446,8 +446,8 @@ class _Builder(OutputPath):
         a_t, b_t = wl.operands
         ba, bb = d.bits(a_t), d.bits(b_t)
         acc = self.acc
-        w.comment(f"{len(used)} PEs: operands from the edge buffers, products, and the reduction of PEs that share "
-                  "an output element")
+        w.comment(f"{len(used)} PEs: each one's operands from the edge buffers, into the PE array module (products, "
+                  "the reduction of PEs that share an output element, the accumulators)")
         # The datapath is pipelined into the drain delay: operands are registered after the issue
         # cycle, then products, then (where PEs share an output element) the sums of the
         # products each element takes; the drain tile is written ``depth`` cycles after its
