@@ -72,9 +72,9 @@ def words_ahead(w: Writer, p: str, window: Callable[[str, tuple[str, int], int, 
     mask = (1 << bits) - 1 if stored_inverted else 0
 
     def word(i: int) -> str:
-        if moves is None:
-            return f"{cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
-        return one_hot_select(moves, [f"{cand}[{k + i}]" for k in range(len(moves))], bits)
+        if moves is not None:
+            return one_hot_select(moves, [f"{cand}[{k + i}]" for k in range(len(moves))], bits)
+        return f"{cand}[{pick} + {clog2(2 * lanes) or 1}'d{i}]"
 
     return [f"rst ? {bits}'d{int(at_reset[i]) ^ mask} : {word(i)}" for i in range(lanes)]
 
@@ -86,15 +86,16 @@ def words_moved_or_not(w: Writer, p: str, words: list[str], step: tuple[str, int
     pointer, stored inverted): the words if it moves and if it does not, so that logic
     built on them runs in parallel with the decision whether to move."""
     cand, pick = _candidates(w, p, lambda: words, step, lanes, bits, field, True)
-    cw = clog2(2 * lanes) or 1
+    cw = clog2(2 * lanes) or 1  # (pick is the step's name: a step is given)
     return [f"{cand}[{pick} + {cw}'d{i}]" for i in range(lanes)], [f"{cand}[{cw}'d{i}]" for i in range(lanes)]
 
 
 def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[str, int] | None, lanes: int,
-                bits: int, field: str, stored_inverted: bool) -> tuple[str, str]:
+                bits: int, field: str, stored_inverted: bool) -> tuple[str, str | None]:
     """Declare the ``2 * lanes`` ROM words from the pointer on (``{p}_cand``, true values),
     which ``words()`` gives (a window read declares its wires after these declarations),
-    and, if given, the step as an index into them (``{p}_cstep``); returns both names."""
+    and, if given, the step as an index into them (``{p}_cstep``); returns both names
+    (``None`` for the step when none is given)."""
     cw = clog2(2 * lanes) or 1
     flip = "~" if stored_inverted else ""
     w(f"wire [{bits - 1}:0] {p}_cand [0:{2 * lanes - 1}];  // ROM words the readers can need next")
@@ -102,7 +103,7 @@ def _candidates(w: Writer, p: str, words: Callable[[], list[str]], step: tuple[s
         w(f"wire [{cw - 1}:0] {p}_cstep = {fit(*step, cw)};")
     for k, word in enumerate(words()):
         w(f"assign {p}_cand[{k}] = {flip}{word}{field};")
-    return f"{p}_cand", f"{p}_cstep"
+    return f"{p}_cand", None if step is None else f"{p}_cstep"
 
 
 def slot_after(slot: str, bits: int, size: int, slots: int) -> str:
