@@ -77,6 +77,7 @@ examples:
   sasim synth my_spec.yaml --device 45k --speed 8 --freq 150 --timeout 7200 --json
   sasim synth --arch ws_systolic:rows=2,cols=2,buffer_size=4KiB --workload gemm:M=8,N=8,K=8 --mapping ws \\
       --target xilinx
+  sasim synth gemm_os --workload gemm:M=16,N=16,K=16 --module array --seeds 1,2,3
 
 Synthesis time and memory grow quickly with the array, the workload (the sequencer
 ROMs) and the DRAM port width: even these small examples take minutes, and the
