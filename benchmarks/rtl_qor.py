@@ -58,27 +58,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sasim.cli_common import lut_ram_bits_argument, table_limit_argument
+from sasim.cli_common import lut_ram_bits_argument, placement_seeds_argument, table_limit_argument
 from sasim.errors import SasimError
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
 from sasim.spec import load_spec
 from sasim.synth import ECP5_DEVICES, MODULES, SynthResult, Target, find_tool, synthesize
-from sasim.synth.targets import parse_seeds
 from sasim.verify import verify
 
 PRESETS = {"ws": "ws_systolic", "os": "os_systolic"}
 COLUMNS = (("design", 12), ("LUT4", 7), ("CCU2C", 6), ("FF", 7), ("MULT18", 6), ("DP16KD", 6), ("Fmax MHz", 8),
            ("yosys s", 8), ("pnr s", 7), ("checks", 6), ("RTL util", 8), ("RTL cyc", 8), ("RTL s", 6),
            ("sasim s", 7), ("x-check", 7))
-
-
-def seed_list(text: str) -> list[int]:
-    """The ``--seeds`` flag's type: distinct nextpnr placement seeds, comma-separated."""
-    try:
-        return parse_seeds(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def seed_fields(label: str, result: SynthResult) -> dict[str, Any]:
@@ -114,7 +105,7 @@ def main() -> None:
     parser.add_argument("--dataflows", default="ws,os", help="ws and/or os (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr's target MHz (default %(default)s)")
-    parser.add_argument("--seeds", type=seed_list, default=None, metavar="N,...",
+    parser.add_argument("--seeds", type=placement_seeds_argument, default=None, metavar="N,...",
                         help="nextpnr's placement seeds (default: nextpnr's own): each design is placed once per "
                              "seed, and the row shows the median Fmax (Fmax moves with the seed)")
     parser.add_argument("--timeout", type=float, default=3600.0,

@@ -25,8 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rtl_qor import seed_fields, seed_list
+from rtl_qor import seed_fields
 
+from sasim.cli_common import placement_seeds_argument
 from sasim.errors import SasimError
 from sasim.synth import ECP5_DEVICES, Target, synthesize_verilog
 
@@ -62,7 +63,7 @@ def main() -> None:
                              "registered) (default %(default)s)")
     parser.add_argument("--device", default="85k", choices=list(ECP5_DEVICES), help="ECP5 device (default %(default)s)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr's target MHz (default %(default)s)")
-    parser.add_argument("--seeds", type=seed_list, default=None, metavar="N,...",
+    parser.add_argument("--seeds", type=placement_seeds_argument, default=None, metavar="N,...",
                         help="nextpnr's placement seeds (default: nextpnr's own): each array is placed once per "
                              "seed, and the row shows the median Fmax")
     parser.add_argument("--timeout", type=float, default=1800.0,

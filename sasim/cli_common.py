@@ -58,6 +58,17 @@ def seed_argument(text: str) -> int:
     return _non_negative(text, "a non-negative integer")
 
 
+def placement_seeds_argument(text: str) -> list[int]:
+    """The ``--seeds`` flag's type (``sasim synth``, the synthesis benchmarks): distinct
+    nextpnr placement seeds, comma-separated."""
+    from sasim.synth.targets import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def table_limit_argument(text: str) -> int:
     """The ``--table-limit`` flag's type: a positive integer, with ``_`` or ``,`` separators
     and an optional decimal suffix ``k`` (thousand) or ``M`` (million): ``50M``, ``4,000,000``."""

@@ -18,7 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sasim.cli_common import add_lut_ram_bits, add_spec_arguments, add_table_limit, load_full_spec, status_line
+from sasim.cli_common import (
+    add_lut_ram_bits,
+    add_spec_arguments,
+    add_table_limit,
+    load_full_spec,
+    placement_seeds_argument,
+    status_line,
+)
 from sasim.synth import (
     DEFAULT_TIMEOUT_S,
     ECP5_DEVICES,
@@ -35,7 +42,6 @@ from sasim.synth import (
     synthesize,
 )
 from sasim.synth.resources import PRIMITIVES
-from sasim.synth.targets import parse_seeds
 
 __all__ = ["add_synth_parser"]
 
@@ -113,13 +119,6 @@ def _seed(text: str) -> int:
     return value
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        return parse_seeds(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type[argparse.HelpFormatter]) -> None:
     """Register ``sasim synth`` on the subcommand set ``commands``."""
     p = commands.add_parser("synth", help="FPGA synthesis: resources, Fmax, latches, block RAM use",
@@ -142,7 +141,7 @@ def add_synth_parser(commands: Any, common: Callable[..., None], formatter: type
     placement.add_argument("--seed", type=_seed, default=None, metavar="N",
                            help="ECP5: nextpnr's placement seed (default: nextpnr's own). Fmax moves with the "
                                 "placement, by 10%% or more on a large design: compare designs over a few seeds")
-    placement.add_argument("--seeds", type=_seeds, default=None, metavar="N,...",
+    placement.add_argument("--seeds", type=placement_seeds_argument, default=None, metavar="N,...",
                            help="ECP5: place the netlist once per seed (yosys runs once) and report each "
                                 "placement's Fmax; the rest of the report is the placement with the median Fmax")
     p.add_argument("--timeout", type=_positive(float, "number of seconds"), default=DEFAULT_TIMEOUT_S,

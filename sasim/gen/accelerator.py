@@ -27,7 +27,7 @@ import numpy as np
 from sasim.design.design import Design
 from sasim.errors import GenerationError
 from sasim.gen.builder import COUNTER_BITS
-from sasim.gen.datapath import Datapath, datapath_module
+from sasim.gen.datapath import Datapath, array_module, datapath_module
 from sasim.gen.expr import (
     IDX,
     advance_slot,
@@ -479,7 +479,7 @@ class _Builder(OutputPath):
             w(f"wire signed [{ba - 1}:0] a_va{g} = {operand(a_t, g)};",
               f"wire signed [{bb - 1}:0] a_vb{g} = {operand(b_t, g)};")
         datapath = Datapath(
-            module=f"{self.top}_array", q=q, pes=tuple(used), a_bits=ba, b_bits=bb, acc=acc, elements_total=self.to,
+            module=array_module(self.top), q=q, pes=tuple(used), a_bits=ba, b_bits=bb, acc=acc, elements_total=self.to,
             depth=depth, position={g: pe_pos[(o, g)] for g in used}, elements=pe_elements,
             vary_valid=tuple(vary_valid), pos_bits=pos_rom_bits.get(o, 0), pos_width=pos_w[o])
         datapath.instance(w)

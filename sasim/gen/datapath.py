@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from sasim.gen.expr import sext
 from sasim.gen.verilog import Writer, clog2
 
-__all__ = ["Datapath", "datapath_module"]
+__all__ = ["Datapath", "array_module", "datapath_module"]
+
+
+def array_module(top: str) -> str:
+    """The name of the datapath module the accelerator ``top`` instantiates (in ``<name>.v``)."""
+    return f"{top}_array"
 
 
 @dataclass(frozen=True)

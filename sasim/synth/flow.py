@@ -19,6 +19,7 @@ from typing import Any
 from sasim.design.design import Design
 from sasim.errors import SynthesisError
 from sasim.gen.accelerator import build
+from sasim.gen.datapath import array_module
 from sasim.gen.generate import MANIFEST, manifest, write_rtl
 from sasim.gen.memory import LUT_RAM_BITS
 from sasim.gen.tables import MAX_TABLE_ENTRIES
@@ -58,13 +59,12 @@ def _check_options(target: Target, device: str, speed: int, freq_mhz: float, tim
         raise SynthesisError(f"target frequency must be a positive number of MHz, not {freq_mhz!r}")
     if not timeout_s > 0:
         raise SynthesisError(f"timeout must be a positive number of seconds, not {timeout_s!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed not in ECP5_SEEDS):
-        raise SynthesisError(f"placement seed must be an integer from 0 to {ECP5_SEEDS[-1]}, not {seed!r}")
+    for s in [*([] if seed is None else [seed]), *seeds]:
+        if isinstance(s, bool) or not isinstance(s, int) or s not in ECP5_SEEDS:
+            raise SynthesisError(f"placement seed must be an integer from 0 to {ECP5_SEEDS[-1]}, not {s!r}")
     if seeds:
         if seed is not None:
             raise SynthesisError("give one placement seed or a list of them (seeds), not both")
-        for s in seeds:
-            _check_options(target, device, speed, freq_mhz, timeout_s, s)
         if len(set(seeds)) != len(seeds):
             raise SynthesisError(f"placement seeds must differ, not {list(seeds)}")
 
@@ -135,7 +135,7 @@ def synthesize(
             raise SynthesisError(f"cannot write the Verilog to {root}: {exc.strerror or exc}") from exc
         generated = time.perf_counter() - start
         whole = module == "accelerator"
-        array = f"{rtl.top}_array"
+        array = array_module(rtl.top)
         result = synthesize_verilog(  # (the array module has no buffers: its manifest lists no memory)
             root, top=rtl.top if whole else array, sources=rtl.sources if whole else [f"{array}.v"],
             manifest=manifest(rtl, design) if whole else {"memories": []}, target=target,
